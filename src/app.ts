@@ -1,0 +1,76 @@
+// buildApp(config, options): the whole service as a Fastify instance, not listening. Tests build the same app.
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Logger } from 'pino'
+import type { Dispatcher } from 'undici'
+import type { Config } from './config.js'
+import { createLogger } from './logger.js'
+import { validatorCompiler } from './schemas/ajv.js'
+import { SHARED_SCHEMAS } from './schemas/routes.js'
+import errorHandler from './plugins/error-handler.js'
+import swagger from './plugins/swagger.js'
+import upstream from './plugins/upstream.js'
+import { createSender } from './send.js'
+import { templateRoutes } from './routes/templates.js'
+import { rawRoute } from './routes/raw.js'
+import { healthRoutes } from './routes/health.js'
+import { sandboxRoutes } from './routes/sandbox.js'
+import { startSandbox, type Sandbox } from './sandbox/server.js'
+
+export interface AppOptions {
+  /** A pino logger; tests pass one that writes to a capture stream. */
+  logger?: Logger
+  /** Replaces the undici Pool (the app then leaves closing it to the caller). */
+  dispatcher?: Dispatcher
+  /** Sandbox mode: use this running sandbox instead of starting one (the caller closes it). */
+  sandbox?: Sandbox
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+
+export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const fastifyOptions: FastifyServerOptions = {
+    loggerInstance: options.logger ?? createLogger(config),
+    // Each send writes its own line; per-request access lines would double the log volume.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    // Keep a caller's X-Request-Id only when it is short and plain, so it cannot inject into logs.
+    genReqId: (req) => {
+      const id = req.headers['x-request-id']
+      return typeof id === 'string' && REQUEST_ID.test(id) ? id : randomUUID()
+    },
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true
+  }
+  const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
+  app.setValidatorCompiler(validatorCompiler)
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
+
+  let sandbox = options.sandbox
+  if (config.mode === 'sandbox' && sandbox === undefined) {
+    const own = await startSandbox({ host: '127.0.0.1', port: 0 })
+    sandbox = own
+    app.addHook('onClose', async () => { await own.close() })
+    app.log.warn({ mode: 'sandbox', upstream: own.url }, 'SANDBOX MODE: no Jelou credentials set, messages go to the built-in sandbox and are never delivered')
+  }
+  const origin = config.mode === 'sandbox' ? (sandbox as Sandbox).url : config.jelou.baseUrl
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  await app.register(errorHandler)
+  await app.register(swagger, { version })
+  await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher })
+
+  const send = createSender({ config, upstream: app.upstream })
+  await app.register(templateRoutes, { send })
+  await app.register(rawRoute, { send })
+  await app.register(healthRoutes, { mode: config.mode })
+  if (sandbox !== undefined) await app.register(sandboxRoutes, { sandbox })
+
+  return app
+}

@@ -1,0 +1,108 @@
+// Coded errors: every failure a caller can see, with its status, title and whether a retry may help.
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
+
+export interface FieldError {
+  /** Where the field lives: body, querystring or headers. */
+  in: string
+  /** JSON pointer to the field, e.g. `/params/0`. */
+  path: string
+  /** The rule it broke: a JSON Schema keyword (`maxLength`, `pattern`, …) or a named rule (`future`, `sameMediaKind`, …). */
+  rule: string
+  message: string
+  limit?: number | string
+}
+
+interface ProblemDefinition {
+  status: number
+  title: string
+  retriable: boolean
+}
+
+/** The SPEC §7 error table. The error handler reads it; nothing else decides a status. */
+export const PROBLEMS = {
+  VALIDATION_FAILED: { status: 400, title: 'Validation failed', retriable: false },
+  INVALID_PHONE: { status: 400, title: 'Invalid phone number', retriable: false },
+  NOT_FOUND: { status: 404, title: 'Not found', retriable: false },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retriable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retriable: false },
+  UPSTREAM_REJECTED: { status: 422, title: 'Jelou rejected the message', retriable: false },
+  UPSTREAM_RATE_LIMITED: { status: 429, title: 'Jelou rate limit reached', retriable: true },
+  INTERNAL_ERROR: { status: 500, title: 'Internal error', retriable: false },
+  UPSTREAM_AUTH_FAILED: { status: 502, title: 'Jelou refused our credentials', retriable: false },
+  UPSTREAM_ERROR: { status: 502, title: 'Jelou answered with an error', retriable: true },
+  UPSTREAM_UNAVAILABLE: { status: 503, title: 'Jelou is unreachable', retriable: true },
+  UPSTREAM_TIMEOUT: { status: 504, title: 'Jelou did not answer in time', retriable: false }
+} as const satisfies Record<string, ProblemDefinition>
+
+export type ProblemCode = keyof typeof PROBLEMS
+
+/** Extra fields a coded error may carry into the problem body and the log. */
+export interface ProblemExtras {
+  errors?: FieldError[]
+  upstream?: { status: number, body: unknown }
+  retryAfterSeconds?: number
+  cause?: unknown
+}
+
+export interface HsmError extends Error, ProblemExtras {
+  code: ProblemCode
+  statusCode: number
+}
+
+const constructors = new Map<ProblemCode, FastifyErrorConstructor>(
+  (Object.keys(PROBLEMS) as ProblemCode[]).map((code) => [code, createError(code, '%s', PROBLEMS[code].status)])
+)
+
+/** Make a coded error; `detail` is the caller-facing sentence and must hold no secret or phone number. */
+export function problem (code: ProblemCode, detail: string, extras: ProblemExtras = {}): HsmError {
+  const Ctor = constructors.get(code) as FastifyErrorConstructor
+  const error = new Ctor(detail) as unknown as HsmError
+  const { cause, ...rest } = extras
+  if (cause !== undefined) error.cause = cause
+  return Object.assign(error, rest)
+}
+
+export function isHsmError (error: unknown): error is HsmError {
+  return error instanceof Error && constructors.has((error as { code?: unknown }).code as ProblemCode)
+}
+
+export function validationFailed (errors: FieldError[]): HsmError {
+  const first = errors[0]
+  const detail = first === undefined ? 'the request is invalid' : `${first.in} ${first.path} ${first.message}`
+  return problem('VALIDATION_FAILED', detail, { errors })
+}
+
+/**
+ * Map an undici failure to what it means for the send. `written` is whether any request
+ * byte may have reached the upstream: only when it provably did not is a retry safe.
+ */
+export function classifyNetworkError (error: unknown): { code: ProblemCode, retrySafe: boolean, detail: string } {
+  const code = (error as { code?: string }).code
+  switch (code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UND_ERR_ABORTED':
+      return { code: 'UPSTREAM_TIMEOUT', retrySafe: false, detail: 'Jelou did not answer in time; the message may have been sent. Retry only with the same Idempotency-Key.' }
+    case 'ECONNREFUSED':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return { code: 'UPSTREAM_UNAVAILABLE', retrySafe: true, detail: 'Jelou could not be reached; nothing was sent.' }
+    case 'UND_ERR_CLOSED':
+    case 'UND_ERR_DESTROYED':
+      return { code: 'UPSTREAM_UNAVAILABLE', retrySafe: false, detail: 'The upstream connection pool is closed (the service is shutting down); nothing was sent.' }
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+    case 'EPIPE': {
+      const bytesWritten = (error as { socket?: { bytesWritten?: number } }).socket?.bytesWritten
+      if (bytesWritten === 0) {
+        return { code: 'UPSTREAM_UNAVAILABLE', retrySafe: true, detail: 'Jelou closed the connection before the request was written; nothing was sent.' }
+      }
+      return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'Jelou closed the connection before answering; the message may have been sent.' }
+    }
+    default:
+      return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'The call to Jelou failed; the message may have been sent.' }
+  }
+}

@@ -1,0 +1,21 @@
+// `npm run openapi`: build the app (sandbox mode) and write its OpenAPI document to openapi/openapi.json.
+import { writeFileSync } from 'node:fs'
+import { pino } from 'pino'
+import { buildApp } from './app.js'
+import { loadConfig } from './config.js'
+
+export async function generateOpenApi (): Promise<string> {
+  const app = await buildApp(loadConfig({}), { logger: pino({ level: 'silent' }) })
+  try {
+    await app.ready()
+    return `${JSON.stringify(app.swagger(), null, 2)}\n`
+  } finally {
+    await app.close()
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const target = new URL('../openapi/openapi.json', import.meta.url)
+  writeFileSync(target, await generateOpenApi())
+  process.stdout.write(`wrote ${target.pathname}\n`)
+}

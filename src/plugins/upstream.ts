@@ -1,0 +1,35 @@
+// Owns the undici Pool to Jelou (or an injected dispatcher), decorates `upstream`, closes it on shutdown.
+import fp from 'fastify-plugin'
+import { Pool, type Dispatcher } from 'undici'
+import { createUpstreamClient, type UpstreamClient } from '../upstream/client.js'
+
+export interface UpstreamPluginOptions {
+  origin: string
+  clientId: string
+  clientSecret: string
+  timeoutMs: number
+  connectTimeoutMs: number
+  connections: number
+  /** Tests may pass their own dispatcher; the app then does not close it. */
+  dispatcher?: Dispatcher
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    upstream: UpstreamClient & { pool: Dispatcher }
+  }
+}
+
+export default fp<UpstreamPluginOptions>(async (app, opts) => {
+  const pool = opts.dispatcher ?? new Pool(opts.origin, {
+    connections: opts.connections,
+    connect: { timeout: opts.connectTimeoutMs },
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs
+  })
+  const client = createUpstreamClient({ dispatcher: pool, clientId: opts.clientId, clientSecret: opts.clientSecret, timeoutMs: opts.timeoutMs })
+  app.decorate('upstream', { ...client, pool })
+  if (opts.dispatcher === undefined) {
+    app.addHook('onClose', async () => { await pool.close() })
+  }
+}, { name: 'upstream', fastify: '5.x' })

@@ -1,0 +1,33 @@
+// Liveness and readiness: /health answers while the process runs, /ready while it can send.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+
+const HealthSchema = Type.Object({ status: Type.Literal('ok') })
+const ReadySchema = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  mode: Type.Union([Type.Literal('live'), Type.Literal('sandbox')]),
+  checks: Type.Object({
+    config: Type.String({ description: 'Always ok: the service does not start with an invalid configuration.' }),
+    upstream: Type.String({ description: 'ok while the connection pool to Jelou is open.' })
+  })
+})
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ mode: 'live' | 'sandbox' }> = async (app, { mode }) => {
+  app.get('/health', {
+    schema: { tags: ['health'], summary: 'Liveness', description: 'Answers 200 while the process is running.', response: { 200: HealthSchema } }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/ready', {
+    schema: {
+      tags: ['health'],
+      summary: 'Readiness',
+      description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot.',
+      response: { 200: ReadySchema, 503: ReadySchema }
+    }
+  }, async (_request, reply) => {
+    const pool = app.upstream.pool as { closed?: boolean, destroyed?: boolean }
+    const upstream = pool.closed === true || pool.destroyed === true ? 'closed' : 'ok'
+    const ready = upstream === 'ok'
+    return await reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', mode, checks: { config: 'ok', upstream } })
+  })
+}

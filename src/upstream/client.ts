@@ -1,0 +1,160 @@
+// The one call to Jelou: POST /v2/whatsapp/{botId}/hsm with Basic auth, deadlines, safe retries and outcome mapping.
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Dispatcher } from 'undici'
+import { classifyNetworkError, problem, type HsmError } from '../errors.js'
+import { maskPhone } from '../phone.js'
+import type { UpstreamBody } from './schema.js'
+
+export interface UpstreamClientOptions {
+  dispatcher: Dispatcher
+  clientId: string
+  clientSecret: string
+  /** Deadline for the whole send, retries included. */
+  timeoutMs: number
+  /** At most this many retries, and only where SPEC §8 allows them. */
+  maxRetries?: number
+  /** First backoff step; doubled per retry and jittered. */
+  backoffMs?: number
+}
+
+export interface SendInput {
+  botId: string
+  body: UpstreamBody
+  requestId: string
+  /** Values that must not leave in an error body even if Jelou echoes them (phone, parameters, codes). */
+  secrets: readonly string[]
+}
+
+export type SendOutcome =
+  | { ok: true, messageId: string, upstreamStatus: number, attempts: number }
+  | { ok: false, error: HsmError, upstreamStatus: number | null, attempts: number }
+
+export function upstreamPath (botId: string): string {
+  return `/v2/whatsapp/${encodeURIComponent(botId)}/hsm`
+}
+
+export interface UpstreamClient {
+  send: (input: SendInput) => Promise<SendOutcome>
+}
+
+export function createUpstreamClient (options: UpstreamClientOptions): UpstreamClient {
+  const { dispatcher, timeoutMs, maxRetries = 2, backoffMs = 100 } = options
+  const authorization = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`
+
+  async function send (input: SendInput): Promise<SendOutcome> {
+    const deadline = Date.now() + timeoutMs
+    const payload = JSON.stringify(input.body)
+    const path = upstreamPath(input.botId)
+    let attempts = 0
+    for (;;) {
+      attempts++
+      const remaining = Math.max(1, deadline - Date.now())
+      let retryAfterMs: number | null = null
+      let outcome: SendOutcome
+      try {
+        const response = await dispatcher.request({
+          method: 'POST',
+          path,
+          headers: {
+            authorization,
+            'content-type': 'application/json',
+            accept: 'application/json',
+            'x-request-id': input.requestId
+          },
+          body: payload,
+          headersTimeout: remaining,
+          bodyTimeout: remaining
+        })
+        // The body is always read to the end, so the keep-alive connection goes back to the pool.
+        const text = await response.body.text()
+        outcome = interpret(response.statusCode, response.headers, text, input.secrets, attempts)
+        if (!outcome.ok && (response.statusCode === 429 || response.statusCode === 503)) {
+          retryAfterMs = retryAfterToMs(response.headers['retry-after'])
+        }
+      } catch (error) {
+        const failure = classifyNetworkError(error)
+        outcome = { ok: false, error: problem(failure.code, failure.detail, { cause: error }), upstreamStatus: null, attempts }
+        if (failure.retrySafe) retryAfterMs = 0
+      }
+      if (outcome.ok || retryAfterMs === null || attempts > maxRetries) return outcome
+      const wait = retryAfterMs + jitter(backoffMs * 2 ** (attempts - 1))
+      if (Date.now() + wait >= deadline) return outcome
+      await sleep(wait)
+    }
+  }
+
+  return { send }
+}
+
+function jitter (ms: number): number {
+  return Math.round(ms / 2 + Math.random() * ms)
+}
+
+function retryAfterToMs (value: string | string[] | undefined): number | null {
+  const raw = Array.isArray(value) ? value[0] : value
+  if (raw === undefined) return null
+  if (/^\d+$/.test(raw.trim())) return Number(raw.trim()) * 1000
+  const date = Date.parse(raw)
+  return Number.isNaN(date) ? null : Math.max(0, date - Date.now())
+}
+
+function interpret (status: number, headers: Dispatcher.ResponseData['headers'], text: string, secrets: readonly string[], attempts: number): SendOutcome {
+  const fail = (error: HsmError): SendOutcome => ({ ok: false, error, upstreamStatus: status, attempts })
+  const json = parseJson(text)
+  if (status >= 200 && status < 300) {
+    const first = Array.isArray(json) ? json[0] as unknown : undefined
+    const id = typeof first === 'object' && first !== null ? (first as { id?: unknown }).id : undefined
+    if (typeof id !== 'string' || id === '') {
+      return fail(problem('UPSTREAM_ERROR', `Jelou answered ${status} with a body that is not the documented [{ id, destination }] list; the message may have been sent.`))
+    }
+    return { ok: true, messageId: id, upstreamStatus: status, attempts }
+  }
+  const upstream = { status, body: sanitizeUpstreamBody(json, secrets) }
+  if (status === 400 || status === 404 || status === 422) {
+    return fail(problem('UPSTREAM_REJECTED', `Jelou rejected the message (${status}): check the template, bot and parameters.`, { upstream }))
+  }
+  if (status === 401 || status === 403) {
+    return fail(problem('UPSTREAM_AUTH_FAILED', `Jelou refused our credentials (${status}); nothing was sent. The service operator must check JELOU_CLIENT_ID, JELOU_CLIENT_SECRET and the bot.`, { upstream }))
+  }
+  if (status === 429) {
+    const retryAfterMs = retryAfterToMs(headers['retry-after'])
+    const retryAfterSeconds = retryAfterMs === null ? 1 : Math.max(1, Math.ceil(retryAfterMs / 1000))
+    return fail(problem('UPSTREAM_RATE_LIMITED', 'Jelou is rate limiting this account; nothing was sent.', { upstream, retryAfterSeconds }))
+  }
+  return fail(problem('UPSTREAM_ERROR', `Jelou answered ${status}.`, { upstream }))
+}
+
+function parseJson (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text.length > 0 ? '[unreadable body]' : null
+  }
+}
+
+const KEPT_KEYS = new Set(['code', 'key', 'description', 'message', 'status', 'statusMessage', 'error'])
+
+/**
+ * Keep only Jelou's error fields that help a caller (code, message, description), never its
+ * echo of the request: phone numbers are masked and the request's own values removed.
+ */
+export function sanitizeUpstreamBody (value: unknown, secrets: readonly string[], depth = 0): unknown {
+  if (typeof value === 'string') {
+    let clean = value.slice(0, 500)
+    for (const secret of secrets) {
+      if (secret.length > 0) clean = clean.split(secret).join('[redacted]')
+    }
+    return clean.replace(/\+?\d[\d\s-]{6,}\d/g, (digits) => maskPhone(digits))
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return value
+  if (depth > 3) return undefined
+  if (Array.isArray(value)) return value.slice(0, 10).map((item) => sanitizeUpstreamBody(item, secrets, depth + 1))
+  if (typeof value === 'object') {
+    const kept: Record<string, unknown> = {}
+    for (const [key, inner] of Object.entries(value)) {
+      if (KEPT_KEYS.has(key)) kept[key] = sanitizeUpstreamBody(inner, secrets, depth + 1)
+    }
+    return kept
+  }
+  return undefined
+}

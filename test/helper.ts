@@ -1,0 +1,99 @@
+// Test helper: the real app with a captured log, a real sandbox on 127.0.0.1, and a log-leak guard on every test.
+import { pino } from 'pino'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { loggerOptions } from '../src/logger.js'
+import { startSandbox, type Sandbox, type SandboxOptions } from '../src/sandbox/server.js'
+
+export interface LogLine {
+  level: number
+  msg: string
+  reqId?: string
+  outcome?: string
+  [key: string]: unknown
+}
+
+interface TapLike {
+  teardown: (fn: () => unknown) => void
+}
+
+export const CLIENT_SECRET = 'live-secret-Zx81'
+export const CLIENT_ID = 'live-client'
+export const LIVE_BASIC = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`
+export const SANDBOX_BASIC = `Basic ${Buffer.from('sandbox:sandbox').toString('base64')}`
+
+/**
+ * Strings that must never reach a log line in any test: credentials, the Basic headers,
+ * every test phone number unmasked, and the authentication codes the tests send.
+ */
+export const NEVER_LOGGED = [
+  CLIENT_SECRET,
+  LIVE_BASIC.slice(6),
+  SANDBOX_BASIC.slice(6),
+  '593987654321', '987654321', '0987654321', '5215512345678', '12025550123', '2025550123',
+  '483920', 'CODE-7781'
+]
+
+export interface LogCapture {
+  lines: () => LogLine[]
+  /** The one line per send attempt: those with an `outcome`. */
+  sends: () => LogLine[]
+  text: () => string
+}
+
+/** A pino destination that keeps every line and refuses, at teardown, any line holding a forbidden value. */
+export function captureLogs (t: TapLike, forbidden: readonly string[] = NEVER_LOGGED): { stream: { write: (line: string) => void }, capture: LogCapture } {
+  const raw: string[] = []
+  t.teardown(() => {
+    const leaks = raw.flatMap((line) => forbidden.filter((value) => line.includes(value)).map((value) => `${value} in ${line}`))
+    if (leaks.length > 0) throw new Error(`log leak: ${leaks.join('\n')}`)
+  })
+  const lines = (): LogLine[] => raw.map((line) => JSON.parse(line) as LogLine)
+  return {
+    stream: { write: (line: string) => { raw.push(line) } },
+    capture: { lines, sends: () => lines().filter((line) => line.outcome !== undefined), text: () => raw.join('') }
+  }
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  sandbox: Sandbox
+  logs: LogCapture
+}
+
+/** The app in sandbox mode against its own sandbox on a random loopback port. */
+export async function buildTestApp (t: TapLike, options: { env?: Record<string, string>, sandbox?: SandboxOptions } = {}): Promise<TestApp> {
+  const sandbox = await startSandbox({ port: 0, ...options.sandbox })
+  t.teardown(() => sandbox.close())
+  const config = loadConfig({ JELOU_BOT_ID: 'bot-123', ...options.env })
+  const { app, logs } = await buildLoggedApp(t, config, { sandbox })
+  return { app, config, sandbox, logs }
+}
+
+/** The app in live mode against any base URL (the sandbox with live credentials, or a raw socket server). */
+export async function buildLiveApp (t: TapLike, baseUrl: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, config: Config, logs: LogCapture }> {
+  const config = loadConfig({
+    JELOU_CLIENT_ID: CLIENT_ID,
+    JELOU_CLIENT_SECRET: CLIENT_SECRET,
+    JELOU_BASE_URL: baseUrl,
+    JELOU_BOT_ID: 'bot-123',
+    ...env
+  })
+  return { ...(await buildLoggedApp(t, config, {})), config }
+}
+
+async function buildLoggedApp (t: TapLike, config: Config, options: { sandbox?: Sandbox }) {
+  const { stream, capture } = captureLogs(t)
+  const app = await buildApp(config, { ...options, logger: pino({ ...loggerOptions(config), level: 'info' }, stream) })
+  t.teardown(() => app.close())
+  await app.ready()
+  return { app, logs: capture }
+}
+
+/** POST a JSON body through the front door. */
+export async function post (app: FastifyInstance, url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body) })
+  return { status: response.statusCode, headers: response.headers, body: response.json() as Record<string, unknown> & { errors?: Array<Record<string, unknown>> } }
+}

@@ -1,0 +1,193 @@
+// Every upstream failure mode over real sockets: what the caller gets, how often Jelou was called, the one log line.
+import t, { type Test } from 'tap'
+import net from 'node:net'
+import { once } from 'node:events'
+import { LIVE_BASIC, buildLiveApp, buildTestApp, post } from './helper.js'
+import { classifyNetworkError } from '../src/errors.js'
+
+const send = (template: string, extra: Record<string, unknown> = {}) =>
+  ({ to: '+593 98 765 4321', template, params: ['Maria', '0987654321'], ...extra })
+
+/** A raw TCP server on 127.0.0.1 that hands each request's socket to `onRequest`. */
+async function rawServer (t: Test, onRequest: (socket: net.Socket, index: number) => void) {
+  let requests = 0
+  const heads: string[] = []
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    let buffered = ''
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString()
+      const end = buffered.indexOf('\r\n\r\n')
+      if (end === -1) return
+      const length = Number(/content-length: (\d+)/i.exec(buffered)?.[1] ?? 0)
+      if (buffered.length - end - 4 < length) return
+      heads.push(buffered.slice(0, end + 2))
+      buffered = ''
+      onRequest(socket, requests++)
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  const { port } = server.address() as net.AddressInfo
+  return { url: `http://127.0.0.1:${port}`, requests: () => requests, heads: () => heads }
+}
+
+function answer (socket: net.Socket, status: number, body: string, headers: Record<string, string> = {}) {
+  const lines = [`HTTP/1.1 ${status} X`, 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
+  socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`)
+}
+
+const RESERVED = [
+  { template: 'sandbox_not_found', status: 422, code: 'UPSTREAM_REJECTED', outcome: 'rejected', upstreamStatus: 404 },
+  { template: 'sandbox_rejected', status: 422, code: 'UPSTREAM_REJECTED', outcome: 'rejected', upstreamStatus: 422 },
+  { template: 'sandbox_unauthorized', status: 502, code: 'UPSTREAM_AUTH_FAILED', outcome: 'failed', upstreamStatus: 401 },
+  { template: 'sandbox_rate_limited', status: 429, code: 'UPSTREAM_RATE_LIMITED', outcome: 'failed', upstreamStatus: 429 },
+  { template: 'sandbox_server_error', status: 502, code: 'UPSTREAM_ERROR', outcome: 'failed', upstreamStatus: 500 },
+  { template: 'sandbox_slow', status: 504, code: 'UPSTREAM_TIMEOUT', outcome: 'timeout', upstreamStatus: null }
+]
+
+for (const r of RESERVED) {
+  t.test(`sandbox ${r.template} → ${r.status} ${r.code}, sent once, one "${r.outcome}" line`, async (t) => {
+    const { app, sandbox, logs } = await buildTestApp(t, { env: { JELOU_TIMEOUT_MS: '300' }, sandbox: { slowMs: 2000, retryAfterSeconds: 30 } })
+    const res = await post(app, '/v1/messages/text', send(r.template))
+    t.equal(res.status, r.status)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.match(res.body, { code: r.code, status: r.status, requestId: String, detail: String, retriable: Boolean })
+    t.equal(sandbox.messages().length, 1, 'Jelou was called exactly once (no retry)')
+    const sends = logs.sends()
+    t.equal(sends.length, 1)
+    t.match(sends[0], { outcome: r.outcome, code: r.code, upstreamStatus: r.upstreamStatus, attempts: 1, to: '5939******21' })
+    if (r.code === 'UPSTREAM_RATE_LIMITED') t.equal(res.headers['retry-after'], '30')
+    if (r.code === 'UPSTREAM_TIMEOUT') t.match(res.body.detail, /may have been sent/)
+    const text = JSON.stringify(res.body)
+    t.notMatch(text, /593987654321|987654321|Maria|stack/, 'no phone number, parameter or stack in the error body')
+  })
+}
+
+t.test('an upstream rejection carries Jelou\'s own words, sanitized', async (t) => {
+  const { app } = await buildTestApp(t)
+  const res = await post(app, '/v1/messages/text', send('sandbox_rejected'))
+  t.strictSame(res.body.upstream, { status: 422, body: { message: ['Template does not exist'], status: 'failed' } })
+})
+
+t.test('a socket closed mid-response → 502, not retried (the message may have been sent)', async (t) => {
+  const server = await rawServer(t, (socket) => {
+    socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n[{"id":')
+    setTimeout(() => socket.destroy(), 20)
+  })
+  const { app, logs } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 502)
+  t.equal(res.body.code, 'UPSTREAM_ERROR')
+  t.equal(server.requests(), 1)
+  t.match(logs.sends(), [{ outcome: 'failed', code: 'UPSTREAM_ERROR', attempts: 1 }])
+})
+
+t.test('a server that never answers → 504 after JELOU_TIMEOUT_MS, not retried', async (t) => {
+  const server = await rawServer(t, () => {})
+  const { app, logs } = await buildLiveApp(t, server.url, { JELOU_TIMEOUT_MS: '250' })
+  const started = Date.now()
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 504)
+  t.equal(res.body.code, 'UPSTREAM_TIMEOUT')
+  t.ok(Date.now() - started >= 200, 'waited for the deadline')
+  t.equal(server.requests(), 1)
+  t.match(logs.sends(), [{ outcome: 'timeout', code: 'UPSTREAM_TIMEOUT', attempts: 1 }])
+})
+
+t.test('a closed port → 503 after the allowed retries', async (t) => {
+  const probe = net.createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address() as net.AddressInfo
+  await new Promise((resolve) => probe.close(resolve))
+  const { app, logs } = await buildLiveApp(t, `http://127.0.0.1:${port}`)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 503)
+  t.match(res.body, { code: 'UPSTREAM_UNAVAILABLE', retriable: true, detail: /nothing was sent/ })
+  t.match(logs.sends(), [{ outcome: 'failed', code: 'UPSTREAM_UNAVAILABLE', attempts: 3, upstreamStatus: null }])
+})
+
+t.test('a 200 that is not JSON → 502 UPSTREAM_ERROR', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 200, '<html>ok</html>'))
+  const { app, logs } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 502)
+  t.match(res.body, { code: 'UPSTREAM_ERROR', detail: /not the documented/ })
+  t.equal(server.requests(), 1)
+  t.match(logs.sends(), [{ outcome: 'failed', upstreamStatus: 200 }])
+})
+
+t.test('a 200 with JSON that is not the documented list → 502', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 200, '{"ok":true}'))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 502)
+})
+
+t.test('429 with a Retry-After inside the deadline is retried, and the retry succeeds', async (t) => {
+  const server = await rawServer(t, (socket, i) => i === 0
+    ? answer(socket, 429, '{"code":"rate_limited"}', { 'retry-after': '0' })
+    : answer(socket, 200, '[{"id":"m-2","destination":"593987654321"}]'))
+  const { app, logs } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 202)
+  t.equal(res.body.messageId, 'm-2')
+  t.equal(server.requests(), 2)
+  t.match(logs.sends(), [{ outcome: 'sent', attempts: 2 }])
+})
+
+t.test('503 with Retry-After is retried at most twice, then 502', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 503, '{"code":"busy"}', { 'retry-after': '0' }))
+  const { app, logs } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 502)
+  t.equal(server.requests(), 3)
+  t.match(logs.sends(), [{ outcome: 'failed', attempts: 3, upstreamStatus: 503 }])
+})
+
+t.test('a 500 without Retry-After is not retried', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 500, '{}'))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 502)
+  t.equal(server.requests(), 1)
+})
+
+t.test('403 → 502 UPSTREAM_AUTH_FAILED; 400 → 422 UPSTREAM_REJECTED', async (t) => {
+  const server = await rawServer(t, (socket, i) => answer(socket, i === 0 ? 403 : 400, '{"code":"forbidden_bot","description":"to 593987654321 from 44207946095","_metadata":{"body":{"parameters":["Maria"]}}}'))
+  const { app } = await buildLiveApp(t, server.url)
+  const first = await post(app, '/v1/messages/text', send('order_update'))
+  t.match(first.body, { status: 502, code: 'UPSTREAM_AUTH_FAILED' })
+  const second = await post(app, '/v1/messages/text', send('order_update'))
+  t.match(second.body, { status: 422, code: 'UPSTREAM_REJECTED', upstream: { status: 400, body: { code: 'forbidden_bot', description: 'to [redacted] from 4420*****95' } } })
+  t.notOk('_metadata' in (second.body.upstream as { body: object }).body, 'Jelou\'s echo of the request is dropped')
+})
+
+t.test('the live path sends the configured Basic credentials, JSON and the request id to /v2/whatsapp/{botId}/hsm', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 200, '[{"id":"m-1","destination":"593987654321"}]'))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update', { botId: 'bot+eu.1' }), { 'x-request-id': 'live-1' })
+  t.equal(res.status, 202)
+  const head = server.heads()[0]
+  t.match(head, /^POST \/v2\/whatsapp\/bot%2Beu\.1\/hsm HTTP\/1\.1\r\n/)
+  t.match(head, new RegExp(`\r\nauthorization: ${LIVE_BASIC}\r\n`, 'i'))
+  t.match(head, /\r\ncontent-type: application\/json\r\n/i)
+  t.match(head, /\r\nx-request-id: live-1\r\n/i)
+  t.equal(res.body.sandbox, false)
+})
+
+t.test('retry safety by cause: only provably-unsent failures are retried', async (t) => {
+  t.match(classifyNetworkError({ code: 'ECONNREFUSED' }), { code: 'UPSTREAM_UNAVAILABLE', retrySafe: true })
+  t.match(classifyNetworkError({ code: 'UND_ERR_CONNECT_TIMEOUT' }), { code: 'UPSTREAM_UNAVAILABLE', retrySafe: true })
+  t.match(classifyNetworkError({ code: 'UND_ERR_SOCKET', socket: { bytesWritten: 0 } }), { code: 'UPSTREAM_UNAVAILABLE', retrySafe: true })
+  t.match(classifyNetworkError({ code: 'UND_ERR_SOCKET', socket: { bytesWritten: 312 } }), { code: 'UPSTREAM_ERROR', retrySafe: false })
+  t.match(classifyNetworkError({ code: 'ECONNRESET' }), { code: 'UPSTREAM_ERROR', retrySafe: false })
+  t.match(classifyNetworkError({ code: 'UND_ERR_HEADERS_TIMEOUT' }), { code: 'UPSTREAM_TIMEOUT', retrySafe: false })
+  t.match(classifyNetworkError(new Error('boom')), { code: 'UPSTREAM_ERROR', retrySafe: false })
+})
