@@ -9,7 +9,14 @@ import type { Config } from './config.js'
 import { createLogger } from './logger.js'
 import { validatorCompiler } from './schemas/ajv.js'
 import { SHARED_SCHEMAS } from './schemas/routes.js'
+import underPressure from '@fastify/under-pressure'
+import rateLimit from '@fastify/rate-limit'
 import errorHandler from './plugins/error-handler.js'
+import auth from './plugins/auth.js'
+import redisPlugin from './plugins/redis.js'
+import { problem } from './errors.js'
+import { memoryCounterStore, memoryIdempotencyStore } from './stores/memory.js'
+import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
 import swagger from './plugins/swagger.js'
 import upstream from './plugins/upstream.js'
 import { createSender } from './send.js'
@@ -43,10 +50,17 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
       return typeof id === 'string' && REQUEST_ID.test(id) ? id : randomUUID()
     },
     bodyLimit: config.bodyLimitBytes,
-    return503OnClosing: true
+    return503OnClosing: true,
+    // Explicit server timeouts: a request may take the whole upstream deadline; idle keep-alive
+    // connections outlive a typical load balancer's 60 s so it never reuses one we just closed.
+    requestTimeout: config.jelou.timeoutMs + 10000,
+    keepAliveTimeout: 72000,
+    connectionTimeout: config.jelou.timeoutMs + 15000
   }
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
+  // JSON only: a text/plain body is a 415, not a string for the schema to puzzle over.
+  app.removeContentTypeParser('text/plain')
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
 
   let sandbox = options.sandbox
@@ -63,12 +77,43 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   })
 
   await app.register(errorHandler)
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.maxEventLoopDelayMs,
+    // Shed only sends; health, docs and metrics keep answering so the orchestrator sees why.
+    pressureHandler: (request) => request.url.startsWith('/v1/')
+      ? Promise.reject(problem('OVERLOADED', 'The service is overloaded; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 }))
+      : undefined
+  })
   await app.register(swagger, { version })
+  await app.register(redisPlugin, { url: config.redis?.url ?? null })
   await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher })
 
-  const send = createSender({ config, upstream: app.upstream })
-  await app.register(templateRoutes, { send })
-  await app.register(rawRoute, { send })
+  const prefix = config.redis?.keyPrefix ?? ''
+  const send = createSender({
+    config,
+    upstream: app.upstream,
+    queued: () => (app.upstream.pool as { stats?: { queued?: number } }).stats?.queued ?? 0,
+    idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
+    recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix)
+  })
+  await app.register(async (v1) => {
+    await v1.register(auth, { apiKeys: config.apiKeys })
+    await v1.register(rateLimit, {
+      max: config.rateLimitPerMinute,
+      timeWindow: 60000,
+      keyGenerator: (request) => request.caller,
+      enableDraftSpec: true,
+      redis: app.redis ?? undefined,
+      nameSpace: `${prefix}rl:`,
+      // A dead Redis must not stop every send for the caller limit; the recipient guard and idempotency still fail closed.
+      skipOnError: true,
+      errorResponseBuilder: (_request, context) => problem('RATE_LIMITED', `At most ${context.max} requests per minute for this caller; nothing was sent.`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000))
+      })
+    })
+    await v1.register(templateRoutes, { send })
+    await v1.register(rawRoute, { send })
+  })
   await app.register(healthRoutes, { mode: config.mode })
   if (sandbox !== undefined) await app.register(sandboxRoutes, { sandbox })
 

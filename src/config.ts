@@ -9,7 +9,9 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const ENV_VARIABLES = [
   'PORT', 'HOST', 'JELOU_BASE_URL', 'JELOU_CLIENT_ID', 'JELOU_CLIENT_SECRET', 'JELOU_BOT_ID',
   'JELOU_TIMEOUT_MS', 'JELOU_CONNECT_TIMEOUT_MS', 'JELOU_CONNECTIONS', 'DEFAULT_COUNTRY',
-  'DEFAULT_LANGUAGE', 'LOG_LEVEL', 'BODY_LIMIT_BYTES'
+  'DEFAULT_LANGUAGE', 'LOG_LEVEL', 'BODY_LIMIT_BYTES', 'API_KEYS', 'ALLOW_ANONYMOUS',
+  'RATE_LIMIT_PER_MINUTE', 'RECIPIENT_LIMIT', 'IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_MAX_KEYS',
+  'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS'
 ] as const
 type EnvName = typeof ENV_VARIABLES[number]
 
@@ -31,6 +33,16 @@ export interface Config {
   defaultLanguage: Language | null
   logLevel: typeof LOG_LEVELS[number]
   bodyLimitBytes: number
+  /** Named caller keys; empty means anonymous callers (sandbox, or live with ALLOW_ANONYMOUS). */
+  apiKeys: ReadonlyArray<{ name: string, key: string }>
+  rateLimitPerMinute: number
+  recipientLimit: { max: number, windowMs: number }
+  idempotency: { ttlMs: number, maxKeys: number }
+  redis: { url: string, keyPrefix: string } | null
+  /** Sends allowed to wait for an upstream connection before new ones are shed with 503 OVERLOADED. */
+  queueLimit: number
+  maxEventLoopDelayMs: number
+  shutdownTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -105,6 +117,53 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     problems.push(`JELOU_BOT_ID must match ${BOT_ID_PATTERN} (letters, digits, + _ . -, at most 128, no "..")`)
   }
 
+  const apiKeys: Array<{ name: string, key: string }> = []
+  for (const entry of (read('API_KEYS') ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const match = /^([A-Za-z0-9_.-]{1,64}):([\x21-\x7e]{16,256})$/.exec(entry)
+    if (match === null) {
+      problems.push('API_KEYS must be comma-separated name:key pairs; names are 1 to 64 of A-Za-z0-9_.- and keys 16 to 256 printable characters without spaces (an entry does not fit; its value is not shown)')
+      break
+    }
+    if (apiKeys.some((k) => k.name === match[1] || k.key === match[2])) {
+      problems.push(`API_KEYS names and keys must be unique (the name "${match[1]}" or its key repeats)`)
+      break
+    }
+    apiKeys.push({ name: match[1], key: match[2] })
+  }
+  const allowAnonymous = oneOf('ALLOW_ANONYMOUS', ['true', 'false'] as const) === 'true'
+  if (mode === 'live' && apiKeys.length === 0 && !allowAnonymous) {
+    problems.push('API_KEYS is required in live mode (so nobody on the network can spend paid sends); set ALLOW_ANONYMOUS=true to run without caller keys on purpose')
+  }
+
+  const rateLimitPerMinute = int('RATE_LIMIT_PER_MINUTE', 600, 1, 100000000)
+  let recipientLimit = { max: 10, windowMs: 60000 }
+  const rawRecipient = read('RECIPIENT_LIMIT')
+  if (rawRecipient !== undefined) {
+    const match = /^(\d{1,9})\/(\d{1,7})(ms|s|m|h)$/.exec(rawRecipient)
+    const unit = { ms: 1, s: 1000, m: 60000, h: 3600000 }
+    if (match === null || Number(match[1]) < 1 || Number(match[2]) < 1) {
+      problems.push(`RECIPIENT_LIMIT must look like 10/60s: sends per window, the window in ms, s, m or h (got "${rawRecipient}")`)
+    } else {
+      recipientLimit = { max: Number(match[1]), windowMs: Number(match[2]) * unit[match[3] as keyof typeof unit] }
+    }
+  }
+  const idempotency = {
+    ttlMs: int('IDEMPOTENCY_TTL_SECONDS', 86400, 1, 2592000) * 1000,
+    maxKeys: int('IDEMPOTENCY_MAX_KEYS', 100000, 10, 10000000)
+  }
+  const rawRedis = read('REDIS_URL')
+  let redis: Config['redis'] = null
+  if (rawRedis !== undefined) {
+    if (!URL.canParse(rawRedis) || !['redis:', 'rediss:'].includes(new URL(rawRedis).protocol)) {
+      problems.push('REDIS_URL must be a redis:// or rediss:// URL (its value is not shown: it may hold a password)')
+    } else {
+      redis = { url: rawRedis, keyPrefix: read('REDIS_KEY_PREFIX') ?? 'hsm:' }
+    }
+  }
+  const queueLimit = int('JELOU_QUEUE_LIMIT', 1000, 0, 1000000)
+  const maxEventLoopDelayMs = int('MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60000)
+  const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', timeoutMs + 5000, 1000, 600000)
+
   const rawCountry = read('DEFAULT_COUNTRY')
   let defaultCountry: string | null = null
   if (rawCountry !== undefined) {
@@ -126,7 +185,15 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     defaultCountry,
     defaultLanguage,
     logLevel,
-    bodyLimitBytes
+    bodyLimitBytes,
+    apiKeys,
+    rateLimitPerMinute,
+    recipientLimit,
+    idempotency,
+    redis,
+    queueLimit,
+    maxEventLoopDelayMs,
+    shutdownTimeoutMs
   })
 }
 

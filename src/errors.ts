@@ -1,5 +1,6 @@
 // Coded errors: every failure a caller can see, with its status, title and whether a retry may help.
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
+import type { FastifyReply } from 'fastify'
 
 export interface FieldError {
   /** Where the field lives: body, querystring or headers. */
@@ -22,15 +23,22 @@ interface ProblemDefinition {
 export const PROBLEMS = {
   VALIDATION_FAILED: { status: 400, title: 'Validation failed', retriable: false },
   INVALID_PHONE: { status: 400, title: 'Invalid phone number', retriable: false },
+  UNAUTHORIZED: { status: 401, title: 'Unauthorized', retriable: false },
   NOT_FOUND: { status: 404, title: 'Not found', retriable: false },
+  IDEMPOTENCY_IN_PROGRESS: { status: 409, title: 'Same Idempotency-Key still in progress', retriable: true },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retriable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retriable: false },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request', retriable: false },
   UPSTREAM_REJECTED: { status: 422, title: 'Jelou rejected the message', retriable: false },
+  RATE_LIMITED: { status: 429, title: 'Caller rate limit reached', retriable: true },
+  RECIPIENT_RATE_LIMITED: { status: 429, title: 'Too many messages to this recipient', retriable: true },
   UPSTREAM_RATE_LIMITED: { status: 429, title: 'Jelou rate limit reached', retriable: true },
   INTERNAL_ERROR: { status: 500, title: 'Internal error', retriable: false },
   UPSTREAM_AUTH_FAILED: { status: 502, title: 'Jelou refused our credentials', retriable: false },
   UPSTREAM_ERROR: { status: 502, title: 'Jelou answered with an error', retriable: true },
   UPSTREAM_UNAVAILABLE: { status: 503, title: 'Jelou is unreachable', retriable: true },
+  OVERLOADED: { status: 503, title: 'Service overloaded', retriable: true },
+  STORE_UNAVAILABLE: { status: 503, title: 'Shared store unreachable', retriable: true },
   UPSTREAM_TIMEOUT: { status: 504, title: 'Jelou did not answer in time', retriable: false }
 } as const satisfies Record<string, ProblemDefinition>
 
@@ -64,6 +72,43 @@ export function problem (code: ProblemCode, detail: string, extras: ProblemExtra
 
 export function isHsmError (error: unknown): error is HsmError {
   return error instanceof Error && constructors.has((error as { code?: unknown }).code as ProblemCode)
+}
+
+/**
+ * Outcomes an Idempotency-Key keeps (SPEC §9): successes, and every failure after which the
+ * message may have reached WhatsApp. Failures that provably sent nothing are not kept.
+ */
+export const KEPT_FOR_REPLAY: ReadonlySet<ProblemCode> = new Set(['UPSTREAM_REJECTED', 'UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR'])
+
+/** A caller-facing answer: what the error handler sends and what idempotency replays, byte for byte. */
+export interface Answer {
+  status: number
+  contentType: string
+  retryAfter?: string
+  body: Record<string, unknown>
+}
+
+export function problemAnswer (error: HsmError, requestId: string): Answer {
+  const definition = PROBLEMS[error.code]
+  const body: Record<string, unknown> = {
+    type: `https://jelou-hsm-proxy/errors/${error.code.toLowerCase().replaceAll('_', '-')}`,
+    title: definition.title,
+    status: definition.status,
+    code: error.code,
+    detail: error.message,
+    retriable: definition.retriable,
+    requestId
+  }
+  if (error.errors !== undefined) body.errors = error.errors
+  if (error.upstream !== undefined) body.upstream = error.upstream
+  const answer: Answer = { status: definition.status, contentType: 'application/problem+json; charset=utf-8', body }
+  if (error.retryAfterSeconds !== undefined) answer.retryAfter = String(error.retryAfterSeconds)
+  return answer
+}
+
+export function sendAnswer (reply: FastifyReply, answer: Answer) {
+  if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter)
+  return reply.code(answer.status).type(answer.contentType).send(answer.body)
 }
 
 export function validationFailed (errors: FieldError[]): HsmError {

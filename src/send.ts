@@ -1,11 +1,13 @@
-// The one send pipeline every route uses: check, normalize, build, forward (or dry-run), answer, log once.
+// The one send pipeline every route uses: idempotency, checks, phone, recipient guard, forward (or dry run), one log line.
+import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
-import { problem, validationFailed, type FieldError, type HsmError, type ProblemCode } from './errors.js'
+import { KEPT_FOR_REPLAY, isHsmError, problem, problemAnswer, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
+import type { CounterStore, IdempotencyStore } from './stores/types.js'
 
 /** What a route hands to the pipeline once its schema has passed. */
 export interface SendRequest {
@@ -14,6 +16,8 @@ export interface SendRequest {
   to: string
   /** JSON pointer of the phone field, for INVALID_PHONE. */
   toPath: string
+  /** Where the caller names the bot: the body on kind routes, the query string on the raw route. */
+  botIdIn: 'body' | 'querystring'
   country: string | undefined
   botId: string | undefined
   language: Language | undefined
@@ -29,21 +33,52 @@ export type Outcome = 'sent' | 'rejected' | 'failed' | 'timeout' | 'replayed' | 
 /** Marks an error whose send line is already written, so the error handler does not log it again. */
 export const SEND_LOGGED = Symbol('sendLogged')
 
+/** What the pipeline reports for metrics; one call per request that reached it. */
+export interface SendObserver {
+  outcome: (kind: string, outcome: Outcome, code: string) => void
+  upstreamSeconds: (seconds: number) => void
+}
+
 export interface SenderOptions {
   config: Config
   upstream: UpstreamClient
-  now?: () => number
+  /** Upstream requests waiting for a connection; above `config.queueLimit` new sends are shed. */
+  queued: () => number
+  idempotency: IdempotencyStore
+  recipients: CounterStore
+  observer?: SendObserver
 }
 
-export function createSender ({ config, upstream, now = Date.now }: SenderOptions) {
-  const sandbox = config.mode === 'sandbox'
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
 
-  return async function send (request: FastifyRequest, reply: FastifyReply, input: SendRequest) {
+const sha256 = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex')
+
+/** Same route, query and JSON value give the same fingerprint, whatever the key order. */
+function fingerprintOf (request: FastifyRequest): string {
+  return sha256(request.routeOptions.url ?? request.url, JSON.stringify(request.query ?? {}), canonical(request.body))
+}
+
+function canonical (value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (typeof value === 'object' && value !== null) {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+export function createSender (options: SenderOptions) {
+  const { config, upstream, idempotency, recipients, queued, observer } = options
+  const sandbox = config.mode === 'sandbox'
+  // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
+  const leaseMs = config.jelou.timeoutMs * 2 + 5000
+
+  /** One attempt: answers 202/200, or throws a coded error (after writing the send line if Jelou was called). */
+  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean): Promise<Answer> {
     const started = performance.now()
     const errors = [...input.fieldErrors]
     const botId = input.botId ?? config.jelou.botId
     if (botId === null) {
-      errors.push({ in: 'body', path: '/botId', rule: 'required', message: 'is required when JELOU_BOT_ID is not set' })
+      errors.push({ in: input.botIdIn, path: '/botId', rule: 'required', message: 'is required when JELOU_BOT_ID is not set' })
     }
     if (errors.length > 0) throw validationFailed(errors)
 
@@ -57,39 +92,48 @@ export function createSender ({ config, upstream, now = Date.now }: SenderOption
     const body = input.build({ to: phone.normalized, language: input.language ?? config.defaultLanguage ?? undefined })
     const path = upstreamPath(botId as string)
     const line = {
-      caller: 'anonymous',
+      caller: request.caller,
       kind: input.kind,
       template: input.template,
       language: body.language,
       botId,
       to: phone.normalized,
       paramCount: countParams(body),
-      clientRef: input.clientRef
+      clientRef: input.clientRef,
+      idempotencyKey: { present: idempotencyKey, replayed: false }
     }
 
     if (input.dryRun) {
       request.log.info({ ...line, outcome: 'dry_run' satisfies Outcome, durationMs: elapsed(started) }, 'hsm dry run')
-      return reply.code(200).send({
-        dryRun: true,
-        kind: input.kind,
-        requestId: request.id,
-        phone: echo(phone),
-        sandbox,
-        upstream: { method: 'POST', path, body }
+      observer?.outcome(input.kind, 'dry_run', 'OK')
+      return json(200, { dryRun: true, kind: input.kind, requestId: request.id, phone: echo(phone), sandbox, upstream: { method: 'POST', path, body } })
+    }
+
+    if (queued() >= config.queueLimit) {
+      throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 })
+    }
+    const { max, windowMs } = config.recipientLimit
+    const window = await recipients.hit(sha256(phone.normalized), windowMs)
+    if (window.count > max) {
+      throw problem('RECIPIENT_RATE_LIMITED', `At most ${max} messages per ${windowMs / 1000} s to one recipient; nothing was sent.`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(window.resetMs / 1000))
       })
     }
 
     const result = await upstream.send({ botId: botId as string, body, requestId: request.id, secrets: sensitiveValues(phone, body) })
-    const common = { ...line, upstreamStatus: result.upstreamStatus, attempts: result.attempts, durationMs: elapsed(started) }
+    const durationMs = elapsed(started)
+    observer?.upstreamSeconds(durationMs / 1000)
+    const common = { ...line, upstreamStatus: result.upstreamStatus, attempts: result.attempts, durationMs }
     if (!result.ok) {
       const outcome = outcomeOf(result.error.code)
-      const level = outcome === 'rejected' ? 'warn' : 'error'
-      request.log[level]({ ...common, outcome, code: result.error.code, err: causeOf(result.error) }, `hsm ${outcome}`)
+      request.log[outcome === 'rejected' ? 'warn' : 'error']({ ...common, outcome, code: result.error.code, err: causeOf(result.error) }, `hsm ${outcome}`)
+      observer?.outcome(input.kind, outcome, result.error.code)
       Object.assign(result.error, { [SEND_LOGGED]: true })
       throw result.error
     }
     request.log.info({ ...common, outcome: 'sent' satisfies Outcome, messageId: result.messageId }, 'hsm sent')
-    return reply.code(202).send({
+    observer?.outcome(input.kind, 'sent', 'OK')
+    return json(202, {
       messageId: result.messageId,
       to: phone.normalized,
       kind: input.kind,
@@ -101,9 +145,67 @@ export function createSender ({ config, upstream, now = Date.now }: SenderOption
       sandbox
     })
   }
+
+  return async function send (request: FastifyRequest, reply: FastifyReply, input: SendRequest): Promise<Answer> {
+    const header = request.headers['idempotency-key']
+    if (header === undefined || input.dryRun) return await attempt(request, input, header !== undefined)
+    if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
+      throw validationFailed([{ in: 'headers', path: '/idempotency-key', rule: 'pattern', message: 'must be 1 to 255 printable ASCII characters' }])
+    }
+
+    const key = sha256(request.caller, header)
+    const fingerprint = fingerprintOf(request)
+    const claim = await idempotency.claim(key, fingerprint, leaseMs)
+    if (claim.state !== 'claimed') {
+      if (claim.fingerprint !== fingerprint) {
+        throw problem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request; use a new key for a new message.')
+      }
+      if (claim.state === 'in_flight') {
+        throw problem('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed; retry later to get its answer.', { retryAfterSeconds: 1 })
+      }
+      request.log.info({
+        caller: request.caller,
+        kind: input.kind,
+        template: input.template,
+        idempotencyKey: { present: true, replayed: true },
+        status: claim.answer.status,
+        outcome: 'replayed' satisfies Outcome
+      }, 'hsm replayed')
+      observer?.outcome(input.kind, 'replayed', String(claim.answer.body.code ?? 'OK'))
+      reply.header('idempotent-replayed', 'true')
+      return claim.answer
+    }
+
+    let answer: Answer
+    try {
+      answer = await attempt(request, input, true)
+    } catch (error) {
+      if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code)) {
+        await keep(request, key, fingerprint, problemAnswer(error, request.id))
+      } else {
+        await idempotency.release(key).catch(() => {})
+      }
+      throw error
+    }
+    await keep(request, key, fingerprint, answer)
+    return answer
+  }
+
+  /** The message may be out: a store failure now must not turn a send into an error (the in-flight lease still guards it). */
+  async function keep (request: FastifyRequest, key: string, fingerprint: string, answer: Answer) {
+    try {
+      await idempotency.complete(key, fingerprint, answer, config.idempotency.ttlMs)
+    } catch (error) {
+      request.log.error({ err: { code: (error as HsmError).code, message: (error as Error).message } }, 'idempotency answer not stored')
+    }
+  }
 }
 
 export type Sender = ReturnType<typeof createSender>
+
+function json (status: number, body: Record<string, unknown>): Answer {
+  return { status, contentType: 'application/json; charset=utf-8', body }
+}
 
 function outcomeOf (code: ProblemCode): Outcome {
   if (code === 'UPSTREAM_REJECTED') return 'rejected'
@@ -134,7 +236,7 @@ export function countParams (body: UpstreamBody): number {
   return count
 }
 
-/** Values Jelou might echo in an error body that must not reach the caller's logs twice: numbers, parameters, codes. */
+/** Values Jelou might echo in an error body that must not reach the caller: numbers, parameters, codes. */
 function sensitiveValues (phone: NormalizedPhone, body: UpstreamBody): string[] {
   const values = [phone.input, phone.normalized, ...(body.parameters ?? []), ...(body.headerParameters ?? [])]
   for (const button of body.buttonParameters ?? []) if (button.param !== undefined) values.push(String(button.param))

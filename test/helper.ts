@@ -67,7 +67,8 @@ export interface TestApp {
 export async function buildTestApp (t: TapLike, options: { env?: Record<string, string>, sandbox?: SandboxOptions } = {}): Promise<TestApp> {
   const sandbox = await startSandbox({ port: 0, ...options.sandbox })
   t.teardown(() => sandbox.close())
-  const config = loadConfig({ JELOU_BOT_ID: 'bot-123', ...options.env })
+  // Tests send many messages to the same few numbers; the recipient guard has its own tests.
+  const config = loadConfig({ JELOU_BOT_ID: 'bot-123', RECIPIENT_LIMIT: '1000/60s', ...options.env })
   const { app, logs } = await buildLoggedApp(t, config, { sandbox })
   return { app, config, sandbox, logs }
 }
@@ -79,6 +80,8 @@ export async function buildLiveApp (t: TapLike, baseUrl: string, env: Record<str
     JELOU_CLIENT_SECRET: CLIENT_SECRET,
     JELOU_BASE_URL: baseUrl,
     JELOU_BOT_ID: 'bot-123',
+    ALLOW_ANONYMOUS: 'true',
+    RECIPIENT_LIMIT: '1000/60s',
     ...env
   })
   return { ...(await buildLoggedApp(t, config, {})), config }

@@ -1,9 +1,10 @@
 // The one place that decides what a caller sees when something fails: RFC 9457 problem bodies, no stack traces.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { PROBLEMS, isHsmError, problem, validationFailed, type FieldError, type HsmError } from '../errors.js'
+import { PROBLEMS, isHsmError, problem, problemAnswer, sendAnswer, validationFailed, type FieldError, type HsmError } from '../errors.js'
 import { PATTERN_MESSAGES } from '../schemas/common.js'
 import { SEND_LOGGED } from '../send.js'
+import { maskPhone } from '../phone.js'
 
 interface AjvError {
   keyword: string
@@ -13,6 +14,11 @@ interface AjvError {
 }
 
 const LIMIT_KEYWORDS = new Set(['maxLength', 'minLength', 'maxItems', 'minItems', 'maxProperties', 'minProperties', 'maximum', 'minimum', 'exclusiveMaximum', 'exclusiveMinimum'])
+
+/** Field names come from the caller (unknown keys, memory keys): shorten them and mask digit runs that could be a phone number. */
+function safePath (path: string): string {
+  return path.slice(0, 200).replace(/\+?\d[\d\s().-]{5,}\d/g, (digits) => maskPhone(digits))
+}
 
 /** One Ajv error as a field error naming the field and the rule. */
 export function toFieldError (error: AjvError, part: string): FieldError {
@@ -36,7 +42,7 @@ export function toFieldError (error: AjvError, part: string): FieldError {
     message = 'must be one of the documented forms (see the schema)'
   }
   if (LIMIT_KEYWORDS.has(keyword)) limit = params.limit as number
-  const field: FieldError = { in: part, path: path === '' ? '/' : path, rule: keyword, message }
+  const field: FieldError = { in: part, path: path === '' ? '/' : safePath(path), rule: keyword, message }
   if (limit !== undefined) field.limit = limit
   return field
 }
@@ -72,19 +78,7 @@ function toHsmError (error: FastifyError): HsmError | null {
 }
 
 export function sendProblem (request: FastifyRequest, reply: FastifyReply, error: HsmError) {
-  const definition = PROBLEMS[error.code]
-  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
-  return reply.code(definition.status).type('application/problem+json').send({
-    type: `https://jelou-hsm-proxy/errors/${error.code.toLowerCase().replaceAll('_', '-')}`,
-    title: definition.title,
-    status: definition.status,
-    code: error.code,
-    detail: error.message,
-    retriable: definition.retriable,
-    requestId: request.id,
-    errors: error.errors,
-    upstream: error.upstream
-  })
+  return sendAnswer(reply, problemAnswer(error, request.id))
 }
 
 export default fp(async (app) => {

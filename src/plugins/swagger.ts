@@ -16,6 +16,12 @@ export default fp<{ version: string }>(async (app, opts) => {
         license: { name: 'UNLICENSED', url: 'https://jelou-hsm-proxy/license' }
       },
       servers: [{ url: '/', description: 'This service' }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'A key from API_KEYS (when the service has keys configured).' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key, as a header.' }
+        }
+      },
       tags: [
         { name: 'messages', description: 'Send one template message to one person.' },
         { name: 'sandbox', description: 'Sandbox mode only: what the built-in Jelou look-alike received.' },

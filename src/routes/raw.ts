@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Sender } from '../send.js'
+import { sendAnswer } from '../errors.js'
 import { sendResponses } from '../schemas/routes.js'
 import { PATTERNS, patterned } from '../schemas/common.js'
 import { upstreamBodySchema, upstreamConditionalErrors, type UpstreamBody } from '../upstream/schema.js'
@@ -16,6 +17,7 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
   app.post('/v1/messages', {
     schema: {
       tags: ['messages'],
+      security: [{ bearerAuth: [] }, { apiKey: [] }],
       operationId: 'send_raw',
       summary: 'Send a full Jelou HSM body',
       description: `For templates the kind routes do not cover: the body is Jelou's own HSM body (see the upstream reference), checked against Jelou's rules with unknown fields refused. \`destinations\` holds exactly one number in any common format; it is normalized like \`to\`. The bot comes from \`?botId=\` or JELOU_BOT_ID. \`elementName\` must match ${PATTERNS.template.pattern}.`,
@@ -34,11 +36,12 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
   }, async (request, reply) => {
     const { fileName, ...body } = request.body as UpstreamBody
     if (fileName !== undefined && body.filename === undefined) body.filename = fileName
-    return await send(request, reply, {
+    const answer = await send(request, reply, {
       kind: 'raw',
       template: body.elementName,
       to: body.destinations[0],
       toPath: '/destinations/0',
+      botIdIn: 'querystring',
       country: request.query.country,
       botId: request.query.botId,
       // The raw body keeps its own language (or none): no default is added.
@@ -48,5 +51,6 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
       fieldErrors: upstreamConditionalErrors(body).map((e) => ({ in: 'body', ...e })),
       build: (ctx) => ({ ...body, destinations: [ctx.to] })
     })
+    return await sendAnswer(reply, answer)
   })
 }

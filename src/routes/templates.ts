@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { TEMPLATE_KINDS } from '../templates/index.js'
 import { futureError, type CommonBody } from '../templates/kind.js'
 import type { Sender } from '../send.js'
+import { sendAnswer } from '../errors.js'
 import { DryRunQuerySchema, sendResponses } from '../schemas/routes.js'
 
 export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app, { send }) => {
@@ -10,6 +11,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async
     app.post(`/v1/messages/${template.kind}`, {
       schema: {
         tags: ['messages'],
+        security: [{ bearerAuth: [] }, { apiKey: [] }],
         operationId: `send_${template.kind.replaceAll('-', '_')}`,
         summary: template.summary,
         description: template.description,
@@ -20,11 +22,12 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async
     }, async (request, reply) => {
       const body = request.body as CommonBody
       const now = Date.now()
-      return await send(request, reply, {
+      const answer = await send(request, reply, {
         kind: template.kind,
         template: body.template,
         to: body.to,
         toPath: '/to',
+        botIdIn: 'body',
         country: body.country,
         botId: body.botId,
         language: body.language,
@@ -33,6 +36,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async
         fieldErrors: [...futureError('/expiresAt', body.expiresAt as string | number | undefined, now), ...(template.check?.(body, now) ?? [])],
         build: (ctx) => template.toUpstream(body, ctx)
       })
+      return await sendAnswer(reply, answer)
     })
   }
 }

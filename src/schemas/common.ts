@@ -69,7 +69,7 @@ export function mediaUrlSchema (kind: 'image' | 'video' | 'document', descriptio
 
 export const FutureTimeSchema = (description: string) => Type.Union([
   Type.String({ format: 'date-time', description: 'ISO 8601 date-time with offset, e.g. 2030-01-01T00:00:00Z.' }),
-  Type.Integer({ minimum: 0, description: 'Epoch milliseconds.' })
+  Type.Integer({ minimum: 0, maximum: 8640000000000000, description: 'Epoch milliseconds.' })
 ], { description })
 
 /** Fields every kind route accepts (SPEC §4). */

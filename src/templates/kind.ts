@@ -44,7 +44,11 @@ export function toEpochMs (value: string | number): number {
 }
 
 export function futureError (path: string, value: string | number | undefined, now: number): FieldError[] {
-  if (value === undefined || toEpochMs(value) > now) return []
+  if (value === undefined) return []
+  const ms = toEpochMs(value)
+  // JSON Schema's date-time admits leap seconds (…:60Z), which Date cannot represent.
+  if (Number.isNaN(ms)) return [{ in: 'body', path, rule: 'format', message: 'must be a date-time JavaScript can represent (no leap second)' }]
+  if (ms > now) return []
   return [{ in: 'body', path, rule: 'future', message: 'must be in the future' }]
 }
 

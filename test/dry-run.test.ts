@@ -1,0 +1,111 @@
+// SPEC §10: ?dryRun=true runs every check and answers 200 with the exact upstream request, sending nothing.
+import t from 'tap'
+import { TEMPLATE_KINDS } from '../src/templates/index.js'
+import { buildTestApp, post } from './helper.js'
+
+const TO = '+593 98 765 4321'
+const kinds = TEMPLATE_KINDS.flatMap((kind) => Object.entries(kind.examples).map(([name, example]) => ({ kind: kind.kind, name, value: example.value as Record<string, unknown> })))
+
+for (const example of kinds) {
+  t.test(`${example.kind} (${example.name}): the dry run shows exactly the body a real send delivers`, async (t) => {
+    const { app, sandbox, logs } = await buildTestApp(t)
+    const dry = await post(app, `/v1/messages/${example.kind}?dryRun=true`, example.value, { 'x-request-id': `dry-${example.name}` })
+
+    t.equal(dry.status, 200)
+    t.match(dry.headers['content-type'], /^application\/json/)
+    t.equal(dry.headers['x-request-id'], `dry-${example.name}`)
+    t.strictSame(Object.keys(dry.body).sort(), ['dryRun', 'kind', 'phone', 'requestId', 'sandbox', 'upstream'])
+    t.match(dry.body, {
+      dryRun: true,
+      kind: example.kind,
+      requestId: `dry-${example.name}`,
+      phone: { input: TO, normalized: '593987654321', country: 'EC' },
+      sandbox: true,
+      upstream: { method: 'POST', path: '/v2/whatsapp/bot-123/hsm', body: Object }
+    })
+    t.strictSame(Object.keys(dry.body.upstream as object).sort(), ['body', 'method', 'path'])
+    t.notMatch(JSON.stringify(dry.body), /authorization|basic /i, 'no Authorization anywhere in the answer')
+    t.equal(sandbox.messages().length, 0, 'the sandbox received nothing')
+
+    const sends = logs.sends()
+    t.equal(sends.length, 1, 'one send line')
+    t.match(sends[0], { msg: 'hsm dry run', outcome: 'dry_run', reqId: `dry-${example.name}`, kind: example.kind, botId: 'bot-123', to: '5939******21', durationMs: Number })
+    t.equal(sends[0].upstreamStatus, undefined, 'no upstream status: nothing was sent')
+
+    // The same input sent for real: the sandbox receives exactly the dry run's body.
+    const real = await post(app, `/v1/messages/${example.kind}`, example.value)
+    t.equal(real.status, 202)
+    const received = sandbox.messages()
+    t.equal(received.length, 1)
+    t.strictSame(received[0].body, (dry.body.upstream as { body: unknown }).body, 'dry-run body === delivered body')
+    t.equal(received[0].path, (dry.body.upstream as { path: string }).path, 'dry-run path === delivered path')
+  })
+}
+
+t.test('the raw route dry-runs too', async (t) => {
+  const { app, sandbox, logs } = await buildTestApp(t)
+  const body = { elementName: 'order_update', destinations: [TO], type: 'text', language: 'es', parameters: ['Maria'] }
+  const dry = await post(app, '/v1/messages?botId=bot-raw&dryRun=true', body)
+  t.equal(dry.status, 200)
+  t.match(dry.body, { dryRun: true, kind: 'raw', sandbox: true, upstream: { method: 'POST', path: '/v2/whatsapp/bot-raw/hsm' } })
+  t.strictSame((dry.body.upstream as { body: unknown }).body, { ...body, destinations: ['593987654321'] })
+  t.equal(sandbox.messages().length, 0)
+  t.match(logs.sends(), [{ outcome: 'dry_run', kind: 'raw' }])
+})
+
+t.test('the bot id is URL-encoded in the dry-run path like in the real one', async (t) => {
+  const { app } = await buildTestApp(t)
+  const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'order_update', botId: 'bot+1' })
+  t.equal(dry.status, 200)
+  t.equal((dry.body.upstream as { path: string }).path, '/v2/whatsapp/bot%2B1/hsm')
+})
+
+t.test('dryRun=false sends for real', async (t) => {
+  const { app, sandbox, logs } = await buildTestApp(t)
+  const res = await post(app, '/v1/messages/text?dryRun=false', { to: TO, template: 'order_update' })
+  t.equal(res.status, 202)
+  t.equal(sandbox.messages().length, 1)
+  t.match(logs.sends(), [{ outcome: 'sent' }])
+})
+
+t.test('a dry run still validates: bad input is 400 and nothing is logged as a send', async (t) => {
+  const { app, sandbox, logs } = await buildTestApp(t)
+  const BAD = [
+    { name: 'schema', body: { to: TO, template: 'Order-Update' }, code: 'VALIDATION_FAILED', path: '/template', rule: 'pattern' },
+    { name: 'cross-field', body: { to: TO, template: 'order_update', expiresAt: '2020-01-01T00:00:00Z' }, code: 'VALIDATION_FAILED', path: '/expiresAt', rule: 'future' },
+    { name: 'phone', body: { to: '0987654321', template: 'order_update' }, code: 'INVALID_PHONE', path: '/to', rule: 'NEEDS_COUNTRY' }
+  ]
+  for (const c of BAD) {
+    const res = await post(app, '/v1/messages/text?dryRun=true', c.body)
+    t.equal(res.status, 400, c.name)
+    t.match(res.body, { code: c.code, errors: [{ in: 'body', path: c.path, rule: c.rule }] }, c.name)
+    t.equal(res.body.dryRun, undefined, `${c.name}: not a dry-run answer`)
+  }
+  t.equal(sandbox.messages().length, 0)
+  t.equal(logs.sends().length, 0, 'no outcome line for refused dry runs')
+})
+
+t.test('the dryRun query parameter is validated', async (t) => {
+  const { app, sandbox, logs } = await buildTestApp(t)
+  const body = { to: TO, template: 'order_update' }
+
+  const yes = await post(app, '/v1/messages/text?dryRun=yes', body)
+  t.equal(yes.status, 400)
+  t.match(yes.headers['content-type'], /^application\/problem\+json/)
+  t.match(yes.body, { code: 'VALIDATION_FAILED', errors: [{ in: 'querystring', path: '/dryRun', rule: 'type' }] })
+
+  const unknown = await post(app, '/v1/messages/text?dryrun=true', body)
+  t.equal(unknown.status, 400)
+  t.match(unknown.body, { code: 'VALIDATION_FAILED', errors: [{ in: 'querystring', path: '/dryrun', rule: 'additionalProperties' }] })
+
+  const other = await post(app, '/v1/messages/image?debug=1', { ...body, mediaUrl: 'https://cdn.example.com/a.png' })
+  t.equal(other.status, 400)
+  t.match(other.body, { errors: [{ in: 'querystring', path: '/debug', rule: 'additionalProperties' }] })
+
+  const rawYes = await post(app, '/v1/messages?dryRun=yes', { elementName: 'order_update', destinations: [TO] })
+  t.equal(rawYes.status, 400)
+  t.match(rawYes.body, { errors: [{ in: 'querystring', path: '/dryRun', rule: 'type' }] })
+
+  t.equal(sandbox.messages().length, 0, 'nothing sent')
+  t.equal(logs.sends().length, 0, 'no send line')
+})
