@@ -14,7 +14,7 @@ import rateLimit from '@fastify/rate-limit'
 import errorHandler from './plugins/error-handler.js'
 import auth from './plugins/auth.js'
 import redisPlugin from './plugins/redis.js'
-import { problem } from './errors.js'
+import { problem, validationFailed } from './errors.js'
 import { memoryCounterStore, memoryIdempotencyStore } from './stores/memory.js'
 import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
 import swagger from './plugins/swagger.js'
@@ -61,6 +61,20 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.setValidatorCompiler(validatorCompiler)
   // JSON only: a text/plain body is a 415, not a string for the schema to puzzle over.
   app.removeContentTypeParser('text/plain')
+  // Strict UTF-8: Fastify's parser would turn invalid bytes into U+FFFD and send them to a customer.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string
+    try {
+      text = utf8.decode(body as Buffer)
+    } catch {
+      done(validationFailed([{ in: 'body', path: '/', rule: 'encoding', message: 'is not valid UTF-8' }]), undefined)
+      return
+    }
+    parseJson(request, text, done)
+  })
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
 
   let sandbox = options.sandbox
@@ -74,6 +88,13 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
+  })
+  // While closing, answers in flight tell keep-alive clients to hang up, so close() does not
+  // wait for their idle sockets to time out.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
   })
 
   await app.register(errorHandler)

@@ -16,7 +16,8 @@ try {
 
 const app = await buildApp(config)
 
-closeWithGrace({ delay: config.jelou.timeoutMs + 2000 }, async ({ signal, err }) => {
+// In-flight sends may take the whole upstream deadline; past SHUTDOWN_TIMEOUT_MS the process exits 1.
+closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
   else app.log.info({ signal }, 'closing')
   await app.close()

@@ -1,4 +1,6 @@
 // Test helper: the real app with a captured log, a real sandbox on 127.0.0.1, and a log-leak guard on every test.
+import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
@@ -64,11 +66,14 @@ export interface TestApp {
 }
 
 /** The app in sandbox mode against its own sandbox on a random loopback port. */
-export async function buildTestApp (t: TapLike, options: { env?: Record<string, string>, sandbox?: SandboxOptions } = {}): Promise<TestApp> {
-  const sandbox = await startSandbox({ port: 0, ...options.sandbox })
+export async function buildTestApp (t: TapLike, options: { env?: Record<string, string>, sandbox?: SandboxOptions | Sandbox } = {}): Promise<TestApp> {
+  const sandbox = options.sandbox !== undefined && 'url' in options.sandbox ? options.sandbox : await startSandbox({ port: 0, ...options.sandbox })
   t.teardown(() => sandbox.close())
   // Tests send many messages to the same few numbers; the recipient guard has its own tests.
-  const config = loadConfig({ JELOU_BOT_ID: 'bot-123', RECIPIENT_LIMIT: '1000/60s', ...options.env })
+  const env: Record<string, string> = { JELOU_BOT_ID: 'bot-123', RECIPIENT_LIMIT: '1000/60s', ...options.env }
+  // Each app gets its own Redis keys unless the test shares a prefix on purpose (replicas).
+  if (env.REDIS_URL !== undefined && env.REDIS_KEY_PREFIX === undefined) env.REDIS_KEY_PREFIX = `test:${randomUUID()}:`
+  const config = loadConfig(env)
   const { app, logs } = await buildLoggedApp(t, config, { sandbox })
   return { app, config, sandbox, logs }
 }
@@ -99,4 +104,38 @@ async function buildLoggedApp (t: TapLike, config: Config, options: { sandbox?: 
 export async function post (app: FastifyInstance, url: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body) })
   return { status: response.statusCode, headers: response.headers, body: response.json() as Record<string, unknown> & { errors?: Array<Record<string, unknown>> } }
+}
+
+export interface StoreVariant {
+  name: 'memory' | 'redis'
+  env: Record<string, string>
+}
+
+/**
+ * The stores to run a behaviour against: memory always; Redis when REDIS_URL is set (CI sets
+ * it). `buildTestApp` gives each app its own key prefix, so tests never share keys by accident.
+ */
+export function storeVariants (t: { comment: (...args: unknown[]) => void }): StoreVariant[] {
+  const url = process.env.REDIS_URL
+  if (url === undefined || url === '') {
+    t.comment('SKIPPED the Redis variants: REDIS_URL is not set (CI sets it; see README "Tests")')
+    return [{ name: 'memory', env: {} }]
+  }
+  return [
+    { name: 'memory', env: {} },
+    { name: 'redis', env: { REDIS_URL: url } }
+  ]
+}
+
+/** With REDIS_URL set, an unreachable Redis is a failure, never a silent skip. */
+export async function assertRedisReachable (url: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null })
+  try {
+    await redis.connect()
+    await redis.ping()
+  } catch (error) {
+    throw new Error(`REDIS_URL is set but Redis at that address cannot be reached: ${(error as Error).message}`)
+  } finally {
+    redis.disconnect()
+  }
 }

@@ -1,0 +1,58 @@
+// Graceful shutdown of the real process: SIGTERM mid-flight, every accepted send still gets its answer.
+import t, { type Test } from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { request } from 'undici'
+import { startSandbox } from '../src/sandbox/server.js'
+
+const server = fileURLToPath(new URL('../src/server.ts', import.meta.url))
+
+async function startServer (t: Test, env: Record<string, string>) {
+  // process.execArgv carries tap's TypeScript loader, so the child runs the .ts entry directly.
+  const child = spawn(process.execPath, [...process.execArgv, server], { env: { PATH: process.env.PATH, PORT: '0', ...env } })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += String(chunk) })
+  child.stderr.on('data', (chunk) => { output += String(chunk) })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (match !== null) { clearInterval(timer); resolve(match[1]) }
+      if (child.exitCode !== null) { clearInterval(timer); reject(new Error(`server exited: ${output}`)) }
+    }, 50)
+  })
+  return { child, url, output: () => output }
+}
+
+t.test('SIGTERM mid-flight: every accepted request is answered, the sandbox count equals the 202 count, exit 0', async (t) => {
+  const sandbox = await startSandbox({ port: 0, slowMs: 600, clientId: 'proxy', clientSecret: 'proxy-secret' })
+  t.teardown(() => sandbox.close())
+  const { child, url, output } = await startServer(t, {
+    JELOU_BASE_URL: sandbox.url,
+    JELOU_CLIENT_ID: 'proxy',
+    JELOU_CLIENT_SECRET: 'proxy-secret',
+    JELOU_BOT_ID: 'bot-123',
+    ALLOW_ANONYMOUS: 'true',
+    SHUTDOWN_TIMEOUT_MS: '5000'
+  })
+  const body = JSON.stringify({ to: '+593 98 765 4321', template: 'sandbox_slow', params: ['Maria'] })
+  const inflight = Array.from({ length: 8 }, () => request(`${url}/v1/messages/text`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body
+  }).then(async (res) => ({ status: res.statusCode, body: await res.body.json() as { messageId?: string } })))
+
+  while (sandbox.messages().length < 8) await new Promise((resolve) => setTimeout(resolve, 20))
+  const signalled = Date.now()
+  child.kill('SIGTERM')
+  const answers = await Promise.all(inflight)
+  const [code] = await once(child, 'exit')
+
+  t.strictSame(answers.map((a) => a.status), Array(8).fill(202), 'every in-flight send answered 202')
+  t.equal(new Set(answers.map((a) => a.body.messageId)).size, 8)
+  t.equal(sandbox.messages().length, answers.filter((a) => a.status === 202).length, 'one upstream request per 202')
+  t.equal(code, 0, 'clean exit')
+  t.ok(Date.now() - signalled < 5000, 'exited within SHUTDOWN_TIMEOUT_MS')
+  t.equal(output().split('\n').filter((line) => line.includes('"outcome":"sent"')).length, 8, 'one log line per send')
+  t.match(output(), /"signal":"SIGTERM"/)
+  await t.rejects(request(`${url}/health`), 'no longer accepting connections')
+})
