@@ -14,6 +14,7 @@ import rateLimit from '@fastify/rate-limit'
 import errorHandler from './plugins/error-handler.js'
 import auth from './plugins/auth.js'
 import redisPlugin from './plugins/redis.js'
+import metricsPlugin, { createMetrics } from './plugins/metrics.js'
 import { problem, validationFailed } from './errors.js'
 import { memoryCounterStore, memoryIdempotencyStore } from './stores/memory.js'
 import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
@@ -97,6 +98,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     if (closing) reply.header('connection', 'close')
   })
 
+  const metrics = createMetrics()
+  await app.register(metricsPlugin, { metrics })
   await app.register(errorHandler)
   await app.register(underPressure, {
     maxEventLoopDelay: config.maxEventLoopDelayMs,
@@ -115,7 +118,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     upstream: app.upstream,
     queued: () => (app.upstream.pool as { stats?: { queued?: number } }).stats?.queued ?? 0,
     idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
-    recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix)
+    recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
+    observer: metrics
   })
   await app.register(async (v1) => {
     await v1.register(auth, { apiKeys: config.apiKeys })

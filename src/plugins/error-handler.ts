@@ -89,8 +89,10 @@ export default fp(async (app) => {
       return sendProblem(request, reply, problem('INTERNAL_ERROR', 'Something went wrong on our side; nothing was sent. Quote the requestId when reporting it.'))
     }
     if ((coded as { [SEND_LOGGED]?: boolean })[SEND_LOGGED] !== true) {
-      // Refused before the send pipeline: one line with the code and where, never the values.
-      request.log.info({ code: coded.code, status: PROBLEMS[coded.code].status, errors: coded.errors }, 'request refused')
+      // Refused before any send: one line with the code and where, never the values.
+      request.log.info({ caller: request.caller, code: coded.code, status: PROBLEMS[coded.code].status, errors: coded.errors }, 'request refused')
+      app.metrics.refusal(coded.code)
+      for (const field of coded.errors ?? []) app.metrics.validationFailure(field.rule)
     }
     return sendProblem(request, reply, coded)
   })

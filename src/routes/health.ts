@@ -1,6 +1,7 @@
 // Liveness and readiness: /health answers while the process runs, /ready while it can send.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import type { Redis } from 'ioredis'
 
 const HealthSchema = Type.Object({ status: Type.Literal('ok') })
 const ReadySchema = Type.Object({
@@ -8,9 +9,19 @@ const ReadySchema = Type.Object({
   mode: Type.Union([Type.Literal('live'), Type.Literal('sandbox')]),
   checks: Type.Object({
     config: Type.String({ description: 'Always ok: the service does not start with an invalid configuration.' }),
-    upstream: Type.String({ description: 'ok while the connection pool to Jelou is open.' })
+    upstream: Type.String({ description: 'ok while the connection pool to Jelou is open.' }),
+    redis: Type.Optional(Type.String({ description: 'With REDIS_URL: ok when Redis answers PING, else unreachable.' }))
   })
 })
+
+async function pingRedis (redis: Redis): Promise<string> {
+  if (redis.status !== 'ready') return 'unreachable'
+  try {
+    return await redis.ping() === 'PONG' ? 'ok' : 'unreachable'
+  } catch {
+    return 'unreachable'
+  }
+}
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ mode: 'live' | 'sandbox' }> = async (app, { mode }) => {
   app.get('/health', {
@@ -21,13 +32,17 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ mode: 'live' | 'sandbox' 
     schema: {
       tags: ['health'],
       summary: 'Readiness',
-      description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot.',
+      description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot: the upstream pool, or Redis when REDIS_URL is set.',
       response: { 200: ReadySchema, 503: ReadySchema }
     }
   }, async (_request, reply) => {
     const pool = app.upstream.pool as { closed?: boolean, destroyed?: boolean }
-    const upstream = pool.closed === true || pool.destroyed === true ? 'closed' : 'ok'
-    const ready = upstream === 'ok'
-    return await reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', mode, checks: { config: 'ok', upstream } })
+    const checks: { config: string, upstream: string, redis?: string } = {
+      config: 'ok',
+      upstream: pool.closed === true || pool.destroyed === true ? 'closed' : 'ok'
+    }
+    if (app.redis !== null) checks.redis = await pingRedis(app.redis)
+    const ready = checks.upstream === 'ok' && (checks.redis ?? 'ok') === 'ok'
+    return await reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', mode, checks })
   })
 }

@@ -1,0 +1,71 @@
+// Prometheus metrics at /metrics (prom-client): sends by outcome, upstream latency, refusals, process and HTTP.
+import fp from 'fastify-plugin'
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { SendObserver } from '../send.js'
+
+export interface Metrics extends SendObserver {
+  registry: Registry
+  validationFailure: (rule: string) => void
+  refusal: (code: string) => void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+  }
+}
+
+/** Codes of refusals that are rate limits, by which limit refused. */
+const RATE_LIMITS: Record<string, string> = { RATE_LIMITED: 'caller', RECIPIENT_RATE_LIMITED: 'recipient' }
+
+/** One registry per app (never the global one), so two apps in one process keep their own counts. */
+export function createMetrics (): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  // Every label below is bounded: kinds and codes come from tables, rules from the schema keywords.
+  const sends = new Counter({ name: 'hsm_sends_total', help: 'Send attempts that reached the send pipeline, by kind, outcome and error code (OK on success).', labelNames: ['kind', 'outcome', 'code'], registers: [registry] })
+  const upstream = new Histogram({ name: 'hsm_upstream_duration_seconds', help: 'Time from forwarding to Jelou to its answer, retries included.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] })
+  const validation = new Counter({ name: 'hsm_validation_failures_total', help: 'Requests refused by a validation rule, by rule.', labelNames: ['rule'], registers: [registry] })
+  const replays = new Counter({ name: 'hsm_idempotent_replays_total', help: 'Answers replayed for a repeated Idempotency-Key.', labelNames: ['kind'], registers: [registry] })
+  const rateLimited = new Counter({ name: 'hsm_rate_limit_refusals_total', help: 'Requests refused by a rate limit: caller or recipient.', labelNames: ['limit'], registers: [registry] })
+  const refusals = new Counter({ name: 'hsm_refusals_total', help: 'Requests refused before any send, by error code.', labelNames: ['code'], registers: [registry] })
+  return {
+    registry,
+    outcome (kind, outcome, code) {
+      sends.inc({ kind, outcome, code })
+      if (outcome === 'replayed') replays.inc({ kind })
+    },
+    upstreamSeconds (seconds) { upstream.observe(seconds) },
+    validationFailure (rule) { validation.inc({ rule }) },
+    refusal (code) {
+      refusals.inc({ code })
+      const limit = RATE_LIMITS[code]
+      if (limit !== undefined) rateLimited.inc({ limit })
+    }
+  }
+}
+
+export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
+  app.decorate('metrics', metrics)
+  const http = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP answers by method, route pattern and status.',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [metrics.registry]
+  })
+  app.addHook('onResponse', (request, reply, done) => {
+    http.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode }, reply.elapsedTime / 1000)
+    done()
+  })
+  app.get('/metrics', {
+    schema: {
+      tags: ['health'],
+      summary: 'Prometheus metrics',
+      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, http_request_duration_seconds, and the process metrics.',
+      produces: ['text/plain']
+    }
+  }, async (_request, reply) => {
+    return await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+}, { name: 'metrics', fastify: '5.x' })
