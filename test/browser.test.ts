@@ -1,0 +1,122 @@
+// Swagger UI in a real browser: every named example of every kind route, picked, tried out and executed.
+import t from 'tap'
+import { existsSync, mkdirSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { pino } from 'pino'
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { loggerOptions } from '../src/logger.js'
+import { TEMPLATE_KINDS } from '../src/templates/index.js'
+import { captureLogs } from './helper.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const SCREENSHOT = new URL('../artifacts/swagger-ui.png', import.meta.url)
+const FAILURE_SCREENSHOT = new URL('../artifacts/swagger-ui-failure.png', import.meta.url)
+const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
+const UI_TIMEOUT = 15_000
+
+// Every named example of every kind route (twelve: `text` has two, the others one each).
+const CASES = TEMPLATE_KINDS.flatMap((kind) => Object.entries(kind.examples).map(([name, example]) => ({
+  kind: kind.kind,
+  operationId: `send_${kind.kind.replaceAll('-', '_')}`,
+  name,
+  value: example.value as Record<string, unknown> & { template: string }
+})))
+
+const missing = existsSync(CHROMIUM)
+  ? null
+  : `${CHROMIUM} not found: install Debian's Chromium (apt-get install -y --no-install-recommends chromium; .ci/run does)`
+if (missing !== null && CI) t.fail(`browser test cannot run in CI: ${missing}`)
+
+t.test('Swagger UI: every example of every kind route, Try it out, Execute, 202', { skip: missing ?? false }, async (t) => {
+  t.equal(CASES.length, 12, 'twelve named examples across the kind routes')
+
+  // The service as `npm start` runs it in sandbox mode, on a real loopback port. Logs are captured
+  // (and checked for leaks at teardown) instead of written to the TAP stream. Every example sends
+  // to the same number, so the per-recipient limit is raised above the twelve sends.
+  const config = loadConfig({ JELOU_BOT_ID: 'bot-123', RECIPIENT_LIMIT: '1000/60s' })
+  const { stream } = captureLogs(t)
+  const app = await buildApp(config, { logger: pino({ ...loggerOptions(config), level: 'info' }, stream) })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  t.teardown(() => browser.close())
+  const page: Page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+  const pageErrors: string[] = []
+  page.on('pageerror', (error) => { pageErrors.push(error.message) })
+  page.on('console', (message) => { if (message.type() === 'error') pageErrors.push(message.text()) })
+  page.setDefaultTimeout(UI_TIMEOUT)
+
+  mkdirSync(new URL('.', SCREENSHOT), { recursive: true })
+  await page.goto(`${origin}/docs`)
+  await page.locator('.swagger-ui .info .title').waitFor()
+  t.match(await page.locator('.swagger-ui .info .title').textContent(), /jelou-hsm-proxy/, 'the UI rendered the document title')
+
+  const executed: string[] = []
+  const kinds = [...new Set(CASES.map((c) => c.kind))]
+  try {
+    await executeEveryExample()
+  } catch (error) {
+    // Leave a picture of the page as it was when a step failed, then fail.
+    await page.screenshot({ path: FAILURE_SCREENSHOT.pathname, fullPage: true }).catch(() => {})
+    t.comment(`failure screenshot: ${FAILURE_SCREENSHOT.pathname}`)
+    throw error
+  }
+
+  async function executeEveryExample (): Promise<void> {
+    for (const [kindIndex, kind] of kinds.entries()) {
+      const cases = CASES.filter((c) => c.kind === kind)
+      const op: Locator = page.locator(`#operations-messages-${cases[0].operationId}`)
+      await op.locator('.opblock-summary-control').click()
+      const select = op.locator('select.examples-select-element')
+      await select.waitFor()
+      t.same((await select.locator('option').all()).length, cases.length, `${kind}: the examples dropdown lists its ${cases.length} example(s)`)
+
+      for (const [caseIndex, c] of cases.entries()) {
+        await select.selectOption(c.name)
+        if (caseIndex === 0) await op.getByRole('button', { name: 'Try it out' }).click()
+        // The editable body is exactly the example picked from the dropdown.
+        const body = op.locator('textarea.body-param__text')
+        await body.waitFor()
+        t.same(JSON.parse(await body.inputValue()), c.value, `${kind}/${c.name}: the request body is the example`)
+
+        await op.getByRole('button', { name: 'Execute' }).click()
+        const status = op.locator('.live-responses-table td.response-col_status:not(.col_header)')
+        await status.waitFor()
+        t.equal((await status.textContent())?.trim(), '202', `${kind}/${c.name}: the page shows 202`)
+        const answer = await op.locator('.live-responses-table .response-col_description pre').first().textContent() ?? ''
+        t.match(answer, `"template": "${c.value.template}"`, `${kind}/${c.name}: the answer names the template`)
+        t.match(answer, '"sandbox": true', `${kind}/${c.name}: the answer says sandbox`)
+        executed.push(c.value.template)
+
+        // Clear the live response so the next Execute is read fresh; keep the very last one for the screenshot.
+        const last = kindIndex === kinds.length - 1 && caseIndex === cases.length - 1
+        if (!last) {
+          await op.getByRole('button', { name: 'Clear' }).click()
+          await status.waitFor({ state: 'detached' })
+        }
+      }
+      if (kindIndex < kinds.length - 1) {
+        await op.getByRole('button', { name: 'Cancel' }).click()
+        await op.locator('.opblock-summary-control').click()
+      }
+    }
+  }
+
+  // One message reached the sandbox per Execute, the newest first.
+  const received = await app.inject({ method: 'GET', url: '/sandbox/messages' })
+  const messages = (received.json() as { messages: Array<{ body: { elementName: string } }> }).messages
+  t.equal(messages.length, CASES.length, 'the sandbox received one message per Execute')
+  t.same(messages.map((m) => m.body.elementName).reverse(), executed, 'in the order executed, each with its template')
+
+  await page.screenshot({ path: SCREENSHOT.pathname, fullPage: true })
+  t.comment(`screenshot: ${SCREENSHOT.pathname}`)
+  t.same(pageErrors, [], 'no page or console errors')
+})
