@@ -1,5 +1,6 @@
 // SPEC §2: loadConfig(env) is pure; an invalid environment is one ConfigError naming every bad variable.
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { ConfigError, ENV_VARIABLES, SANDBOX_CREDENTIALS, loadConfig } from '../src/config.js'
 
 const CREDENTIALS = { JELOU_CLIENT_ID: 'live-client', JELOU_CLIENT_SECRET: 'live-secret-Zx81' }
@@ -183,4 +184,13 @@ t.test('the returned config is deeply frozen', async (t) => {
   t.throws(() => { (config.jelou as { clientSecret: string }).clientSecret = 'x' }, TypeError)
   t.equal(config.port, 3000)
   t.equal(config.jelou.clientSecret, 'live-secret-Zx81')
+})
+
+t.test('.env.example and the README list every variable the service reads', async (t) => {
+  const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  for (const name of ENV_VARIABLES) {
+    t.match(example, new RegExp(`^${name}=`, 'm'), `.env.example has ${name}`)
+    t.match(readme, new RegExp(`\\| [^\\n]*\`${name}\``), `README configuration table has ${name}`)
+  }
 })
