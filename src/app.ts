@@ -10,19 +10,17 @@ import { createLogger } from './logger.js'
 import { validatorCompiler } from './schemas/ajv.js'
 import { SHARED_SCHEMAS } from './schemas/routes.js'
 import underPressure from '@fastify/under-pressure'
-import rateLimit from '@fastify/rate-limit'
 import errorHandler from './plugins/error-handler.js'
-import auth from './plugins/auth.js'
+import http from './plugins/http.js'
 import redisPlugin from './plugins/redis.js'
 import metricsPlugin, { createMetrics } from './plugins/metrics.js'
-import { problem, validationFailed } from './errors.js'
+import { problem } from './errors.js'
 import { memoryCounterStore, memoryIdempotencyStore } from './stores/memory.js'
 import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
 import swagger from './plugins/swagger.js'
 import upstream from './plugins/upstream.js'
 import { createSender } from './send.js'
-import { templateRoutes } from './routes/templates.js'
-import { rawRoute } from './routes/raw.js'
+import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
@@ -60,22 +58,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   }
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
-  // JSON only: a text/plain body is a 415, not a string for the schema to puzzle over.
-  app.removeContentTypeParser('text/plain')
-  // Strict UTF-8: Fastify's parser would turn invalid bytes into U+FFFD and send them to a customer.
-  const parseJson = app.getDefaultJsonParser('error', 'error')
-  const utf8 = new TextDecoder('utf-8', { fatal: true })
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    let text: string
-    try {
-      text = utf8.decode(body as Buffer)
-    } catch {
-      done(validationFailed([{ in: 'body', path: '/', rule: 'encoding', message: 'is not valid UTF-8' }]), undefined)
-      return
-    }
-    parseJson(request, text, done)
-  })
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
 
   let sandbox = options.sandbox
@@ -87,18 +69,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   }
   const origin = config.mode === 'sandbox' ? (sandbox as Sandbox).url : config.jelou.baseUrl
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id)
-  })
-  // While closing, answers in flight tell keep-alive clients to hang up, so close() does not
-  // wait for their idle sockets to time out.
-  let closing = false
-  app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close')
-  })
-
   const metrics = createMetrics()
+  await app.register(http)
   await app.register(metricsPlugin, { metrics })
   await app.register(errorHandler)
   await app.register(underPressure, {
@@ -121,24 +93,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
     observer: metrics
   })
-  await app.register(async (v1) => {
-    await v1.register(auth, { apiKeys: config.apiKeys })
-    await v1.register(rateLimit, {
-      max: config.rateLimitPerMinute,
-      timeWindow: 60000,
-      keyGenerator: (request) => request.caller,
-      enableDraftSpec: true,
-      redis: app.redis ?? undefined,
-      nameSpace: `${prefix}rl:`,
-      // A dead Redis must not stop every send for the caller limit; the recipient guard and idempotency still fail closed.
-      skipOnError: true,
-      errorResponseBuilder: (_request, context) => problem('RATE_LIMITED', `At most ${context.max} requests per minute for this caller; nothing was sent.`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000))
-      })
-    })
-    await v1.register(templateRoutes, { send })
-    await v1.register(rawRoute, { send })
-  })
+  await app.register(v1Routes, { config, redis: app.redis, send })
   await app.register(healthRoutes, { mode: config.mode })
   if (sandbox !== undefined) await app.register(sandboxRoutes, { sandbox })
 

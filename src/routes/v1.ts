@@ -1,0 +1,29 @@
+// The /v1 context: caller keys and the per-caller rate limit apply to the send routes only.
+import type { FastifyPluginAsync } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import type { Redis } from 'ioredis'
+import type { Config } from '../config.js'
+import { problem } from '../errors.js'
+import auth from '../plugins/auth.js'
+import type { Sender } from '../send.js'
+import { rawRoute } from './raw.js'
+import { templateRoutes } from './templates.js'
+
+export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender }> = async (v1, { config, redis, send }) => {
+  await v1.register(auth, { apiKeys: config.apiKeys })
+  await v1.register(rateLimit, {
+    max: config.rateLimitPerMinute,
+    timeWindow: 60000,
+    keyGenerator: (request) => request.caller,
+    enableDraftSpec: true,
+    redis: redis ?? undefined,
+    nameSpace: `${config.redis?.keyPrefix ?? ''}rl:`,
+    // A dead Redis must not stop every send for a courtesy limit; the recipient guard and idempotency still fail closed.
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) => problem('RATE_LIMITED', `At most ${context.max} requests per minute for this caller; nothing was sent.`, {
+      retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000))
+    })
+  })
+  await v1.register(templateRoutes, { send })
+  await v1.register(rawRoute, { send })
+}
