@@ -1,0 +1,632 @@
+// Benchmark runner (`npm run bench`): stub, baseline, naive and the built service under autocannon, interleaved rounds.
+//
+// Layout: every target (stub, baseline, naive, service) is its own child process. With `taskset`
+// and at least two allowed CPUs, the targets run on the first CPU and the stub plus this process
+// (which runs autocannon in-process through its programmatic API) on the second; this process
+// pins itself with `taskset -a -p` at start-up, so every thread it creates later inherits it.
+//
+// Latency: autocannon 8's own latency histogram stores whole milliseconds (a loopback p50 reads
+// 0), so each 2xx response's hrtime-based `responseTime` from autocannon's 'response' event is
+// recorded here, in microseconds, into a node:perf_hooks histogram.
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { createHistogram } from 'node:perf_hooks'
+import readline from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+const ROOT = path.resolve(HERE, '..')
+const RESULTS_DIR = path.join(HERE, 'results')
+
+function envInt (name, fallback) {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
+  return value
+}
+
+const QUICK = process.env.BENCH_QUICK === '1'
+const SETTINGS = {
+  quick: QUICK,
+  rounds: QUICK ? 1 : envInt('BENCH_ROUNDS', 3),
+  seconds: QUICK ? 2 : envInt('BENCH_SECONDS', 5),
+  warmupSeconds: QUICK ? 1 : 2,
+  connections: envInt('BENCH_CONNECTIONS', 50),
+  pipelining: 1,
+  delayMs: 20,
+  recipients: 256,
+  // Before each warm-up, wait (at most this many seconds over the whole benchmark) until the
+  // machine's other CPU use is at most noisyOtherCpuPercent of one core; 0 disables the wait.
+  quietWaitBudgetSeconds: process.env.BENCH_QUIET_WAIT === '0' ? 0 : envInt('BENCH_QUIET_WAIT', 60),
+  noisyOtherCpuPercent: 25
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine, CPU pinning, /proc readings
+
+function cpuList (text) {
+  const cpus = []
+  for (const part of text.trim().split(',')) {
+    const [from, to = from] = part.split('-').map(Number)
+    for (let cpu = from; cpu <= to; cpu++) cpus.push(cpu)
+  }
+  return cpus
+}
+
+function allowedCpus () {
+  try {
+    const out = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' })
+    return cpuList(out.slice(out.lastIndexOf(':') + 1))
+  } catch {
+    return null // no taskset
+  }
+}
+
+const ALLOWED = allowedCpus()
+const PIN = ALLOWED !== null && ALLOWED.length >= 2 ? { target: ALLOWED[0], load: ALLOWED[1] } : null
+if (PIN !== null) execFileSync('taskset', ['-a', '-pc', String(PIN.load), String(process.pid)], { stdio: 'ignore' })
+
+function clockTicks () {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+}
+const CLK_TCK = clockTicks()
+
+/** utime + stime of a process (all its threads), in clock ticks. */
+function cpuTicks (pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+/** Busy ticks of the whole machine (all CPUs; idle and iowait excluded), and stolen ticks. */
+function machineTicks () {
+  const [, user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number)
+  return { busy: user + nice + system + irq + softirq, steal }
+}
+
+/** CPU ticks of this process and every child still running. */
+function ownTicks () {
+  let ticks = cpuTicks(process.pid)
+  for (const proc of children) {
+    try { ticks += cpuTicks(proc.pid) } catch {}
+  }
+  return ticks
+}
+
+let quietWaitUsed = 0
+
+/** Wait until nothing else keeps the machine busy (within the budget); returns the seconds waited. */
+async function waitForQuiet () {
+  const started = Date.now()
+  while (quietWaitUsed < SETTINGS.quietWaitBudgetSeconds) {
+    const machine = machineTicks().busy
+    const own = ownTicks()
+    await sleep(500)
+    const other = (machineTicks().busy - machine) - (ownTicks() - own)
+    if (other / CLK_TCK / 0.5 * 100 <= SETTINGS.noisyOtherCpuPercent) break
+    quietWaitUsed += 0.5
+  }
+  return (Date.now() - started) / 1000
+}
+
+/** Peak resident set size (VmHWM) in kB. */
+function peakRssKb (pid) {
+  const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return match === null ? null : Number(match[1])
+}
+
+function machine () {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
+  let commit = null
+  try {
+    commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {}
+  return {
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    allowedCpus: ALLOWED,
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    taskset: PIN === null
+      ? (ALLOWED === null ? 'not available' : 'available, but fewer than 2 allowed CPUs: not pinned')
+      : `targets on CPU ${PIN.target}, stub + autocannon on CPU ${PIN.load}`,
+    clockTicksPerSecond: CLK_TCK,
+    commit
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+const children = new Set()
+
+function startProcess ({ name, args, env, cpu, stdout = 'ignore' }) {
+  const command = PIN === null ? process.execPath : 'taskset'
+  const argv = PIN === null ? args : ['-c', String(cpu), process.execPath, ...args]
+  const child = spawn(command, argv, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...env },
+    stdio: ['ignore', stdout, 'pipe']
+  })
+  const proc = { name, child, pid: child.pid, stderr: '', exited: false, stopping: false }
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', (chunk) => { proc.stderr = (proc.stderr + chunk).slice(-4000) })
+  child.on('exit', (code, signal) => {
+    proc.exited = true
+    proc.exit = signal ?? code
+    children.delete(proc)
+  })
+  children.add(proc)
+  return proc
+}
+
+function assertAlive (proc) {
+  if (proc.exited) throw new Error(`${proc.name} exited (${proc.exit}):\n${proc.stderr}`)
+}
+
+async function stopProcess (proc) {
+  if (proc.exited) return
+  proc.stopping = true
+  const exited = once(proc.child, 'exit')
+  proc.child.kill('SIGTERM')
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
+}
+
+function killAll () {
+  for (const proc of children) {
+    try { proc.child.kill('SIGKILL') } catch {}
+  }
+}
+
+async function startStub (delayMs) {
+  const proc = startProcess({ name: `stub (${delayMs} ms)`, args: [path.join(HERE, 'stub.js')], env: { STUB_DELAY_MS: String(delayMs) }, cpu: PIN?.load, stdout: 'pipe' })
+  const lines = readline.createInterface({ input: proc.child.stdout })
+  const first = await Promise.race([
+    once(lines, 'line').then(([line]) => line),
+    once(proc.child, 'exit').then(() => null),
+    sleep(10_000).then(() => null)
+  ])
+  lines.close()
+  proc.child.stdout.resume()
+  if (first === null) throw new Error(`the stub did not start:\n${proc.stderr}`)
+  proc.port = JSON.parse(first).port
+  return proc
+}
+
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function httpRequest (port, method, urlPath, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers: body === undefined ? {} : { 'content-type': 'application/json' }, agent: false, timeout: 5000 }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode, text }))
+    })
+    req.on('timeout', () => req.destroy(new Error('timed out')))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** Wait until the port answers HTTP (any status). */
+async function waitReady (proc, port, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    assertAlive(proc)
+    try {
+      await httpRequest(port, 'GET', '/health')
+      return
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${proc.name} did not answer on port ${port}: ${error.message}\n${proc.stderr}`)
+      await sleep(50)
+    }
+  }
+}
+
+async function startTarget (name, args, env, port) {
+  const fd = env.STDOUT_FILE === undefined ? null : fs.openSync(env.STDOUT_FILE, 'w')
+  const proc = startProcess({ name, args, env: { ...env, PORT: String(port) }, cpu: PIN?.target, stdout: fd ?? 'ignore' })
+  if (fd !== null) fs.closeSync(fd)
+  proc.port = port
+  await waitReady(proc, port)
+  return proc
+}
+
+function startBaseline (stub, port, stdoutFile) {
+  return startTarget('baseline', [path.join(HERE, 'baseline.js')], { UPSTREAM_URL: `http://127.0.0.1:${stub.port}`, BOT_ID: 'bot-123', ...(stdoutFile && { STDOUT_FILE: stdoutFile }) }, port)
+}
+
+function startNaive (stub, port) {
+  return startTarget('naive', [path.join(HERE, 'naive.js')], { UPSTREAM_URL: `http://127.0.0.1:${stub.port}`, BOT_ID: 'bot-123' }, port)
+}
+
+function startService (stub, port, stdoutFile) {
+  return startTarget('service', [path.join(ROOT, 'dist', 'server.js')], {
+    JELOU_CLIENT_ID: 'bench',
+    JELOU_CLIENT_SECRET: 'bench',
+    JELOU_BASE_URL: `http://127.0.0.1:${stub.port}`,
+    JELOU_BOT_ID: 'bot-123',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    ALLOW_ANONYMOUS: 'true',
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    RECIPIENT_LIMIT: '100000000/60s',
+    ...(stdoutFile && { STDOUT_FILE: stdoutFile })
+  }, port)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies: the phone number varies over SETTINGS.recipients numbers.
+
+const phone = (i) => `+593 98 765 ${String(i).padStart(4, '0')}`
+const digits = (i) => phone(i).replace(/\D/g, '')
+
+const BODIES = {
+  direct: (i) => ({ elementName: 'order_update', destinations: [digits(i)], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }),
+  text: (i) => ({ to: phone(i), template: 'order_update', language: 'es', params: ['Maria', 'ORD-1234'] }),
+  carousel: (i) => ({
+    to: phone(i),
+    template: 'weekly_offers',
+    language: 'es',
+    params: ['Maria'],
+    cards: [
+      { mediaUrl: 'https://cdn.example.com/media/offer-1.png', params: ['Sneakers', '$49'], urlParams: ['sku-1001'] },
+      { mediaUrl: 'https://cdn.example.com/media/offer-2.png', params: ['Backpack', '$35'], urlParams: ['sku-1002'] }
+    ]
+  })
+}
+
+function requestsFor (target) {
+  const requests = []
+  for (let i = 0; i < SETTINGS.recipients; i++) {
+    requests.push({ method: 'POST', path: target.path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(BODIES[target.body](i)) })
+  }
+  return requests
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+function load (target, seconds, onResponse) {
+  const instance = autocannon({
+    url: `http://127.0.0.1:${target.proc.port}`,
+    connections: SETTINGS.connections,
+    pipelining: SETTINGS.pipelining,
+    duration: seconds,
+    requests: requestsFor(target)
+  })
+  if (onResponse !== undefined) instance.on('response', onResponse)
+  return instance
+}
+
+const round3 = (x) => Math.round(x * 1000) / 1000
+
+/**
+ * Warm up, then one measured run. Besides the target's own CPU time, the machine's busy time is
+ * read over the same window: what neither the target, the stub nor this process used is
+ * "other CPU" (anything else running on the machine), reported so that a noisy run shows.
+ */
+async function measure (target, stub) {
+  const { proc } = target
+  assertAlive(proc)
+  const quietWaitSeconds = await waitForQuiet()
+  const warm = await load(target, SETTINGS.warmupSeconds)
+  const histogram = createHistogram()
+  const ours = () => cpuTicks(proc.pid) + (stub.pid === proc.pid ? 0 : cpuTicks(stub.pid)) + cpuTicks(process.pid)
+  const machineBefore = machineTicks()
+  const oursBefore = ours()
+  const before = cpuTicks(proc.pid)
+  const started = process.hrtime.bigint()
+  const result = await load(target, SETTINGS.seconds, (client, statusCode, bytes, responseTime) => {
+    if (statusCode >= 200 && statusCode < 300) histogram.record(Math.max(1, Math.round(responseTime * 1000)))
+  })
+  const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9
+  const cpuMicros = (cpuTicks(proc.pid) - before) * 1e6 / CLK_TCK
+  const machineAfter = machineTicks()
+  const otherTicks = Math.max(0, (machineAfter.busy - machineBefore.busy) - (ours() - oursBefore))
+  const percentOfCore = (ticks) => Math.round(ticks / CLK_TCK / wallSeconds * 1000) / 10
+  assertAlive(proc)
+  const completed = result.requests.total
+  const bad = result.errors + result.timeouts + result.non2xx
+  return {
+    target: target.name,
+    rps: result.requests.average,
+    rpsFromTotal: Math.round(completed / result.duration),
+    p50Ms: round3(histogram.percentile(50) / 1000),
+    p99Ms: round3(histogram.percentile(99) / 1000),
+    maxMs: round3(histogram.max / 1000),
+    autocannonLatencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+    cpuMicrosPerSend: completed > 0 ? Math.round(cpuMicros / completed * 10) / 10 : null,
+    cpuPercent: Math.round(cpuMicros / 1e6 / wallSeconds * 1000) / 10,
+    peakRssMb: Math.round(peakRssKb(proc.pid) / 1024 * 10) / 10,
+    otherCpuPercent: percentOfCore(otherTicks),
+    stealPercent: percentOfCore(machineAfter.steal - machineBefore.steal),
+    quietWaitSeconds,
+    completed,
+    sent: result.requests.sent,
+    '2xx': result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])),
+    flagged: bad > 0,
+    warmup: { completed: warm.requests.total, sent: warm.requests.sent, '2xx': warm['2xx'], non2xx: warm.non2xx, errors: warm.errors + warm.timeouts }
+  }
+}
+
+/** One request before loading: the target must answer 2xx, else the run stops with its answer. */
+async function sanity (target) {
+  const answer = await httpRequest(target.proc.port, 'POST', target.path, JSON.stringify(BODIES[target.body](0)))
+  if (answer.status < 200 || answer.status > 299) {
+    throw new Error(`${target.name}: POST ${target.path} answered ${answer.status}: ${answer.text.slice(0, 1000)}\n${target.proc.stderr}`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and output
+
+function median (values) {
+  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return null
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+const METRICS = ['rps', 'p50Ms', 'p99Ms', 'cpuMicrosPerSend', 'cpuPercent', 'peakRssMb', 'otherCpuPercent', 'stealPercent']
+
+function summarize (runs) {
+  const out = {}
+  for (const metric of METRICS) out[metric] = median(runs.map((run) => run[metric]))
+  out.peakRssMb = Math.max(...runs.map((run) => run.peakRssMb))
+  out.badResponses = runs.reduce((sum, run) => sum + run.non2xx + run.errors + run.timeouts, 0)
+  return out
+}
+
+const RATIO_METRICS = ['rps', 'p50Ms', 'p99Ms', 'cpuMicrosPerSend']
+const RATIOS = [
+  ['service-text', 'baseline'], ['service-text', 'naive'],
+  ['service-carousel', 'baseline'], ['service-carousel', 'naive']
+]
+
+function ratios (rounds) {
+  const out = {}
+  for (const [a, b] of RATIOS) {
+    const key = `${a}/${b}`
+    out[key] = {}
+    for (const metric of RATIO_METRICS) {
+      out[key][metric] = median(rounds.map((round) => round[a][metric] / round[b][metric]))
+    }
+  }
+  return out
+}
+
+const fmt = (value, digits = 0) => value === null || value === undefined ? 'n/a' : value.toFixed(digits)
+
+function markdown (report) {
+  const lines = []
+  const { settings, machine: m } = report
+  lines.push('## Benchmark results', '')
+  lines.push(`Machine: ${m.cpuModel}, ${m.cores} cores; Node ${m.node}; ${m.os}; taskset: ${m.taskset}.`)
+  lines.push(`Run: ${settings.rounds} interleaved round(s); per target ${settings.warmupSeconds} s warm-up then ${settings.seconds} s measured; autocannon, ${settings.connections} connections, pipelining ${settings.pipelining}; ${settings.recipients} recipient numbers in rotation. Medians over rounds (peak RSS: max). Commit ${m.commit ?? 'unknown'}, ${report.date}.`)
+  lines.push('')
+  lines.push('| target | req/s | p50 ms | p99 ms | CPU µs/send | CPU % | peak RSS MB | non-2xx / errors | other CPU % |')
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+  for (const [name, s] of Object.entries(report.medians)) lines.push(row(name, s))
+  lines.push('')
+  lines.push('CPU µs/send: the target process\'s user + system time over the measured window divided by the answered requests (for `direct`, the stub\'s). CPU %: of one core. Other CPU %: busy time of the whole machine not used by the target, the stub or the load generator, in % of one core; a high value means something else was running and the run is noisy.')
+  lines.push('')
+  lines.push('Ratios, computed per round from the same round, then the median:', '')
+  lines.push('| ratio | req/s | p50 | p99 | CPU µs/send |')
+  lines.push('|---|---:|---:|---:|---:|')
+  for (const [key, r] of Object.entries(report.ratios)) {
+    lines.push(`| ${key} | ${fmt(r.rps, 2)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.cpuMicrosPerSend, 2)} |`)
+  }
+  const d = report.delayed
+  lines.push('')
+  lines.push(`Stub answering after ${d.delayMs} ms, the realistic case (fresh processes, same rounds, warm-up, connections and durations; medians):`, '')
+  lines.push('| target | req/s | p50 ms | p99 ms | CPU µs/send | CPU % | peak RSS MB | non-2xx / errors | other CPU % |')
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+  for (const [name, s] of Object.entries(d.medians)) lines.push(row(name, s))
+  lines.push('')
+  lines.push(`p99 added over the baseline by the service (median of per-round differences): **${fmt(d.p99AddedOverBaselineMs, 3)} ms** (per round: ${d.p99AddedPerRoundMs.map((x) => fmt(x, 3)).join(', ')}); p50 added: ${fmt(d.p50AddedOverBaselineMs, 3)} ms.`)
+  lines.push('')
+  for (const [name, check] of Object.entries(d.logLines)) {
+    lines.push(`Log lines (${d.delayMs} ms runs, ${LABELS[name]}): ${check.outcomeLines} send lines (${check.sentLines} "sent") for ${check.completed} answered and ${check.sent} sent requests: ${check.ok ? 'one line per send' : '**NOT one line per send** ⚠'}.`)
+  }
+  if (report.flagged.length > 0) {
+    lines.push('', '**Runs with errors or non-2xx answers:**', '')
+    for (const flag of report.flagged) lines.push(`- ${flag}`)
+  }
+  if (report.noisy.length > 0) {
+    lines.push('', `**Noisy runs** (something else used more than ${settings.noisyOtherCpuPercent}% of a core; ${report.quietWaitSeconds} s spent waiting for a quiet machine): ${report.noisy.length} of ${report.runCount}. Rerun on a quiet machine before quoting these numbers.`)
+  }
+  return lines.join('\n')
+}
+
+function row (name, s) {
+  const bad = s.badResponses === 0 ? '0' : `**${s.badResponses}** ⚠`
+  const other = s.otherCpuPercent > SETTINGS.noisyOtherCpuPercent ? `**${fmt(s.otherCpuPercent)}** ⚠` : fmt(s.otherCpuPercent)
+  return `| ${LABELS[name]} | ${fmt(s.rps)} | ${fmt(s.p50Ms, 3)} | ${fmt(s.p99Ms, 3)} | ${fmt(s.cpuMicrosPerSend, 1)} | ${fmt(s.cpuPercent)} | ${fmt(s.peakRssMb, 1)} | ${bad} | ${other} |`
+}
+
+const LABELS = {
+  direct: 'direct (autocannon → stub, the ceiling)',
+  baseline: 'baseline (Fastify + undici + TypeBox + pino)',
+  naive: 'naive (Express + axios)',
+  'service-text': 'service, `/v1/messages/text`',
+  'service-carousel': 'service, `/v1/messages/carousel`'
+}
+
+function progress (label, r) {
+  const warn = r.flagged ? `  ⚠ non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}` : ''
+  process.stderr.write(`${label.padEnd(16)} ${r.target.padEnd(17)} ${fmt(r.rps).padStart(6)} req/s  p50 ${fmt(r.p50Ms, 3)} ms  p99 ${fmt(r.p99Ms, 3)} ms  ${fmt(r.cpuMicrosPerSend, 1)} µs/send  other CPU ${fmt(r.otherCpuPercent)}%${warn}\n`)
+}
+
+async function countLogLines (file) {
+  let outcomeLines = 0
+  let sentLines = 0
+  const lines = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity })
+  for await (const line of lines) {
+    if (line.includes('"outcome":')) outcomeLines++
+    if (line.includes('"outcome":"sent"')) sentLines++
+  }
+  return { outcomeLines, sentLines }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main () {
+  const report = { date: new Date().toISOString(), machine: machine(), settings: SETTINGS }
+  const plan = SETTINGS.rounds * 8 * (SETTINGS.warmupSeconds + SETTINGS.seconds)
+  const limit = plan + SETTINGS.quietWaitBudgetSeconds + 120
+  setTimeout(() => {
+    process.stderr.write(`bench: stopped after the ${limit} s time limit\n`)
+    killAll()
+    process.exit(2)
+  }, limit * 1000).unref()
+  process.stderr.write(`bench: ${SETTINGS.rounds} round(s), about ${Math.ceil(plan / 60 + 0.3)} min (plus up to ${SETTINGS.quietWaitBudgetSeconds} s waiting for a quiet machine); ${report.machine.taskset}\n`)
+
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'server.js'))) throw new Error('dist/server.js is missing: run `npm run build` first (npm run bench does)')
+
+  const stub = await startStub(0)
+  const [baselinePort, naivePort, servicePort] = [await freePort(), await freePort(), await freePort()]
+  const baseline = await startBaseline(stub, baselinePort)
+  const naive = await startNaive(stub, naivePort)
+  const service = await startService(stub, servicePort)
+
+  const targets = [
+    { name: 'direct', proc: stub, path: '/v2/whatsapp/bot-123/hsm', body: 'direct' },
+    { name: 'baseline', proc: baseline, path: '/v1/messages/text', body: 'text' },
+    { name: 'naive', proc: naive, path: '/v1/messages/text', body: 'text' },
+    { name: 'service-text', proc: service, path: '/v1/messages/text', body: 'text' },
+    { name: 'service-carousel', proc: service, path: '/v1/messages/carousel', body: 'carousel' }
+  ]
+  for (const target of targets) await sanity(target)
+
+  report.rounds = []
+  for (let round = 1; round <= SETTINGS.rounds; round++) {
+    const results = {}
+    for (const target of targets) {
+      results[target.name] = await measure(target, stub)
+      progress(`round ${round}`, results[target.name])
+    }
+    report.rounds.push(results)
+  }
+  for (const proc of [baseline, naive, service, stub]) await stopProcess(proc)
+
+  report.medians = Object.fromEntries(targets.map(({ name }) => [name, summarize(report.rounds.map((round) => round[name]))]))
+  report.ratios = ratios(report.rounds)
+
+  // The realistic case: the stub answers after 20 ms. Fresh processes; the proxies' stdout goes
+  // to files so the run can also check one log line per send (both proxies pay the same file writes).
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'jelou-bench-'))
+  try {
+    const slowStub = await startStub(SETTINGS.delayMs)
+    const files = { baseline: path.join(tmp, 'baseline.log'), 'service-text': path.join(tmp, 'service.log') }
+    const slowBaseline = await startBaseline(slowStub, await freePort(), files.baseline)
+    const slowService = await startService(slowStub, await freePort(), files['service-text'])
+    const slowTargets = [
+      { ...targets[0], proc: slowStub },
+      { ...targets[1], proc: slowBaseline },
+      { ...targets[3], proc: slowService }
+    ]
+    for (const target of slowTargets) await sanity(target)
+    const rounds = []
+    for (let round = 1; round <= SETTINGS.rounds; round++) {
+      const results = {}
+      for (const target of slowTargets) {
+        results[target.name] = await measure(target, slowStub)
+        progress(`${SETTINGS.delayMs} ms round ${round}`, results[target.name])
+      }
+      rounds.push(results)
+    }
+    for (const proc of [slowBaseline, slowService, slowStub]) await stopProcess(proc)
+    const logLines = {}
+    for (const [name, file] of Object.entries(files)) {
+      const runs = rounds.map((round) => round[name])
+      // The sanity request, the warm-ups and the measured runs. Requests cut off when autocannon
+      // stops may still be sent and logged, so the count must lie between answered and sent.
+      const completed = 1 + runs.reduce((sum, run) => sum + run.warmup.completed + run.completed, 0)
+      const sent = 1 + runs.reduce((sum, run) => sum + run.warmup.sent + run.sent, 0)
+      const counts = await countLogLines(file)
+      logLines[name] = { ...counts, completed, sent, ok: counts.outcomeLines >= completed && counts.outcomeLines <= sent }
+    }
+    const added = (metric) => rounds.map((round) => round3(round['service-text'][metric] - round.baseline[metric]))
+    report.delayed = {
+      delayMs: SETTINGS.delayMs,
+      rounds,
+      medians: Object.fromEntries(slowTargets.map(({ name }) => [name, summarize(rounds.map((round) => round[name]))])),
+      p99AddedPerRoundMs: added('p99Ms'),
+      p99AddedOverBaselineMs: median(added('p99Ms')),
+      p50AddedOverBaselineMs: median(added('p50Ms')),
+      logLines
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+
+  report.flagged = []
+  report.noisy = []
+  report.rounds.forEach((round, i) => {
+    for (const run of Object.values(round)) {
+      if (run.flagged) report.flagged.push(`round ${i + 1} ${run.target}: non-2xx ${run.non2xx} ${JSON.stringify(run.statusCodes)}, errors ${run.errors}, timeouts ${run.timeouts}`)
+      if (run.otherCpuPercent > SETTINGS.noisyOtherCpuPercent) report.noisy.push(`round ${i + 1} ${run.target}: other CPU ${run.otherCpuPercent}%`)
+    }
+  })
+  report.delayed.rounds.forEach((round, i) => {
+    for (const run of Object.values(round)) {
+      if (run.flagged) report.flagged.push(`${SETTINGS.delayMs} ms round ${i + 1} ${run.target}: non-2xx ${run.non2xx} ${JSON.stringify(run.statusCodes)}, errors ${run.errors}, timeouts ${run.timeouts}`)
+      if (run.otherCpuPercent > SETTINGS.noisyOtherCpuPercent) report.noisy.push(`${SETTINGS.delayMs} ms round ${i + 1} ${run.target}: other CPU ${run.otherCpuPercent}%`)
+    }
+  })
+
+  report.quietWaitSeconds = quietWaitUsed
+  report.runCount = report.rounds.length * 5 + report.delayed.rounds.length * 3
+  const text = markdown(report)
+  report.markdown = text
+  fs.mkdirSync(RESULTS_DIR, { recursive: true })
+  fs.writeFileSync(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
+  process.stdout.write(`${text}\n\nWritten to ${path.relative(ROOT, path.join(RESULTS_DIR, 'latest.json'))}\n`)
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    process.stderr.write(`bench: ${signal}, stopping every child process\n`)
+    killAll()
+    process.exit(130)
+  })
+}
+process.on('exit', killAll)
+
+try {
+  await main()
+} catch (error) {
+  process.stderr.write(`bench: ${error.stack ?? error}\n`)
+  killAll()
+  process.exitCode = 1
+}
