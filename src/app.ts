@@ -88,7 +88,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const send = createSender({
     config,
     upstream: app.upstream,
-    queued: () => (app.upstream.pool as { stats?: { queued?: number } }).stats?.queued ?? 0,
     idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
     recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
     observer: metrics

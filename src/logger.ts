@@ -3,19 +3,20 @@ import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'p
 import type { Config } from './config.js'
 import { maskPhone } from './phone.js'
 
-/** Paths that may hold a credential or a code anywhere a log call could put them. */
+/**
+ * Paths that could hold a credential if a log call ever put one there. The service never logs
+ * headers or bodies; this is the second line of defence. Static paths only: wildcards cost
+ * measurable time on every line (see README "Performance").
+ */
 export const REDACT_PATHS = [
   'authorization',
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
   'headers.authorization',
   'headers["x-api-key"]',
-  '*.authorization',
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
   'clientSecret',
-  '*.clientSecret',
   'jelou.clientSecret',
-  'body',
-  '*.body'
+  'body'
 ]
 
 export function loggerOptions (config: Pick<Config, 'logLevel'>): LoggerOptions {

@@ -42,8 +42,6 @@ export interface SendObserver {
 export interface SenderOptions {
   config: Config
   upstream: UpstreamClient
-  /** Upstream requests waiting for a connection; above `config.queueLimit` new sends are shed. */
-  queued: () => number
   idempotency: IdempotencyStore
   recipients: CounterStore
   observer?: SendObserver
@@ -67,10 +65,15 @@ function canonical (value: unknown): string {
 }
 
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, queued, observer } = options
+  const { config, upstream, idempotency, recipients, observer } = options
   const sandbox = config.mode === 'sandbox'
   // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
   const leaseMs = config.jelou.timeoutMs * 2 + 5000
+  // Sends between "about to call Jelou" and its answer. Beyond the pool's connections they wait
+  // in its queue; past JELOU_QUEUE_LIMIT waiting, new sends are shed (a counter, because
+  // undici's pool.stats walks every connection on each read).
+  let inFlight = 0
+  const maxInFlight = config.jelou.connections + config.queueLimit
 
   /** One attempt: answers 202/200, or throws a coded error (after writing the send line if Jelou was called). */
   async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean): Promise<Answer> {
@@ -104,34 +107,48 @@ export function createSender (options: SenderOptions) {
     }
 
     if (input.dryRun) {
-      request.log.info({ ...line, outcome: 'dry_run' satisfies Outcome, durationMs: elapsed(started) }, 'hsm dry run')
+      request.log.info(Object.assign(line, { outcome: 'dry_run' satisfies Outcome, durationMs: elapsed(started) }), 'hsm dry run')
       observer?.outcome(input.kind, 'dry_run', 'OK')
       return json(200, { dryRun: true, kind: input.kind, requestId: request.id, phone: echo(phone), sandbox, upstream: { method: 'POST', path, body } })
     }
 
-    if (queued() >= config.queueLimit) {
+    if (inFlight >= maxInFlight) {
       throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 })
     }
     const { max, windowMs } = config.recipientLimit
-    const window = await recipients.hit(sha256(phone.normalized), windowMs)
+    const window = await recipients.hit(phone.normalized, windowMs)
     if (window.count > max) {
       throw problem('RECIPIENT_RATE_LIMITED', `At most ${max} messages per ${windowMs / 1000} s to one recipient; nothing was sent.`, {
         retryAfterSeconds: Math.max(1, Math.ceil(window.resetMs / 1000))
       })
     }
 
-    const result = await upstream.send({ botId: botId as string, body, requestId: request.id, secrets: sensitiveValues(phone, body) })
+    inFlight++
+    let result
+    try {
+      result = await upstream.send({ botId: botId as string, body, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
+    } finally {
+      inFlight--
+    }
     const durationMs = elapsed(started)
     observer?.upstreamSeconds(durationMs / 1000)
-    const common = { ...line, upstreamStatus: result.upstreamStatus, attempts: result.attempts, durationMs }
+    const entry: Record<string, unknown> = line
+    entry.upstreamStatus = result.upstreamStatus
+    entry.attempts = result.attempts
+    entry.durationMs = durationMs
     if (!result.ok) {
       const outcome = outcomeOf(result.error.code)
-      request.log[outcome === 'rejected' ? 'warn' : 'error']({ ...common, outcome, code: result.error.code, err: causeOf(result.error) }, `hsm ${outcome}`)
+      entry.outcome = outcome
+      entry.code = result.error.code
+      entry.err = causeOf(result.error)
+      request.log[outcome === 'rejected' ? 'warn' : 'error'](entry, `hsm ${outcome}`)
       observer?.outcome(input.kind, outcome, result.error.code)
       Object.assign(result.error, { [SEND_LOGGED]: true })
       throw result.error
     }
-    request.log.info({ ...common, outcome: 'sent' satisfies Outcome, messageId: result.messageId }, 'hsm sent')
+    entry.outcome = 'sent' satisfies Outcome
+    entry.messageId = result.messageId
+    request.log.info(entry, 'hsm sent')
     observer?.outcome(input.kind, 'sent', 'OK')
     return json(202, {
       messageId: result.messageId,
@@ -153,7 +170,7 @@ export function createSender (options: SenderOptions) {
       throw validationFailed([{ in: 'headers', path: '/idempotency-key', rule: 'pattern', message: 'must be 1 to 255 printable ASCII characters' }])
     }
 
-    const key = sha256(request.caller, header)
+    const key = `${request.caller}\0${header}`
     const fingerprint = fingerprintOf(request)
     const claim = await idempotency.claim(key, fingerprint, leaseMs)
     if (claim.state !== 'claimed') {

@@ -29,10 +29,18 @@ export function createMetrics (): Metrics {
   const replays = new Counter({ name: 'hsm_idempotent_replays_total', help: 'Answers replayed for a repeated Idempotency-Key.', labelNames: ['kind'], registers: [registry] })
   const rateLimited = new Counter({ name: 'hsm_rate_limit_refusals_total', help: 'Requests refused by a rate limit: caller or recipient.', labelNames: ['limit'], registers: [registry] })
   const refusals = new Counter({ name: 'hsm_refusals_total', help: 'Requests refused before any send, by error code.', labelNames: ['code'], registers: [registry] })
+  // Labelled children are looked up once per label set, not hashed again on every send.
+  const sendChildren = new Map<string, { inc: () => void }>()
   return {
     registry,
     outcome (kind, outcome, code) {
-      sends.inc({ kind, outcome, code })
+      const key = `${kind}|${outcome}|${code}`
+      let child = sendChildren.get(key)
+      if (child === undefined) {
+        child = sends.labels({ kind, outcome, code })
+        sendChildren.set(key, child)
+      }
+      child.inc()
       if (outcome === 'replayed') replays.inc({ kind })
     },
     upstreamSeconds (seconds) { upstream.observe(seconds) },
@@ -54,8 +62,16 @@ export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers: [metrics.registry]
   })
+  const httpChildren = new Map<string, { observe: (value: number) => void }>()
   app.addHook('onResponse', (request, reply, done) => {
-    http.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode }, reply.elapsedTime / 1000)
+    const route = request.routeOptions.url ?? 'unmatched'
+    const key = `${request.method} ${route} ${reply.statusCode}`
+    let child = httpChildren.get(key)
+    if (child === undefined) {
+      child = http.labels({ method: request.method, route, status_code: reply.statusCode })
+      httpChildren.set(key, child)
+    }
+    child.observe(reply.elapsedTime / 1000)
     done()
   })
   app.get('/metrics', {

@@ -1,4 +1,5 @@
 // Redis stores, shared by every replica: an atomic claim (SET NX PX) for idempotency and a Lua fixed-window counter.
+import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { problem, type Answer } from '../errors.js'
 import type { Claim, CounterStore, IdempotencyStore } from './types.js'
@@ -8,12 +9,15 @@ interface Record {
   answer: Answer | null
 }
 
+/** Keys name callers and phone numbers: Redis sees only their SHA-256. */
+const hashed = (key: string) => createHash('sha256').update(key).digest('hex')
+
 function unavailable (cause: unknown) {
   return problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; nothing was sent. Retry shortly.', { cause })
 }
 
 export function redisIdempotencyStore (redis: Redis, prefix: string): IdempotencyStore {
-  const k = (key: string) => `${prefix}idem:${key}`
+  const k = (key: string) => `${prefix}idem:${hashed(key)}`
   return {
     async claim (key, fingerprint, leaseMs): Promise<Claim> {
       try {
@@ -59,7 +63,7 @@ export function redisCounterStore (redis: Redis, prefix: string): CounterStore {
   return {
     async hit (key, windowMs) {
       try {
-        const [count, ttl] = await redis.eval(HIT, 1, `${prefix}rcpt:${key}`, windowMs) as [number, number]
+        const [count, ttl] = await redis.eval(HIT, 1, `${prefix}rcpt:${hashed(key)}`, windowMs) as [number, number]
         return { count, resetMs: ttl > 0 ? ttl : windowMs }
       } catch (error) {
         throw unavailable(error)

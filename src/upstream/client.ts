@@ -21,8 +21,8 @@ export interface SendInput {
   botId: string
   body: UpstreamBody
   requestId: string
-  /** Values that must not leave in an error body even if Jelou echoes them (phone, parameters, codes). */
-  secrets: readonly string[]
+  /** Values that must not leave in an error body even if Jelou echoes them (phone, parameters, codes); read only on an error. */
+  secrets: () => readonly string[]
 }
 
 export type SendOutcome =
@@ -98,7 +98,7 @@ function retryAfterToMs (value: string | string[] | undefined): number | null {
   return Number.isNaN(date) ? null : Math.max(0, date - Date.now())
 }
 
-function interpret (status: number, headers: Dispatcher.ResponseData['headers'], text: string, secrets: readonly string[], attempts: number): SendOutcome {
+function interpret (status: number, headers: Dispatcher.ResponseData['headers'], text: string, secrets: () => readonly string[], attempts: number): SendOutcome {
   const fail = (error: HsmError): SendOutcome => ({ ok: false, error, upstreamStatus: status, attempts })
   const json = parseJson(text)
   if (status >= 200 && status < 300) {
@@ -109,7 +109,7 @@ function interpret (status: number, headers: Dispatcher.ResponseData['headers'],
     }
     return { ok: true, messageId: id, upstreamStatus: status, attempts }
   }
-  const upstream = { status, body: sanitizeUpstreamBody(json, secrets) }
+  const upstream = { status, body: sanitizeUpstreamBody(json, secrets()) }
   if (status === 400 || status === 404 || status === 422) {
     return fail(problem('UPSTREAM_REJECTED', `Jelou rejected the message (${status}): check the template, bot and parameters.`, { upstream }))
   }
