@@ -20,6 +20,7 @@ import readline from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { carousel } from '../dist/templates/carousel.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '..')
@@ -285,19 +286,13 @@ function startService (stub, port, stdoutFile) {
 const phone = (i) => `+593 98 765 ${String(i).padStart(4, '0')}`
 const digits = (i) => phone(i).replace(/\D/g, '')
 
+const carouselExample = carousel.examples.carousel.value
+
 const BODIES = {
   direct: (i) => ({ elementName: 'order_update', destinations: [digits(i)], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }),
   text: (i) => ({ to: phone(i), template: 'order_update', language: 'es', params: ['Maria', 'ORD-1234'] }),
-  carousel: (i) => ({
-    to: phone(i),
-    template: 'weekly_offers',
-    language: 'es',
-    params: ['Maria'],
-    cards: [
-      { mediaUrl: 'https://cdn.example.com/media/offer-1.png', params: ['Sneakers', '$49'], urlParams: ['sku-1001'] },
-      { mediaUrl: 'https://cdn.example.com/media/offer-2.png', params: ['Backpack', '$35'], urlParams: ['sku-1002'] }
-    ]
-  })
+  // The carousel route's own OpenAPI example (built output; `npm run bench` builds first), bot from JELOU_BOT_ID.
+  carousel: (i) => ({ ...carouselExample, botId: undefined, to: phone(i) })
 }
 
 function requestsFor (target) {
