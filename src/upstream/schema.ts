@@ -1,4 +1,4 @@
-// TypeBox mirror of Jelou's HSM request body and response (shared/upstream/jelou-hsm-request.schema.json).
+// TypeBox mirror of Jelou's HSM request body (shared/upstream/jelou-hsm-request.schema.json); the answer is checked in client.ts.
 import { Type, type Static, type TSchema } from 'typebox'
 
 export const UPSTREAM_TYPES = ['text', 'hsm', 'image', 'document', 'video', 'catalog', 'carousel'] as const
@@ -92,9 +92,3 @@ export function upstreamConditionalErrors (body: UpstreamBody): Array<{ path: st
   }
   return errors
 }
-
-export const UpstreamResponseSchema = Type.Array(Type.Object({
-  id: Type.String({ minLength: 1 }),
-  destination: Type.String()
-}), { minItems: 1 })
-export type UpstreamResponse = Static<typeof UpstreamResponseSchema>
