@@ -124,14 +124,15 @@ export function createSender (options: SenderOptions) {
     }
 
     inFlight++
+    const upstreamStarted = performance.now()
     let result
     try {
       result = await upstream.send({ botId: botId as string, body, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
     } finally {
       inFlight--
     }
+    observer?.upstreamSeconds((performance.now() - upstreamStarted) / 1000)
     const durationMs = elapsed(started)
-    observer?.upstreamSeconds(durationMs / 1000)
     const entry: Record<string, unknown> = line
     entry.upstreamStatus = result.upstreamStatus
     entry.attempts = result.attempts
