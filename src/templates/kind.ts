@@ -75,11 +75,16 @@ export function quickReplyPayloads (replies: ReadonlyArray<{ text: string, flowI
   return replies?.map((reply) => reply.flowId === undefined ? { action: reply.text } : { flowId: reply.flowId, action: reply.text })
 }
 
-/** Drop keys that are undefined or empty arrays, so the upstream body holds only what was asked for. */
+/**
+ * The same object without keys that are undefined or empty arrays, so the upstream body holds
+ * only what was asked for. A fresh object rather than `delete`, which would leave the body in
+ * V8's slow dictionary mode on the hot path.
+ */
 export function compact<T extends object> (value: T): T {
-  for (const key of Object.keys(value) as Array<keyof T>) {
+  const out: Record<string, unknown> = {}
+  for (const key in value) {
     const inner = value[key]
-    if (inner === undefined || (Array.isArray(inner) && inner.length === 0)) Reflect.deleteProperty(value, key)
+    if (inner !== undefined && !(Array.isArray(inner) && inner.length === 0)) out[key] = inner
   }
-  return value
+  return out as T
 }
