@@ -35,7 +35,7 @@ for (const store of storeVariants(t)) {
     })
 
     t.test('20 concurrent requests with one key: one upstream request, one 202, 409 for the rest', async (t) => {
-      const { app, sandbox, logs } = await buildTestApp(t, { env: store.env, sandbox: { slowMs: 300 } })
+      const { app, sandbox, logs } = await buildTestApp(t, { env: store.env, sandbox: { slowMs: 1000 } })
       const slow = { ...body, template: 'sandbox_slow' }
       const answers = await Promise.all(Array.from({ length: 20 }, () => post(app, '/v1/messages/text', slow, { 'idempotency-key': 'burst-1' })))
       const statuses = answers.map((a) => a.status).sort()
@@ -61,7 +61,8 @@ for (const store of storeVariants(t)) {
     })
 
     t.test('a timed-out send replays its 504 instead of sending again', async (t) => {
-      const { app, sandbox } = await buildTestApp(t, { env: { ...store.env, JELOU_TIMEOUT_MS: '200' }, sandbox: { slowMs: 1000 } })
+      // undici checks header timeouts on a timer wheel of about one second: the sandbox waits well past that.
+      const { app, sandbox } = await buildTestApp(t, { env: { ...store.env, JELOU_TIMEOUT_MS: '200' }, sandbox: { slowMs: 4000 } })
       const slow = { ...body, template: 'sandbox_slow' }
       const first = await post(app, '/v1/messages/text', slow, { 'idempotency-key': 'k-timeout' })
       t.equal(first.status, 504)
@@ -120,7 +121,7 @@ for (const store of storeVariants(t)) {
 
     if (store.name === 'redis') {
       t.test('two app instances sharing one Redis send once', async (t) => {
-        const sandbox = await startSandbox({ port: 0, slowMs: 200 })
+        const sandbox = await startSandbox({ port: 0, slowMs: 1000 })
         t.teardown(() => sandbox.close())
         const shared = { ...store.env, REDIS_KEY_PREFIX: `test:${randomUUID()}:` }
         const one = await buildTestApp(t, { env: shared, sandbox })

@@ -54,7 +54,7 @@ const RESERVED = [
 
 for (const r of RESERVED) {
   t.test(`sandbox ${r.template} → ${r.status} ${r.code}, sent once, one "${r.outcome}" line`, async (t) => {
-    const { app, sandbox, logs } = await buildTestApp(t, { env: { JELOU_TIMEOUT_MS: '300' }, sandbox: { slowMs: 2000, retryAfterSeconds: 30 } })
+    const { app, sandbox, logs } = await buildTestApp(t, { env: { JELOU_TIMEOUT_MS: '300' }, sandbox: { slowMs: 4000, retryAfterSeconds: 30 } })
     const res = await post(app, '/v1/messages/text', send(r.template))
     t.equal(res.status, r.status)
     t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
