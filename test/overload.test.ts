@@ -6,11 +6,12 @@ import { buildTestApp, post } from './helper.js'
 const body = { to: '+593 98 765 4321', template: 'sandbox_slow', params: ['Maria'] }
 
 t.test('when JELOU_QUEUE_LIMIT sends already wait for a connection, the next is shed with 503 OVERLOADED', async (t) => {
-  const { app, sandbox, logs } = await buildTestApp(t, { env: { JELOU_CONNECTIONS: '1', JELOU_QUEUE_LIMIT: '1' }, sandbox: { slowMs: 400 } })
+  const { app, sandbox, logs } = await buildTestApp(t, { env: { JELOU_CONNECTIONS: '1', JELOU_QUEUE_LIMIT: '1' }, sandbox: { slowMs: 2000 } })
   const first = post(app, '/v1/messages/text', body)
   while (sandbox.messages().length < 1) await sleep(10)
   const second = post(app, '/v1/messages/text', body)
-  await sleep(50)
+  // Long enough for the second send to be waiting for the one connection, even on a busy machine.
+  await sleep(300)
   const third = await post(app, '/v1/messages/text', body)
   t.equal(third.status, 503)
   t.match(third.body, { code: 'OVERLOADED', retriable: true, detail: /nothing was sent/ })
