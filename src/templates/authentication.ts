@@ -15,8 +15,7 @@ export const authentication = defineKind({
       value: { to: '+593 98 765 4321', template: 'login_code', language: 'es', code: '483920', botId: 'bot-123' }
     }
   },
-  toUpstream: (body, ctx) => ({
-    ...baseUpstream(body, ctx, 'text'),
+  toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', {
     parameters: [body.code],
     buttonParameters: [{ type: 'URL', param: body.code }]
   })

@@ -51,8 +51,7 @@ export const carousel = defineKind({
     })
     return errors
   },
-  toUpstream: (body, ctx) => ({
-    ...baseUpstream(body, ctx, 'carousel'),
+  toUpstream: (body, ctx) => baseUpstream(body, ctx, 'carousel', {
     cards: body.cards.map((card) => compact({
       mediaUrl: card.mediaUrl,
       params: card.params,

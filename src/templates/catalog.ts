@@ -15,5 +15,5 @@ export const catalog = defineKind({
       value: { to: '+593 98 765 4321', template: 'spring_catalog', language: 'es', params: ['Maria'], thumbnailUrl: 'https://cdn.example.com/media/catalog-thumb.jpg', botId: 'bot-123' }
     }
   },
-  toUpstream: (body, ctx) => ({ ...baseUpstream(body, ctx, 'catalog'), thumbnailProduct: body.thumbnailUrl })
+  toUpstream: (body, ctx) => baseUpstream(body, ctx, 'catalog', { thumbnailProduct: body.thumbnailUrl })
 })

@@ -1,7 +1,7 @@
 // Document-header template: the header shows a PDF from an https URL, with an optional file name.
 import { Type } from 'typebox'
 import { kindBody, mediaUrlSchema, patterned } from '../schemas/common.js'
-import { baseUpstream, compact, defineKind } from './kind.js'
+import { baseUpstream, defineKind } from './kind.js'
 
 export const document = defineKind({
   kind: 'document',
@@ -17,5 +17,5 @@ export const document = defineKind({
       value: { to: '+593 98 765 4321', template: 'invoice_ready', language: 'es', mediaUrl: 'https://cdn.example.com/media/invoice-1234.pdf', filename: 'invoice-1234.pdf', params: ['Maria', 'INV-1234'], botId: 'bot-123' }
     }
   },
-  toUpstream: (body, ctx) => compact({ ...baseUpstream(body, ctx, 'document'), mediaUrl: body.mediaUrl, filename: body.filename })
+  toUpstream: (body, ctx) => baseUpstream(body, ctx, 'document', { mediaUrl: body.mediaUrl, filename: body.filename })
 })

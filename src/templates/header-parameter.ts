@@ -15,5 +15,5 @@ export const headerParameter = defineKind({
       value: { to: '+593 98 765 4321', template: 'account_notice', language: 'es', headerParam: 'Maria', params: ['ACC-5678', '2025-03-31'], botId: 'bot-123' }
     }
   },
-  toUpstream: (body, ctx) => ({ ...baseUpstream(body, ctx, 'text'), headerParameters: [body.headerParam] })
+  toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', { headerParameters: [body.headerParam] })
 })

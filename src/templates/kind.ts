@@ -52,8 +52,11 @@ export function futureError (path: string, value: string | number | undefined, n
   return [{ in: 'body', path, rule: 'future', message: 'must be in the future' }]
 }
 
-/** The fields every kind maps the same way (SPEC §4, common table). */
-export function baseUpstream (body: CommonBody, ctx: BuildContext, type: NonNullable<UpstreamBody['type']>): UpstreamBody {
+/**
+ * The fields every kind maps the same way (SPEC §4, common table), plus the kind's own `extra`
+ * fields, of which only those with a value (not undefined, not an empty list) are kept.
+ */
+export function baseUpstream (body: CommonBody, ctx: BuildContext, type: NonNullable<UpstreamBody['type']>, extra?: Partial<UpstreamBody>): UpstreamBody {
   const upstream: UpstreamBody = { elementName: body.template, destinations: [ctx.to], type }
   if (ctx.language !== undefined) upstream.language = ctx.language
   if (body.params !== undefined) upstream.parameters = body.params as string[]
@@ -64,6 +67,7 @@ export function baseUpstream (body: CommonBody, ctx: BuildContext, type: NonNull
     if (body.flowId !== undefined) upstream.actions.setFlow = { id: body.flowId }
     if (body.memory !== undefined) upstream.actions.setMemoryParams = body.memory as Record<string, string>
   }
+  if (extra !== undefined) Object.assign(upstream, compact(extra))
   return upstream
 }
 

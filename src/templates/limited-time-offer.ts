@@ -1,7 +1,7 @@
 // Limited-time-offer template: an expiry countdown, an optional copy-code coupon and URL buttons.
 import { Type } from 'typebox'
 import { FutureTimeSchema, UrlParamsSchema, kindBody, patterned } from '../schemas/common.js'
-import { baseUpstream, compact, defineKind, futureError, toEpochMs, urlButtons } from './kind.js'
+import { baseUpstream, defineKind, futureError, toEpochMs, urlButtons } from './kind.js'
 
 export const limitedTimeOffer = defineKind({
   kind: 'limited-time-offer',
@@ -19,8 +19,7 @@ export const limitedTimeOffer = defineKind({
     }
   },
   check: (body, now) => futureError('/offerExpiresAt', body.offerExpiresAt, now),
-  toUpstream: (body, ctx) => compact({
-    ...baseUpstream(body, ctx, 'text'),
+  toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', {
     ltoParams: { expirationTime: toEpochMs(body.offerExpiresAt) },
     buttonParameters: [
       ...(body.couponCode === undefined ? [] : [{ type: 'COPY_CODE', param: body.couponCode }]),

@@ -20,6 +20,6 @@ export function mediaHeaderKind ({ kind, article, extensions, maxSize, example }
       mediaUrl: mediaUrlSchema(kind, `Public https URL of the header ${kind} (${extensions}, at most ${maxSize}).`)
     }, `One ${kind}-header template send.`),
     examples: { [kind]: example },
-    toUpstream: (body, ctx) => ({ ...baseUpstream(body, ctx, kind), mediaUrl: body.mediaUrl })
+    toUpstream: (body, ctx) => baseUpstream(body, ctx, kind, { mediaUrl: body.mediaUrl })
   })
 }

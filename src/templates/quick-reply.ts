@@ -1,7 +1,7 @@
 // Template with quick-reply buttons: each button can start a Jelou flow when tapped.
 import { Type } from 'typebox'
 import { HeaderParamSchema, QuickRepliesSchema, kindBody } from '../schemas/common.js'
-import { baseUpstream, compact, defineKind, quickReplyPayloads } from './kind.js'
+import { baseUpstream, defineKind, quickReplyPayloads } from './kind.js'
 
 export const quickReply = defineKind({
   kind: 'quick-reply',
@@ -25,8 +25,7 @@ export const quickReply = defineKind({
       }
     }
   },
-  toUpstream: (body, ctx) => compact({
-    ...baseUpstream(body, ctx, 'text'),
+  toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', {
     headerParameters: body.headerParam === undefined ? undefined : [body.headerParam],
     buttonPayloads: quickReplyPayloads(body.quickReplies)
   })

@@ -1,7 +1,7 @@
 // Text template: body parameters, with optional header parameter, dynamic URL buttons and quick replies.
 import { Type } from 'typebox'
 import { HeaderParamSchema, QuickRepliesSchema, UrlParamsSchema, kindBody } from '../schemas/common.js'
-import { baseUpstream, compact, defineKind, quickReplyPayloads, urlButtons } from './kind.js'
+import { baseUpstream, defineKind, quickReplyPayloads, urlButtons } from './kind.js'
 
 export const text = defineKind({
   kind: 'text',
@@ -23,8 +23,7 @@ export const text = defineKind({
       value: { to: '+593 98 765 4321', template: 'visit_store', language: 'es', params: ['Maria'], botId: 'bot-123' }
     }
   },
-  toUpstream: (body, ctx) => compact({
-    ...baseUpstream(body, ctx, 'text'),
+  toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', {
     headerParameters: body.headerParam === undefined ? undefined : [body.headerParam],
     buttonParameters: urlButtons(body.urlParams),
     buttonPayloads: quickReplyPayloads(body.quickReplies)

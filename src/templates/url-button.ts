@@ -1,7 +1,7 @@
 // Template with dynamic URL buttons: each button's URL ends with a value sent per message.
 import { Type } from 'typebox'
 import { HeaderParamSchema, UrlParamsSchema, kindBody } from '../schemas/common.js'
-import { baseUpstream, compact, defineKind, urlButtons } from './kind.js'
+import { baseUpstream, defineKind, urlButtons } from './kind.js'
 
 export const urlButton = defineKind({
   kind: 'url-button',
@@ -17,8 +17,7 @@ export const urlButton = defineKind({
       value: { to: '+593 98 765 4321', template: 'track_order', language: 'es', params: ['Maria', 'ORD-1234'], urlParams: ['ORD-1234'], botId: 'bot-123' }
     }
   },
-  toUpstream: (body, ctx) => compact({
-    ...baseUpstream(body, ctx, 'text'),
+  toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', {
     headerParameters: body.headerParam === undefined ? undefined : [body.headerParam],
     buttonParameters: urlButtons(body.urlParams)
   })
