@@ -106,8 +106,15 @@ export function problemAnswer (error: HsmError, requestId: string): Answer {
   return answer
 }
 
+/**
+ * Every /v1 answer and every problem goes out here: with X-Request-Id, Retry-After when it
+ * applies, and Connection: close while the server is shutting down (so keep-alive clients hang
+ * up instead of holding close() until their idle timeout).
+ */
 export function sendAnswer (reply: FastifyReply, answer: Answer) {
+  reply.header('x-request-id', reply.request.id)
   if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter)
+  if (reply.server.closing) reply.header('connection', 'close')
   return reply.code(answer.status).type(answer.contentType).send(answer.body)
 }
 

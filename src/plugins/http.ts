@@ -1,4 +1,4 @@
-// HTTP details for every route: strict JSON bodies, X-Request-Id on every answer, Connection: close while shutting down.
+// HTTP details for every route: strict JSON bodies, and the closing flag that sendAnswer reads.
 import fp from 'fastify-plugin'
 import { validationFailed } from '../errors.js'
 
@@ -20,20 +20,18 @@ export default fp(async (app) => {
     parseJson(request, text, done)
   })
 
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id)
-    done()
-  })
-
-  // While closing, answers in flight tell keep-alive clients to hang up, so close() does not
-  // wait for their idle sockets to time out.
-  let closing = false
+  // While closing, answers in flight tell keep-alive clients to hang up (see sendAnswer), so
+  // close() does not wait for their idle sockets to time out.
+  app.decorate('closing', false)
   app.addHook('preClose', (done) => {
-    closing = true
+    app.closing = true
     done()
-  })
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close')
-    done(null, payload)
   })
 }, { name: 'http', fastify: '5.x' })
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** True once the server has started closing. */
+    closing: boolean
+  }
+}
