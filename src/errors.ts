@@ -125,8 +125,8 @@ export function validationFailed (errors: FieldError[]): HsmError {
 }
 
 /**
- * Map an undici failure to what it means for the send. `written` is whether any request
- * byte may have reached the upstream: only when it provably did not is a retry safe.
+ * Map an undici failure to what it means for the send. `retrySafe` is true only when no request
+ * byte can have reached Jelou (refused, connect timeout, reset with nothing written).
  */
 export function classifyNetworkError (error: unknown): { code: ProblemCode, retrySafe: boolean, detail: string } {
   const code = (error as { code?: string }).code

@@ -257,3 +257,8 @@ export function maskPhone (value: string): string {
   if (digits.length < 7) return '*'.repeat(digits.length)
   return digits.slice(0, 4) + '*'.repeat(digits.length - 6) + digits.slice(-2)
 }
+
+/** Mask every run in free text that could be a phone number (7 or more digits, separators allowed). */
+export function maskPhonesIn (text: string): string {
+  return text.replace(/\+?\d[\d\s().-]{5,}\d/g, maskPhone)
+}

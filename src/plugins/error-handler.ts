@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import { PROBLEMS, isHsmError, problem, problemAnswer, sendAnswer, validationFailed, type FieldError, type HsmError } from '../errors.js'
 import { PATTERN_MESSAGES } from '../schemas/common.js'
 import { SEND_LOGGED } from '../send.js'
-import { maskPhone } from '../phone.js'
+import { maskPhonesIn } from '../phone.js'
 
 interface AjvError {
   keyword: string
@@ -17,7 +17,7 @@ const LIMIT_KEYWORDS = new Set(['maxLength', 'minLength', 'maxItems', 'minItems'
 
 /** Field names come from the caller (unknown keys, memory keys): shorten them and mask digit runs that could be a phone number. */
 function safePath (path: string): string {
-  return path.slice(0, 200).replace(/\+?\d[\d\s().-]{5,}\d/g, (digits) => maskPhone(digits))
+  return maskPhonesIn(path.slice(0, 200))
 }
 
 /** One Ajv error as a field error naming the field and the rule. */

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Dispatcher } from 'undici'
 import { classifyNetworkError, problem, type HsmError } from '../errors.js'
-import { maskPhone } from '../phone.js'
+import { maskPhonesIn } from '../phone.js'
 import type { UpstreamBody } from './schema.js'
 
 export interface UpstreamClientOptions {
@@ -144,7 +144,7 @@ export function sanitizeUpstreamBody (value: unknown, secrets: readonly string[]
     for (const secret of secrets) {
       if (secret.length > 0) clean = clean.split(secret).join('[redacted]')
     }
-    return clean.replace(/\+?\d[\d\s-]{6,}\d/g, (digits) => maskPhone(digits))
+    return maskPhonesIn(clean)
   }
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return value
   if (depth > 3) return undefined
