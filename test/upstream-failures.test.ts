@@ -123,6 +123,28 @@ t.test('a 200 that is not JSON → 502 UPSTREAM_ERROR', async (t) => {
   t.match(logs.sends(), [{ outcome: 'failed', upstreamStatus: 200 }])
 })
 
+t.test('an answer that arrives in pieces after a 103, a character split across two writes, is read whole', async (t) => {
+  // The id ends in "é" (two bytes in UTF-8): the first write ends after its first byte.
+  const body = Buffer.from('[{"id":"msg-é","destination":"593987654321"}]')
+  const cut = body.indexOf(0xc3) + 1
+  const server = await rawServer(t, (socket) => {
+    socket.write('HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n')
+    socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n')
+    const chunk = (part: Buffer) => socket.write(`${part.length.toString(16)}\r\n${part.toString('latin1')}\r\n`, 'latin1')
+    chunk(body.subarray(0, cut))
+    setTimeout(() => {
+      chunk(body.subarray(cut))
+      socket.write('0\r\n\r\n')
+    }, 50)
+  })
+  const { app, logs } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 202)
+  t.equal(res.body.messageId, 'msg-é')
+  t.equal(server.requests(), 1)
+  t.match(logs.sends(), [{ outcome: 'sent', upstreamStatus: 200, messageId: 'msg-é' }])
+})
+
 t.test('a 200 with JSON that is not the documented list → 502', async (t) => {
   const server = await rawServer(t, (socket) => answer(socket, 200, '{"ok":true}'))
   const { app } = await buildLiveApp(t, server.url)
