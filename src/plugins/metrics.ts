@@ -1,6 +1,7 @@
 // Prometheus metrics at /metrics (prom-client): sends by outcome, upstream latency, refusals, process and HTTP.
 import fp from 'fastify-plugin'
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
+import { FastHistogram, type Series } from '../histogram.js'
 import type { SendObserver } from '../send.js'
 
 export interface Metrics extends SendObserver {
@@ -24,7 +25,7 @@ export function createMetrics (): Metrics {
   collectDefaultMetrics({ register: registry })
   // Every label below is bounded: kinds and codes come from tables, rules from the schema keywords.
   const sends = new Counter({ name: 'hsm_sends_total', help: 'Send attempts that reached the send pipeline, by kind, outcome and error code (OK on success).', labelNames: ['kind', 'outcome', 'code'], registers: [registry] })
-  const upstream = new Histogram({ name: 'hsm_upstream_duration_seconds', help: 'Time from forwarding to Jelou to its answer, retries included.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] })
+  const upstream = new FastHistogram('hsm_upstream_duration_seconds', 'Time from forwarding to Jelou to its answer, retries included.', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registry).series('')
   const validation = new Counter({ name: 'hsm_validation_failures_total', help: 'Requests refused by a validation rule, by rule.', labelNames: ['rule'], registers: [registry] })
   const replays = new Counter({ name: 'hsm_idempotent_replays_total', help: 'Answers replayed for a repeated Idempotency-Key.', labelNames: ['kind'], registers: [registry] })
   const rateLimited = new Counter({ name: 'hsm_rate_limit_refusals_total', help: 'Requests refused by a rate limit: caller or recipient.', labelNames: ['limit'], registers: [registry] })
@@ -55,23 +56,13 @@ export function createMetrics (): Metrics {
 
 export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
   app.decorate('metrics', metrics)
-  const http = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP answers by method, route pattern and status.',
-    labelNames: ['method', 'route', 'status_code'],
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-    registers: [metrics.registry]
-  })
-  const httpChildren = new Map<string, { observe: (value: number) => void }>()
+  const http = new FastHistogram('http_request_duration_seconds', 'HTTP answers by method, route pattern and status.',
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], metrics.registry)
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const key = `${request.method} ${route} ${reply.statusCode}`
-    let child = httpChildren.get(key)
-    if (child === undefined) {
-      child = http.labels({ method: request.method, route, status_code: reply.statusCode })
-      httpChildren.set(key, child)
-    }
-    child.observe(reply.elapsedTime / 1000)
+    const series: Series = http.find(key) ?? http.series(key, { method: request.method, route, status_code: reply.statusCode })
+    series.observe(reply.elapsedTime / 1000)
     done()
   })
   app.get('/metrics', {
