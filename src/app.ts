@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
@@ -37,6 +38,27 @@ export interface AppOptions {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
+type SerializerBuilder = ReturnType<typeof SerializerSelector>
+
+/**
+ * Fastify's own serializer builder, but one fast-json-stringify function per distinct response
+ * schema instead of one per route and status: the 12 send routes share the same 11 answers, so
+ * this builds 13 functions instead of 132 (about 3 MB of heap and a faster start).
+ */
+const sharedSerializers: SerializerBuilder = (externalSchemas, serializerOptions) => {
+  const build = SerializerSelector()(externalSchemas, serializerOptions)
+  const built = new Map<string, ReturnType<typeof build>>()
+  return (route) => {
+    const key = JSON.stringify(route.schema)
+    let serializer = built.get(key)
+    if (serializer === undefined) {
+      serializer = build(route)
+      built.set(key, serializer)
+    }
+    return serializer
+  }
+}
+
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const fastifyOptions: FastifyServerOptions = {
     loggerInstance: options.logger ?? createLogger(config),
@@ -49,6 +71,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
       return typeof id === 'string' && REQUEST_ID.test(id) ? id : randomUUID()
     },
     bodyLimit: config.bodyLimitBytes,
+    schemaController: { compilersFactory: { buildSerializer: sharedSerializers } },
     return503OnClosing: true,
     // Explicit server timeouts: a request may take the whole upstream deadline; idle keep-alive
     // connections outlive a typical load balancer's 60 s so it never reuses one we just closed.
