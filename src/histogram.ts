@@ -78,7 +78,11 @@ export class FastHistogram {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
   }
 
+  /** Zeroes every series in place, so a series a caller kept goes on counting where a scrape sees it. */
   reset (): void {
-    this.#series.clear()
+    for (const state of this.#series.values()) {
+      state.counts.fill(0)
+      state.sum = 0
+    }
   }
 }
