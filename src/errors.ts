@@ -154,6 +154,8 @@ export function classifyNetworkError (error: unknown): { code: ProblemCode, retr
       }
       return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'Jelou closed the connection before answering; the message may have been sent.' }
     }
+    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+      return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'Jelou\'s answer was larger than 1 MiB and was not read; the message may have been sent.' }
     default:
       return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'The call to Jelou failed; the message may have been sent.' }
   }

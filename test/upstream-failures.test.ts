@@ -4,6 +4,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { LIVE_BASIC, buildLiveApp, buildTestApp, post } from './helper.js'
 import { classifyNetworkError } from '../src/errors.js'
+import { MAX_UPSTREAM_ANSWER_BYTES } from '../src/plugins/upstream.js'
 
 const send = (template: string, extra: Record<string, unknown> = {}) =>
   ({ to: '+593 98 765 4321', template, params: ['Maria', '0987654321'], ...extra })
@@ -143,6 +144,19 @@ t.test('an answer that arrives in pieces after a 103, a character split across t
   t.equal(res.body.messageId, 'msg-é')
   t.equal(server.requests(), 1)
   t.match(logs.sends(), [{ outcome: 'sent', upstreamStatus: 200, messageId: 'msg-é' }])
+})
+
+t.test('an answer over 1 MiB is not buffered: 502 UPSTREAM_ERROR, not retried, one "failed" line', async (t) => {
+  const server = await rawServer(t, (socket) => {
+    socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${MAX_UPSTREAM_ANSWER_BYTES + 2}\r\n\r\n`)
+    socket.write(`"${'x'.repeat(MAX_UPSTREAM_ANSWER_BYTES)}"`)
+  })
+  const { app, logs } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 502)
+  t.match(res.body, { code: 'UPSTREAM_ERROR', detail: /larger than 1 MiB/ })
+  t.equal(server.requests(), 1, 'the message may be out: no retry')
+  t.match(logs.sends(), [{ outcome: 'failed', code: 'UPSTREAM_ERROR', err: { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' } }])
 })
 
 t.test('a 200 with JSON that is not the documented list → 502', async (t) => {

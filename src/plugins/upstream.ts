@@ -3,6 +3,9 @@ import fp from 'fastify-plugin'
 import { Pool, type Dispatcher } from 'undici'
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.js'
 
+/** The largest answer read from Jelou; past it the call fails as UPSTREAM_ERROR. */
+export const MAX_UPSTREAM_ANSWER_BYTES = 1024 * 1024
+
 export interface UpstreamPluginOptions {
   origin: string
   clientId: string
@@ -25,7 +28,9 @@ export default fp<UpstreamPluginOptions>(async (app, opts) => {
     connections: opts.connections,
     connect: { timeout: opts.connectTimeoutMs },
     headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs
+    bodyTimeout: opts.timeoutMs,
+    // Jelou's answer is a short JSON list; a larger one is a fault, not a reason to buffer it all.
+    maxResponseSize: MAX_UPSTREAM_ANSWER_BYTES
   })
   const client = createUpstreamClient({ dispatcher: pool, clientId: opts.clientId, clientSecret: opts.clientSecret, timeoutMs: opts.timeoutMs })
   app.decorate('upstream', { ...client, pool })
