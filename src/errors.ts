@@ -1,6 +1,7 @@
 // Coded errors: every failure a caller can see, with its status, title and whether a retry may help.
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
 import type { FastifyReply } from 'fastify'
+import { MAX_UPSTREAM_ANSWER_BYTES } from './upstream/schema.js'
 
 export interface FieldError {
   /** Where the field lives: body, querystring or headers. */
@@ -155,7 +156,7 @@ export function classifyNetworkError (error: unknown): { code: ProblemCode, retr
       return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'Jelou closed the connection before answering; the message may have been sent.' }
     }
     case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
-      return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'Jelou\'s answer was larger than 1 MiB and was not read; the message may have been sent.' }
+      return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: `Jelou's answer was larger than ${MAX_UPSTREAM_ANSWER_BYTES / 1048576} MiB and was not read; the message may have been sent.` }
     default:
       return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'The call to Jelou failed; the message may have been sent.' }
   }

@@ -4,7 +4,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { LIVE_BASIC, buildLiveApp, buildTestApp, post } from './helper.js'
 import { classifyNetworkError } from '../src/errors.js'
-import { MAX_UPSTREAM_ANSWER_BYTES } from '../src/plugins/upstream.js'
+import { MAX_UPSTREAM_ANSWER_BYTES } from '../src/upstream/schema.js'
 
 const send = (template: string, extra: Record<string, unknown> = {}) =>
   ({ to: '+593 98 765 4321', template, params: ['Maria', '0987654321'], ...extra })

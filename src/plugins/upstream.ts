@@ -2,9 +2,7 @@
 import fp from 'fastify-plugin'
 import { Pool, type Dispatcher } from 'undici'
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.js'
-
-/** The largest answer read from Jelou; past it the call fails as UPSTREAM_ERROR. */
-export const MAX_UPSTREAM_ANSWER_BYTES = 1024 * 1024
+import { MAX_UPSTREAM_ANSWER_BYTES } from '../upstream/schema.js'
 
 export interface UpstreamPluginOptions {
   origin: string

@@ -1,6 +1,9 @@
 // TypeBox mirror of Jelou's HSM request body (shared/upstream/jelou-hsm-request.schema.json); the answer is checked in client.ts.
 import { Type, type Static, type TSchema } from 'typebox'
 
+/** The largest answer read from Jelou (a short JSON list); past it the call fails as UPSTREAM_ERROR. */
+export const MAX_UPSTREAM_ANSWER_BYTES = 1024 * 1024
+
 export const UPSTREAM_TYPES = ['text', 'hsm', 'image', 'document', 'video', 'catalog', 'carousel'] as const
 export const MEDIA_TYPES: ReadonlySet<string> = new Set(['image', 'video', 'document'])
 
