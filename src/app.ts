@@ -100,7 +100,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     maxEventLoopDelay: config.maxEventLoopDelayMs,
     // Shed only sends; health, docs and metrics keep answering so the orchestrator sees why.
     pressureHandler: (request) => request.url.startsWith('/v1/')
-      ? Promise.reject(problem('OVERLOADED', 'The service is overloaded; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 }))
+      ? Promise.reject(problem('OVERLOADED', 'The service is overloaded; nothing was sent.', { retryAfterSeconds: 1 }))
       : undefined
   })
   await app.register(swagger, { version })

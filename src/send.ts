@@ -113,7 +113,7 @@ export function createSender (options: SenderOptions) {
     }
 
     if (inFlight >= maxInFlight) {
-      throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 })
+      throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent.', { retryAfterSeconds: 1 })
     }
     const { max, windowMs } = config.recipientLimit
     const window = await recipients.hit(phone.normalized, windowMs)
@@ -179,7 +179,7 @@ export function createSender (options: SenderOptions) {
         throw problem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request; use a new key for a new message.')
       }
       if (claim.state === 'in_flight') {
-        throw problem('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed; retry later to get its answer.', { retryAfterSeconds: 1 })
+        throw problem('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed.', { retryAfterSeconds: 1 })
       }
       request.log.info({
         caller: request.caller,

@@ -140,13 +140,21 @@ export const FieldErrorSchema = Type.Object({
   limit: Type.Optional(Type.Union([Type.Number(), Type.String()]))
 })
 
+export const RetrySchema = Type.Object({
+  policy: Type.Union([Type.Literal('never'), Type.Literal('same-key'), Type.Literal('new-key')], {
+    description: '`never`: the same request fails the same way, change it first. `same-key`: send the same request again after `afterSeconds`, with the same Idempotency-Key if you sent one (nothing was sent, or the retry learns the outcome; a new key may send twice). `new-key`: only as a new message with a new Idempotency-Key.'
+  }),
+  afterSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds to wait before retrying; equal to the Retry-After header.' }))
+}, { description: 'How to retry this request.' })
+
 export const ProblemSchema = Type.Object({
   type: Type.String({ description: 'URI naming the error kind.' }),
   title: Type.String(),
   status: Type.Integer(),
   code: Type.String({ description: 'Stable machine code, e.g. VALIDATION_FAILED, INVALID_PHONE, UPSTREAM_TIMEOUT.' }),
   detail: Type.String(),
-  retriable: Type.Boolean({ description: 'Whether sending the same request again may succeed.' }),
+  retriable: Type.Boolean({ description: 'Whether sending the same request again may succeed: `retry.policy` is not `never`.' }),
+  retry: RetrySchema,
   requestId: Type.String(),
   reason: Type.Optional(Type.String({ description: 'For INVALID_PHONE: TOO_SHORT, TOO_LONG, INVALID_COUNTRY, NEEDS_COUNTRY, NOT_A_NUMBER or INVALID_FOR_REGION.' })),
   errors: Type.Optional(Type.Array(FieldErrorSchema)),
