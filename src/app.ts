@@ -90,6 +90,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     app.addHook('onClose', async () => { await own.close() })
     app.log.warn({ mode: 'sandbox', upstream: own.url }, 'SANDBOX MODE: no Jelou credentials set, messages go to the built-in sandbox and are never delivered')
   }
+  if (config.mode === 'live' && config.defaultCountry === null) {
+    // SPEC §6: without a region, formatted national numbers are refused (NEEDS_COUNTRY), never guessed.
+    app.log.warn({ defaultCountry: null }, 'DEFAULT_COUNTRY is not set: national-format numbers without a country field are refused with INVALID_PHONE NEEDS_COUNTRY; only +, 00 or unformatted country-code-first digits are read')
+  }
   const origin = config.mode === 'sandbox' ? (sandbox as Sandbox).url : config.jelou.baseUrl
 
   const metrics = createMetrics()

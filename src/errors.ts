@@ -12,6 +12,8 @@ export interface FieldError {
   rule: string
   message: string
   limit?: number | string
+  /** For INVALID_PHONE: the region the number was assumed to belong to. */
+  region?: string
 }
 
 /**

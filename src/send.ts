@@ -85,11 +85,14 @@ export function createSender (options: SenderOptions) {
     }
     if (errors.length > 0) throw validationFailed(errors)
 
-    const phoneResult = normalizePhone(input.to, input.country ?? config.defaultCountry ?? undefined)
+    const phoneResult = input.country !== undefined
+      ? normalizePhone(input.to, input.country, 'country-field')
+      : normalizePhone(input.to, config.defaultCountry ?? undefined, 'default-country')
     if (!phoneResult.ok) {
-      throw problem('INVALID_PHONE', `${input.toPath.slice(1)} ${phoneResult.message}`, {
-        errors: [{ in: 'body', path: input.toPath, rule: phoneResult.reason, message: phoneResult.message }]
-      })
+      const field: FieldError = { in: 'body', path: input.toPath, rule: phoneResult.reason, message: phoneResult.message }
+      if (phoneResult.region !== undefined) field.region = phoneResult.region
+      const name = `\`${input.toPath.slice(1).replaceAll('/', '.')}\``
+      throw problem('INVALID_PHONE', phoneResult.message.replace(/^The phone number/, `The phone number in ${name}`), { reason: phoneResult.reason, errors: [field] })
     }
     const phone = phoneResult.phone
     const body = input.build({ to: phone.normalized, language: input.language ?? config.defaultLanguage ?? undefined })
@@ -239,8 +242,8 @@ function causeOf (error: HsmError): { code?: string, message?: string } | undefi
 
 function echo (phone: NormalizedPhone): NormalizedPhone {
   return phone.allowance === undefined
-    ? { input: phone.input, normalized: phone.normalized, country: phone.country }
-    : { input: phone.input, normalized: phone.normalized, country: phone.country, allowance: phone.allowance }
+    ? { input: phone.input, normalized: phone.normalized, country: phone.country, countrySource: phone.countrySource }
+    : { input: phone.input, normalized: phone.normalized, country: phone.country, countrySource: phone.countrySource, allowance: phone.allowance }
 }
 
 function elapsed (started: number): number {

@@ -103,7 +103,10 @@ export function kindBody<P extends TProperties> (fields: P, description: string,
 export const PhoneEchoSchema = Type.Object({
   input: Type.String({ description: 'The `to` you sent.' }),
   normalized: Type.String({ description: 'What was sent to Jelou: country code and number, digits only.' }),
-  country: Type.Union([Type.String(), Type.Null()], { description: 'Region of the number, when known.' }),
+  country: Type.Union([Type.String(), Type.Null()], { description: 'Region of the number (ISO 3166 alpha-2), when known; null for non-geographic numbers such as +800.' }),
+  countrySource: Type.Union([Type.Literal('prefix'), Type.Literal('digits'), Type.Literal('country-field'), Type.Literal('default-country')], {
+    description: 'Where the country came from: `prefix` (the number started with +, 00 or the region\'s international prefix such as 011), `digits` (an unformatted digit string read country code first), `country-field` (read as a national number of the `country` you gave), `default-country` (read as a national number of DEFAULT_COUNTRY).'
+  }),
   allowance: Type.Optional(Type.String({ description: 'Set when the number passed only through a documented allowance (MX_521, BR_NO_NINTH_DIGIT).' }))
 }, { description: 'How `to` was read.' })
 
@@ -137,7 +140,8 @@ export const FieldErrorSchema = Type.Object({
   path: Type.String({ description: 'JSON pointer to the field, e.g. /params/0.' }),
   rule: Type.String({ description: 'The rule broken: maxLength, pattern, required, additionalProperties, future, …' }),
   message: Type.String(),
-  limit: Type.Optional(Type.Union([Type.Number(), Type.String()]))
+  limit: Type.Optional(Type.Union([Type.Number(), Type.String()])),
+  region: Type.Optional(Type.String({ description: 'For INVALID_FOR_REGION: the region (ISO 3166 alpha-2) the number was assumed to belong to.' }))
 })
 
 export const RetrySchema = Type.Object({
