@@ -171,10 +171,30 @@ export function sendAnswer (reply: FastifyReply, answer: Answer) {
   return reply.code(answer.status).type(answer.contentType).send(answer.body)
 }
 
-export function validationFailed (errors: FieldError[]): HsmError {
-  const first = errors[0]
-  const detail = first === undefined ? 'the request is invalid' : `${first.in} ${first.path} ${first.message}`
-  return problem('VALIDATION_FAILED', detail, { errors })
+const PARTS: Record<string, string> = { body: 'Body field', querystring: 'Query parameter', headers: 'Header' }
+
+/** One field error as a sentence: "Body field /params/0 must not contain a newline or tab." */
+export function describeFieldError (field: FieldError): string {
+  const where = `${PARTS[field.in] ?? field.in} ${field.in === 'body' ? field.path : field.path.slice(1)}`
+  return /^[A-Z]/.test(field.message) ? `${where}: ${field.message}` : `${where} ${field.message}.`
+}
+
+/**
+ * Every problem of a request at once (SPEC §7), at most `max` of them listed; the detail names
+ * the first few as sentences and says how many there were.
+ */
+export function validationFailed (errors: FieldError[], max = Number.POSITIVE_INFINITY): HsmError {
+  const listed = errors.slice(0, max)
+  let detail: string
+  if (errors.length === 0) detail = 'The request is invalid.'
+  else if (errors.length === 1) detail = describeFieldError(errors[0])
+  else {
+    const shown = listed.slice(0, 3).map(describeFieldError).join(' ')
+    const rest = errors.length > 3 ? ` And ${errors.length - 3} more.` : ''
+    const cap = errors.length > listed.length ? ` Only the first ${listed.length} are listed in errors.` : ''
+    detail = `The request has ${errors.length} problems. ${shown}${rest}${cap}`
+  }
+  return problem('VALIDATION_FAILED', detail, { errors: listed })
 }
 
 /**

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
 import { KEPT_FOR_REPLAY, isHsmError, problem, problemAnswer, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
+import { MAX_FIELD_ERRORS, inDocumentOrder } from './schemas/field-errors.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
@@ -12,8 +13,12 @@ import type { CounterStore, IdempotencyStore } from './stores/types.js'
 /** What a route hands to the pipeline once its schema has passed. */
 export interface SendRequest {
   kind: string
-  template: string
-  to: string
+  /** The template name, when the schema found it valid (it is logged). */
+  template: string | undefined
+  /** The parsed body as the caller wrote it, to list problems in document order. */
+  body: unknown
+  /** The phone field, when its value (and `country`) passed the schema; else the schema error names it. */
+  to: string | undefined
   /** JSON pointer of the phone field, for INVALID_PHONE. */
   toPath: string
   /** Where the caller names the bot: the body on kind routes, the query string on the raw route. */
@@ -23,12 +28,23 @@ export interface SendRequest {
   language: Language | undefined
   clientRef: string | undefined
   dryRun: boolean
-  /** Cross-field rule failures the route found; any of them stops the send. */
+  /** Schema and cross-field rule failures the route found; any of them stops the send. */
   fieldErrors: FieldError[]
   build: (ctx: BuildContext) => UpstreamBody
 }
 
 export type Outcome = 'sent' | 'rejected' | 'failed' | 'timeout' | 'replayed' | 'dry_run'
+
+/** What a refused request was about, for the error handler's log line: the recipient is masked by the logger. */
+export interface Refusal {
+  kind: string
+  template: string | undefined
+  /** The normalized number once read, else what the caller sent. */
+  to: string | undefined
+}
+
+/** Carries a Refusal on an error thrown by the pipeline. */
+export const REFUSAL = Symbol('refusal')
 
 /** Marks an error whose send line is already written, so the error handler does not log it again. */
 export const SEND_LOGGED = Symbol('sendLogged')
@@ -76,25 +92,30 @@ export function createSender (options: SenderOptions) {
   const maxInFlight = config.jelou.connections + config.queueLimit
 
   /** One attempt: answers 202/200, or throws a coded error (after writing the send line if Jelou was called). */
-  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean): Promise<Answer> {
+  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean, refusal: Refusal): Promise<Answer> {
     const started = performance.now()
     const errors = [...input.fieldErrors]
     const botId = input.botId ?? config.jelou.botId
     if (botId === null) {
       errors.push({ in: input.botIdIn, path: '/botId', rule: 'required', message: 'is required when JELOU_BOT_ID is not set' })
     }
-    if (errors.length > 0) throw validationFailed(errors)
-
-    const phoneResult = input.country !== undefined
-      ? normalizePhone(input.to, input.country, 'country-field')
-      : normalizePhone(input.to, config.defaultCountry ?? undefined, 'default-country')
-    if (!phoneResult.ok) {
+    const phoneResult = input.to === undefined
+      ? undefined
+      : input.country !== undefined
+        ? normalizePhone(input.to, input.country, 'country-field')
+        : normalizePhone(input.to, config.defaultCountry ?? undefined, 'default-country')
+    if (phoneResult !== undefined && !phoneResult.ok) {
       const field: FieldError = { in: 'body', path: input.toPath, rule: phoneResult.reason, message: phoneResult.message }
       if (phoneResult.region !== undefined) field.region = phoneResult.region
-      const name = `\`${input.toPath.slice(1).replaceAll('/', '.')}\``
-      throw problem('INVALID_PHONE', phoneResult.message.replace(/^The phone number/, `The phone number in ${name}`), { reason: phoneResult.reason, errors: [field] })
+      if (errors.length === 0) {
+        const name = `\`${input.toPath.slice(1).replaceAll('/', '.')}\``
+        throw problem('INVALID_PHONE', phoneResult.message.replace(/^The phone number/, `The phone number in ${name}`), { reason: phoneResult.reason, errors: [field] })
+      }
+      errors.push(field)
     }
+    if (errors.length > 0 || phoneResult === undefined || !phoneResult.ok) throw validationFailed(inDocumentOrder(errors, input.body), MAX_FIELD_ERRORS)
     const phone = phoneResult.phone
+    refusal.to = phone.normalized
     const body = input.build({ to: phone.normalized, language: input.language ?? config.defaultLanguage ?? undefined })
     const path = upstreamPath(botId as string)
     const line = {
@@ -168,11 +189,23 @@ export function createSender (options: SenderOptions) {
   }
 
   return async function send (request: FastifyRequest, reply: FastifyReply, input: SendRequest): Promise<Answer> {
+    const refusal: Refusal = { kind: input.kind, template: input.template, to: input.to }
+    try {
+      return await sendOnce(request, reply, input, refusal)
+    } catch (error) {
+      // The error handler's "request refused" line names what was refused, where it is known.
+      if (isHsmError(error)) Object.assign(error, { [REFUSAL]: refusal })
+      throw error
+    }
+  }
+
+  async function sendOnce (request: FastifyRequest, reply: FastifyReply, input: SendRequest, refusal: Refusal): Promise<Answer> {
     const header = request.headers['idempotency-key']
-    if (header === undefined || input.dryRun) return await attempt(request, input, header !== undefined)
-    if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
+    // A dry run checks the header as a real send does (SPEC §10: every check), then skips the store.
+    if (header !== undefined && (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header))) {
       throw validationFailed([{ in: 'headers', path: '/idempotency-key', rule: 'pattern', message: 'must be 1 to 255 printable ASCII characters' }])
     }
+    if (header === undefined || input.dryRun) return await attempt(request, input, header !== undefined, refusal)
 
     const key = `${request.caller}\0${header}`
     const fingerprint = fingerprintOf(request)
@@ -199,7 +232,7 @@ export function createSender (options: SenderOptions) {
 
     let answer: Answer
     try {
-      answer = await attempt(request, input, true)
+      answer = await attempt(request, input, true, refusal)
     } catch (error) {
       if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code)) {
         await keep(request, key, fingerprint, problemAnswer(error, request.id))
