@@ -13,7 +13,7 @@ function toHsmError (error: FastifyError, request: FastifyRequest): HsmError | n
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem('PAYLOAD_TOO_LARGE', 'The request body is larger than BODY_LIMIT_BYTES allows.')
+      return problem('PAYLOAD_TOO_LARGE', `The request body is larger than ${request.routeOptions.bodyLimit} bytes, the limit BODY_LIMIT_BYTES sets.`)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return problem('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.')
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -32,8 +32,39 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, error
   return sendAnswer(reply, problemAnswer(error, request.id))
 }
 
+/** Routes as patterns, so a wrong method on a known path is told which methods it has. */
+interface KnownRoute {
+  pattern: RegExp
+  methods: Set<string>
+}
+
+function routePattern (url: string): RegExp {
+  const escaped = url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')
+  return new RegExp(`^${escaped}/?$`)
+}
+
 export default fp(async (app) => {
+  const routes = new Map<string, KnownRoute>()
+  app.addHook('onRoute', (route) => {
+    const known = routes.get(route.url) ?? { pattern: routePattern(route.url), methods: new Set<string>() }
+    for (const method of ([] as string[]).concat(route.method)) known.methods.add(method)
+    routes.set(route.url, known)
+  })
+
+  /** 405 with Allow when the path exists under other methods, else 404. */
+  function noRoute (request: FastifyRequest, reply: FastifyReply) {
+    const path = request.url.split('?')[0]
+    const allowed = new Set<string>()
+    for (const route of routes.values()) if (route.pattern.test(path)) for (const m of route.methods) allowed.add(m)
+    if (allowed.size === 0) return sendProblem(request, reply, problem('NOT_FOUND', `No route ${request.method} ${path}.`))
+    const allow = [...allowed].sort().join(', ')
+    reply.header('allow', allow)
+    return sendProblem(request, reply, problem('METHOD_NOT_ALLOWED', `${path} does not accept ${request.method}; it accepts ${allow}.`))
+  }
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // An unknown method or path whose body could not be parsed is still "no such route", not a body error.
+    if (request.is404) return noRoute(request, reply)
     const coded = toHsmError(error, request)
     if (coded === null) {
       request.log.error({ err: { type: error.name, message: error.message, code: error.code, stack: error.stack } }, 'unexpected error')
@@ -49,7 +80,5 @@ export default fp(async (app) => {
     return sendProblem(request, reply, coded)
   })
 
-  app.setNotFoundHandler((request, reply) => {
-    return sendProblem(request, reply, problem('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`))
-  })
+  app.setNotFoundHandler(noRoute)
 }, { name: 'error-handler', fastify: '5.x' })
