@@ -66,7 +66,7 @@ import {
   type CountryCode,
   type PhoneNumber
 } from 'libphonenumber-js/max'
-import metadata from 'libphonenumber-js/max/metadata'
+import { createRequire } from 'node:module'
 
 export type PhoneRejectReason = 'TOO_SHORT' | 'TOO_LONG' | 'INVALID_COUNTRY' | 'NEEDS_COUNTRY' | 'NOT_A_NUMBER' | 'INVALID_FOR_REGION'
 
@@ -139,9 +139,15 @@ interface Rejected {
 
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region' })
 
-/** The main region of a calling code (US for 1, GB for 44), as libphonenumber lists it first. */
+let callingCodes: Record<string, string[] | undefined> | undefined
+
+/**
+ * The main region of a calling code (US for 1, GB for 44), as libphonenumber's metadata lists it
+ * first. Read on first use only: just an invalid number of a shared calling code needs it.
+ */
 function mainRegion (callingCode: string): string | undefined {
-  return (metadata.country_calling_codes as Record<string, string[] | undefined>)[callingCode]?.[0]
+  callingCodes ??= (createRequire(import.meta.url)('libphonenumber-js/metadata.max.json') as { country_calling_codes: Record<string, string[]> }).country_calling_codes
+  return callingCodes[callingCode]?.[0]
 }
 
 const SOURCE_PHRASES: Record<CountrySource, string> = {

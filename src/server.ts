@@ -23,5 +23,14 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   await app.close()
 })
 
-await app.listen({ port: config.port, host: config.host })
+try {
+  await app.listen({ port: config.port, host: config.host })
+} catch (error) {
+  // Port in use, a host that is not local, no permission: an operator's fix, so one line like a
+  // configuration error, without a stack.
+  const { code, message } = error as NodeJS.ErrnoException
+  process.stderr.write(`jelou-hsm-proxy: cannot listen on ${config.host}:${config.port}: ${code ?? 'error'} ${message}\n`)
+  await app.close().catch(() => {})
+  process.exit(1)
+}
 app.log.info({ mode: config.mode, docs: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}/docs` }, 'jelou-hsm-proxy ready')
