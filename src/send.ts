@@ -28,6 +28,8 @@ export interface SendRequest {
   language: Language | undefined
   clientRef: string | undefined
   dryRun: boolean
+  /** Values the caller filled, when the kind knows better than counting Jelou's body. */
+  paramCount?: number
   /** Schema and cross-field rule failures the route found; any of them stops the send. */
   fieldErrors: FieldError[]
   build: (ctx: BuildContext) => UpstreamBody
@@ -125,7 +127,7 @@ export function createSender (options: SenderOptions) {
       language: body.language,
       botId,
       to: phone.normalized,
-      paramCount: countParams(body),
+      paramCount: input.paramCount ?? countParams(body),
       clientRef: input.clientRef,
       idempotencyKey: { present: idempotencyKey, replayed: false }
     }
@@ -223,6 +225,8 @@ export function createSender (options: SenderOptions) {
         template: input.template,
         idempotencyKey: { present: true, replayed: true },
         status: claim.answer.status,
+        // The replayed body keeps the id of the request that sent; this line's reqId is the replay's.
+        originalRequestId: claim.answer.body.requestId,
         outcome: 'replayed' satisfies Outcome
       }, 'hsm replayed')
       observer?.outcome(input.kind, 'replayed', String(claim.answer.body.code ?? 'OK'))

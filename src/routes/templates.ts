@@ -40,6 +40,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async
         language: body.language,
         clientRef: body.clientRef,
         dryRun: isDryRun(request.query),
+        paramCount: template.paramCount?.(body),
         fieldErrors: [...schemaErrors, ...crossFieldErrors(schemaErrors, () => [
           ...futureError('/expiresAt', body.expiresAt as string | number | undefined, now),
           ...(template.check?.(body, now) ?? [])

@@ -31,6 +31,8 @@ export interface TemplateKind<S extends TSchema = TSchema> {
   examples: Record<string, NamedExample<Static<S>>>
   /** Cross-field rules a JSON Schema cannot say (dates in the future, all cards alike). */
   check?: (body: Static<S>, now: number) => FieldError[]
+  /** How many values the caller filled, when Jelou's body repeats one (the authentication code); else counted from Jelou's body. */
+  paramCount?: (body: Static<S>) => number
   /** Pure: the request body to Jelou's body. One small function, so a correction is a one-line change. */
   toUpstream: (body: Static<S>, ctx: BuildContext) => UpstreamBody
 }
