@@ -75,3 +75,11 @@ t.test('a body that is not an object has one problem, not a crash', async (t) =>
   t.match(carousel.body, { code: 'VALIDATION_FAILED', errors: [{ path: '/cards', rule: 'type' }] }, 'a cross-field rule on a malformed field does not crash')
   t.equal(carousel.body.errors?.length, 1)
 })
+
+t.test('a huge refused list keeps only the first problem: allErrors work stays bounded', async (t) => {
+  const { app } = await buildTestApp(t)
+  const res = await post(app, '/v1/messages', { elementName: 'x', destinations: ['+593 98 765 4321'], parameters: Array.from({ length: 5000 }, () => 1) })
+  t.equal(res.status, 400)
+  t.equal(res.body.errors?.length, 1, 'the first error only')
+  t.match(res.body.errors?.[0], { path: '/parameters/0', rule: 'type' })
+})
