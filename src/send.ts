@@ -1,8 +1,8 @@
 // The one send pipeline every route uses: idempotency, checks, phone, recipient guard, forward (or dry run), one log line.
-import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
-import { KEPT_FOR_REPLAY, isHsmError, problem, problemAnswer, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
+import { isHsmError, problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
+import { createIdempotency, idempotencyKeyOf } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import { MAX_FIELD_ERRORS, inDocumentOrder } from './schemas/field-errors.js'
 import type { BuildContext } from './templates/kind.js'
@@ -65,28 +65,16 @@ export interface SenderOptions {
   observer?: SendObserver
 }
 
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
-
-const sha256 = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex')
-
-/** Same route, query and JSON value give the same fingerprint, whatever the key order. */
-function fingerprintOf (request: FastifyRequest): string {
-  return sha256(request.routeOptions.url ?? request.url, JSON.stringify(request.query ?? {}), canonical(request.body))
-}
-
-function canonical (value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
-  if (typeof value === 'object' && value !== null) {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`
-  }
-  return JSON.stringify(value)
-}
-
 export function createSender (options: SenderOptions) {
   const { config, upstream, idempotency, recipients, observer } = options
   const sandbox = config.mode === 'sandbox'
-  // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
-  const leaseMs = config.jelou.timeoutMs * 2 + 5000
+  const keyed = createIdempotency({
+    store: idempotency,
+    ttlMs: config.idempotency.ttlMs,
+    // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
+    leaseMs: config.jelou.timeoutMs * 2 + 5000,
+    replayed: (kind, code) => observer?.outcome(kind, 'replayed', code)
+  })
   // Sends between "about to call Jelou" and its answer. Beyond the pool's connections they wait
   // in its queue; past JELOU_QUEUE_LIMIT waiting, new sends are shed (a counter, because
   // undici's pool.stats walks every connection on each read).
@@ -193,68 +181,14 @@ export function createSender (options: SenderOptions) {
   return async function send (request: FastifyRequest, reply: FastifyReply, input: SendRequest): Promise<Answer> {
     const refusal: Refusal = { kind: input.kind, template: input.template, to: input.to }
     try {
-      return await sendOnce(request, reply, input, refusal)
+      // A dry run checks the Idempotency-Key header as a real send does, then skips the store.
+      const key = idempotencyKeyOf(request)
+      if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined, refusal)
+      return await keyed(request, reply, key, input, async () => await attempt(request, input, true, refusal))
     } catch (error) {
       // The error handler's "request refused" line names what was refused, where it is known.
       if (isHsmError(error)) Object.assign(error, { [REFUSAL]: refusal })
       throw error
-    }
-  }
-
-  async function sendOnce (request: FastifyRequest, reply: FastifyReply, input: SendRequest, refusal: Refusal): Promise<Answer> {
-    const header = request.headers['idempotency-key']
-    // A dry run checks the header as a real send does (SPEC §10: every check), then skips the store.
-    if (header !== undefined && (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header))) {
-      throw validationFailed([{ in: 'headers', path: '/idempotency-key', rule: 'pattern', message: 'must be 1 to 255 printable ASCII characters' }])
-    }
-    if (header === undefined || input.dryRun) return await attempt(request, input, header !== undefined, refusal)
-
-    const key = `${request.caller}\0${header}`
-    const fingerprint = fingerprintOf(request)
-    const claim = await idempotency.claim(key, fingerprint, leaseMs)
-    if (claim.state !== 'claimed') {
-      if (claim.fingerprint !== fingerprint) {
-        throw problem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request; use a new key for a new message.')
-      }
-      if (claim.state === 'in_flight') {
-        throw problem('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed.', { retryAfterSeconds: 1 })
-      }
-      request.log.info({
-        caller: request.caller,
-        kind: input.kind,
-        template: input.template,
-        idempotencyKey: { present: true, replayed: true },
-        status: claim.answer.status,
-        // The replayed body keeps the id of the request that sent; this line's reqId is the replay's.
-        originalRequestId: claim.answer.body.requestId,
-        outcome: 'replayed' satisfies Outcome
-      }, 'hsm replayed')
-      observer?.outcome(input.kind, 'replayed', String(claim.answer.body.code ?? 'OK'))
-      reply.header('idempotent-replayed', 'true')
-      return claim.answer
-    }
-
-    let answer: Answer
-    try {
-      answer = await attempt(request, input, true, refusal)
-    } catch (error) {
-      if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code)) {
-        await keep(request, key, fingerprint, problemAnswer(error, request.id))
-      } else {
-        await idempotency.release(key).catch(() => {})
-      }
-      throw error
-    }
-    await keep(request, key, fingerprint, answer)
-    return answer
-  }
-
-  /** The message may be out: a store failure now must not turn a send into an error (the in-flight lease still guards it). */
-  async function keep (request: FastifyRequest, key: string, fingerprint: string, answer: Answer) {
-    try {
-      await idempotency.complete(key, fingerprint, answer, config.idempotency.ttlMs)
-    } catch (error) {
-      request.log.error({ err: { code: (error as HsmError).code, message: (error as Error).message } }, 'idempotency answer not stored')
     }
   }
 }
