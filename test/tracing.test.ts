@@ -12,6 +12,9 @@ import { startTracing } from '../src/tracing.js'
 import { NEVER_LOGGED, captureLogs, post } from './helper.js'
 import { startServer } from './process.js'
 
+// The last test spawns the service twice under the TypeScript loader: slow on a busy machine.
+t.setTimeout(180000)
+
 interface OtlpValue { stringValue?: string, intValue?: number | string, boolValue?: boolean }
 interface OtlpSpan {
   traceId: string
