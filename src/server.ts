@@ -18,6 +18,7 @@ try {
 // Imported only when asked for: with tracing off no OpenTelemetry module is loaded at all.
 const tracing = config.tracing === null ? undefined : await (await import('./tracing.js')).startTracing(config.tracing)
 const app = await buildApp(config, { tracing })
+tracing?.reportTo(app.log)
 
 // On a signal: /ready answers 503 at once while requests are still served for SHUTDOWN_DRAIN_MS
 // (load balancers take that long to stop sending here), then the server stops accepting and

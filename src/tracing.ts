@@ -1,6 +1,6 @@
 // OpenTelemetry, imported by server.ts only when config.tracing is set: request spans, one span per Jelou attempt, trace ids in log lines.
 import { readFileSync } from 'node:fs'
-import { context, defaultTextMapSetter, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api'
+import { DiagLogLevel, context, defaultTextMapSetter, diag, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici'
@@ -22,6 +22,8 @@ export interface Tracing {
   logMixin: () => Record<string, string>
   /** One CLIENT span per attempt of a send to Jelou (src/upstream/client.ts). */
   attempts: AttemptTracer
+  /** SDK warnings and errors (a collector that cannot be reached, a rejected export) go to this logger. */
+  reportTo: (logger: { warn: (object: object, message: string) => void }) => void
   /** Exports what is buffered (tests, and before exit). */
   forceFlush: () => Promise<void>
   /** Exports what is buffered and stops: server.ts calls it after the app has closed. */
@@ -149,12 +151,18 @@ export async function startTracing (config: TracingConfig): Promise<Tracing> {
       return { trace_id: traceId, span_id: spanId, trace_flags: traceFlags.toString(16).padStart(2, '0') }
     },
     attempts,
+    reportTo (logger) {
+      const report = (message: string) => { logger.warn({ otel: message }, 'opentelemetry problem') }
+      const ignore = () => {}
+      diag.setLogger({ error: report, warn: report, info: ignore, debug: ignore, verbose: ignore }, DiagLogLevel.WARN)
+    },
     forceFlush: async () => { await provider.forceFlush() },
     shutdown: async () => {
       fastifyOtel.disable()
       undici.disable()
       await provider.shutdown()
       // Unregister the globals, so a later startTracing in the same process (tests) starts clean.
+      diag.disable()
       trace.disable()
       context.disable()
       propagation.disable()

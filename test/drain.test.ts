@@ -2,11 +2,18 @@
 import t from 'tap'
 import { once } from 'node:events'
 import { request } from 'undici'
+import { loadConfig } from '../src/config.js'
 import { startSandbox } from '../src/sandbox/server.js'
 import { startServer } from './process.js'
 
 // Spawning the service under the TypeScript loader takes a while on a busy machine.
 t.setTimeout(180000)
+
+t.test('SHUTDOWN_TIMEOUT_MS counts from the signal: it covers the drain, then the in-flight sends', async (t) => {
+  t.match(loadConfig({}), { shutdownDrainMs: 0, shutdownTimeoutMs: 15000 }, 'local default: no drain, JELOU_TIMEOUT_MS + 5 s')
+  t.match(loadConfig({ SHUTDOWN_DRAIN_MS: '10000' }), { shutdownDrainMs: 10000, shutdownTimeoutMs: 25000 }, 'the image: 10 s drain, 25 s in all')
+  t.throws(() => loadConfig({ SHUTDOWN_DRAIN_MS: '10000', SHUTDOWN_TIMEOUT_MS: '8000' }), { name: 'ConfigError', message: /- SHUTDOWN_TIMEOUT_MS must be greater than SHUTDOWN_DRAIN_MS/ })
+})
 
 t.test('SIGTERM: /ready 503 draining at once, a send during the drain is answered, the in-flight send finishes, exit 0', async (t) => {
   const sandbox = await startSandbox({ port: 0, slowMs: 4000, clientId: 'proxy', clientSecret: 'proxy-secret' })

@@ -63,6 +63,26 @@ const CALLER_SPAN = '00f067aa0ba902b7'
 const TRACEPARENT = `00-${TRACE_ID}-${CALLER_SPAN}-01`
 const PARAM = 'Valentina-Secret-Param'
 
+t.test('the switch: tracing is on only when the OTEL_* variables ask for it', async (t) => {
+  const base = { JELOU_BOT_ID: 'bot-123' }
+  t.equal(loadConfig(base).tracing, null, 'nothing set: off')
+  t.match(loadConfig({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing,
+    { endpoint: 'http://collector:4318/v1/traces', protocol: 'http/protobuf', serviceName: 'jelou-hsm-proxy', sendTraceparent: false }, 'endpoint set: on, /v1/traces appended, protobuf, package name')
+  t.match(loadConfig({ ...base, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://x.example/otlp', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'hsm-eu' }).tracing,
+    { endpoint: 'https://x.example/otlp', protocol: 'http/json', serviceName: 'hsm-eu' }, 'the signal-specific endpoint is used as is')
+  t.match(loadConfig({ ...base, OTEL_TRACES_EXPORTER: 'otlp' }).tracing, { endpoint: 'http://localhost:4318/v1/traces' }, 'OTEL_TRACES_EXPORTER=otlp alone: the spec default endpoint')
+  t.equal(loadConfig({ ...base, OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).tracing, null, 'exporter none wins')
+  t.equal(loadConfig({ ...base, OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' }).tracing, null, 'OTEL_SDK_DISABLED wins')
+  for (const [env, message] of [
+    [{ OTEL_TRACES_EXPORTER: 'jaeger' }, /- OTEL_TRACES_EXPORTER must be otlp or none/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /- OTEL_EXPORTER_OTLP_PROTOCOL .*grpc is not supported/],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, /- OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) URL/],
+    [{ JELOU_SEND_TRACEPARENT: 'yes' }, /- JELOU_SEND_TRACEPARENT must be true or false/]
+  ] as const) {
+    t.throws(() => loadConfig({ ...base, ...env }), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
+})
+
 t.test('in process: one traced send continues the caller trace; the Jelou attempt spans are its children with the send attributes', async (t) => {
   const receiver = await startReceiver(t)
   const sandbox = await startSandbox({ port: 0, retryAfterSeconds: 0 })
