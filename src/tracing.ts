@@ -16,7 +16,7 @@ import type { AttemptTracer, SendInput, SendOutcome } from './upstream/client.js
 import { upstreamPath } from './upstream/client.js'
 
 export interface Tracing {
-  /** Registered first in buildApp: @fastify/otel's server span per request, made the handler's active context. */
+  /** Registered first in buildApp: @fastify/otel's server span per request, the active context of everything the request runs. */
   plugin: FastifyPluginCallback
   /** pino mixin: `trace_id`, `span_id` and `trace_flags` of the active span on every line written inside a request. */
   logMixin: () => Record<string, string>
@@ -127,13 +127,6 @@ export async function startTracing (config: TracingConfig): Promise<Tracing> {
 
   const plugin = fp((app, _options, done) => {
     app.register(fastifyOtel.plugin())
-    // Body parsing runs on socket events, outside the request span's context; validation, the
-    // handler, the send, its Jelou attempts and its log line get the request span back here.
-    app.addHook('preValidation', (request, _reply, next) => {
-      const ctx = request.opentelemetry().context
-      if (ctx === null) next()
-      else context.with(ctx, next)
-    })
     app.addHook('onError', (request, _reply, error, next) => {
       const span = request.opentelemetry().span
       if (span !== null) span.setAttribute('error.type', (error as { code?: string }).code ?? error.name)

@@ -2,6 +2,7 @@
 import t, { type Test } from 'tap'
 import { createServer, type IncomingMessage } from 'node:http'
 import { once } from 'node:events'
+import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { pino } from 'pino'
 import { buildApp } from '../src/app.js'
@@ -102,13 +103,27 @@ t.test('in process: one traced send continues the caller trace; the Jelou attemp
   const app = await buildApp(config, { sandbox, tracing, logger: pino({ ...loggerOptions(config, tracing.logMixin), level: 'info' }, stream) })
   t.teardown(() => app.close())
 
-  const sent = await post(app, '/v1/messages/text', { to: '+593 98 765 4321', template: 'welcome_back', params: [PARAM] }, { traceparent: TRACEPARENT })
-  t.equal(sent.status, 202)
-  const code = await post(app, '/v1/messages/authentication', { to: '+593 98 765 4321', template: 'login_code', code: '483920' })
-  t.equal(code.status, 202)
-  const limited = await post(app, '/v1/messages/text', { to: '+593 98 765 4321', template: 'sandbox_rate_limited', params: [PARAM] }, { traceparent: TRACEPARENT })
-  t.equal(limited.status, 429)
-  await app.inject({ url: '/health' })
+  // Over a real socket, the body of the first send in two packets: the second arrives on a socket
+  // event, outside the context the request span was opened in (the context must still follow).
+  let headersIn = (): void => {}
+  const headersArrived = new Promise<void>((resolve) => { headersIn = resolve })
+  app.addHook('onRequest', async (request) => { if (request.headers['x-split'] === '1') headersIn() })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  const send = async (kind: string, body: object, headers: Record<string, string> = {}) =>
+    (await fetch(`${url}/v1/messages/${kind}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })).status
+  const first = JSON.stringify({ to: '+593 98 765 4321', template: 'welcome_back', params: [PARAM] })
+  const socket = connect(Number(new URL(url).port), '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write(`POST /v1/messages/text HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${first.length}\r\n` +
+    `traceparent: ${TRACEPARENT}\r\nx-split: 1\r\nconnection: close\r\n\r\n${first.slice(0, 10)}`)
+  await headersArrived
+  socket.write(first.slice(10))
+  let answer = ''
+  for await (const chunk of socket) answer += String(chunk)
+  t.match(answer, /^HTTP\/1\.1 202 /, 'the split send is accepted')
+  t.equal(await send('authentication', { to: '+593 98 765 4321', template: 'login_code', code: '483920' }), 202)
+  t.equal(await send('text', { to: '+593 98 765 4321', template: 'sandbox_rate_limited', params: [PARAM] }, { traceparent: TRACEPARENT }), 429)
+  t.equal((await fetch(`${url}/health`)).status, 200)
   await tracing.forceFlush()
 
   const spans = receiver.spans()
@@ -141,10 +156,12 @@ t.test('in process: one traced send continues the caller trace; the Jelou attemp
     'hsm.upstream_status': 200,
     'http.response.status_code': 200
   })
-  t.equal(spans.filter((s) => s.kind === CLIENT).length, 1 + 1 + 3, 'only Jelou attempts are client spans: 1, 1, and 3 for the rate-limited send')
+  t.equal(spans.filter((s) => s.name === 'POST /v2/whatsapp/{botId}/hsm').length, 1 + 1 + 3, 'one span per Jelou attempt: 1, 1, and 3 for the rate-limited send')
+  // The undici instrumentation traces other calls (here the test's own fetch), never the send a second time.
+  t.notOk(spans.some((s) => String(attrs(s)['url.full']).includes('/hsm')), 'no second span for a Jelou send')
 
   const retried = servers.find((s) => attrs(s)['hsm.template'] === 'sandbox_rate_limited') as OtlpSpan
-  t.match(attrs(retried), { 'hsm.outcome': 'failed', 'hsm.code': 'UPSTREAM_RATE_LIMITED', 'hsm.attempts': 3, 'hsm.upstream_status': 429, 'http.response.status_code': 429 })
+  t.match(attrs(retried), { 'hsm.outcome': 'failed', 'hsm.code': 'UPSTREAM_RATE_LIMITED', 'hsm.attempts': 3, 'hsm.upstream_status': 429, 'http.response.status_code': 429, 'error.type': 'UPSTREAM_RATE_LIMITED' })
   const attempts = spans.filter((s) => s.kind === CLIENT && s.parentSpanId === retried.spanId).map(attrs)
   t.strictSame(attempts.map((a) => a['hsm.attempt']).sort(), [1, 2, 3], 'each retry is its own span')
   t.ok(attempts.every((a) => a['hsm.code'] === 'UPSTREAM_RATE_LIMITED' && a['http.response.status_code'] === 429))
