@@ -25,6 +25,7 @@ import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
+import type { Tracing } from './tracing.js'
 
 export interface AppOptions {
   /** A pino logger; tests pass one that writes to a capture stream. */
@@ -33,6 +34,15 @@ export interface AppOptions {
   dispatcher?: Dispatcher
   /** Sandbox mode: use this running sandbox instead of starting one (the caller closes it). */
   sandbox?: Sandbox
+  /** OpenTelemetry, started by server.ts only when config.tracing asks for it (see src/tracing.ts). */
+  tracing?: Tracing
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Start draining (SIGTERM): /ready answers 503 and every answer closes its connection; the routes keep serving. */
+    drain: () => void
+  }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -61,7 +71,7 @@ const sharedSerializers: SerializerBuilder = (externalSchemas, serializerOptions
 
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const fastifyOptions: FastifyServerOptions = {
-    loggerInstance: options.logger ?? createLogger(config),
+    loggerInstance: options.logger ?? createLogger(config, undefined, options.tracing?.logMixin),
     // Each send writes its own line; per-request access lines would double the log volume.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
@@ -80,6 +90,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     connectionTimeout: config.jelou.timeoutMs + 15000
   }
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
+  // First, so @fastify/otel sees every route and its request span is open before any other hook.
+  if (options.tracing !== undefined) await app.register(options.tracing.plugin)
   app.setValidatorCompiler(validatorCompiler)
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
 
@@ -109,7 +121,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   })
   await app.register(swagger, { version })
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
-  await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher })
+  await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher, tracer: options.tracing?.attempts })
 
   const prefix = config.redis?.keyPrefix ?? ''
   const send = createSender({
@@ -120,7 +132,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     observer: metrics
   })
   await app.register(v1Routes, { config, redis: app.redis, send })
-  await app.register(healthRoutes, { mode: config.mode })
+  const lifecycle = { draining: false }
+  app.decorate('drain', () => {
+    if (lifecycle.draining) return
+    lifecycle.draining = true
+    // Keep-alive callers (and load balancers' pooled connections) reconnect, so they land on
+    // another replica; before Fastify's own listener, while the headers are still unsent.
+    app.server.prependListener('request', (_req, res) => { res.setHeader('connection', 'close') })
+  })
+  await app.register(healthRoutes, { mode: config.mode, lifecycle })
   if (sandbox !== undefined) await app.register(sandboxRoutes, { sandbox })
 
   return app

@@ -141,7 +141,7 @@ export function createSender (options: SenderOptions) {
     const upstreamStarted = performance.now()
     let result
     try {
-      result = await upstream.send({ botId: botId as string, body, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
+      result = await upstream.send({ kind: input.kind, botId: botId as string, body, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
     } finally {
       inFlight--
     }
@@ -199,7 +199,7 @@ function json (status: number, body: Record<string, unknown>): Answer {
   return { status, contentType: 'application/json; charset=utf-8', body }
 }
 
-function outcomeOf (code: ProblemCode): Outcome {
+export function outcomeOf (code: ProblemCode): Outcome {
   if (code === 'UPSTREAM_REJECTED') return 'rejected'
   if (code === 'UPSTREAM_TIMEOUT') return 'timeout'
   return 'failed'
