@@ -21,6 +21,7 @@ import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
 import swagger from './plugins/swagger.js'
 import upstream from './plugins/upstream.js'
 import { createSender } from './send.js'
+import { demoLookup } from './preview/demo-templates.js'
 import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
@@ -113,7 +114,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     upstream: app.upstream,
     idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
     recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
-    observer: metrics
+    observer: metrics,
+    // Until the catalogue (SPEC §17) is wired in, previews know the demo templates in sandbox mode and nothing live.
+    lookupTemplate: config.mode === 'sandbox' ? demoLookup : undefined
   })
   await app.register(v1Routes, { config, redis: app.redis, send })
   await app.register(healthRoutes, { mode: config.mode })
