@@ -25,6 +25,7 @@ import { demoLookup } from './preview/demo-templates.js'
 import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
+import { inboxRoutes } from './routes/inbox.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
 
 export interface AppOptions {
@@ -109,18 +110,22 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher })
 
   const prefix = config.redis?.keyPrefix ?? ''
+  // Until the catalogue (SPEC §17) is wired in, previews know the demo templates in sandbox mode and nothing live.
+  const lookupTemplate = config.mode === 'sandbox' ? demoLookup : undefined
   const send = createSender({
     config,
     upstream: app.upstream,
     idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
     recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
     observer: metrics,
-    // Until the catalogue (SPEC §17) is wired in, previews know the demo templates in sandbox mode and nothing live.
-    lookupTemplate: config.mode === 'sandbox' ? demoLookup : undefined
+    lookupTemplate
   })
   await app.register(v1Routes, { config, redis: app.redis, send })
   await app.register(healthRoutes, { mode: config.mode })
-  if (sandbox !== undefined) await app.register(sandboxRoutes, { sandbox })
+  if (sandbox !== undefined) {
+    await app.register(sandboxRoutes, { sandbox })
+    await app.register(inboxRoutes, { sandbox, lookupTemplate: lookupTemplate ?? (() => undefined) })
+  }
 
   return app
 }
