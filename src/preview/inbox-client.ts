@@ -56,9 +56,10 @@ export function inboxClient (pollMs: number): void {
 
   function ticks (entry: InboxEntry): HTMLElement {
     const marks: Record<string, string> = { CREATED: '✓', DELIVERED_CHANNEL: '✓', DELIVERED_USER: '✓✓', READ: '✓✓', REPLY: '✓✓', FAILED: '!' }
-    const delivery = entry.delivery ?? ''
+    // Before any delivery status, an accepted send shows WhatsApp's single "sent" tick.
+    const delivery = entry.delivery ?? (entry.status === 200 ? 'CREATED' : '')
     const tick = el('span', `ticks ticks-${delivery.toLowerCase() || 'none'}`, marks[delivery] ?? '')
-    tick.title = entry.delivery ?? 'no delivery status yet'
+    tick.title = entry.delivery ?? (entry.status === 200 ? 'accepted; no delivery status yet' : 'not accepted')
     return tick
   }
 

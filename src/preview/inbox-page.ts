@@ -16,6 +16,7 @@ export const INBOX_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sandbox inbox · jelou-hsm-proxy</title>
+<link rel="icon" href="/sandbox/inbox.svg">
 <link rel="stylesheet" href="/sandbox/inbox.css">
 <script src="/sandbox/inbox.js" defer></script>
 </head>
@@ -74,3 +75,6 @@ body { margin: 0; font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, s
 .card .button { box-shadow: none; border-top: 1px solid #e9edef; border-radius: 0; }
 .problems { margin: 4px 0 0; padding: 6px 10px 6px 26px; background: #fef0c7; border-radius: 8px; font-size: 12px; color: #7a2e0e; max-width: 92%; }
 `
+
+/** The tab icon: a speech bubble, so the browser does not ask for a missing /favicon.ico. */
+export const INBOX_ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><path fill="#008069" d="M2 2h12a1 1 0 0 1 1 1v8a1 1 0 0 1-1 1H6l-4 3v-3a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1z"/></svg>'

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { inboxEntry, InboxSchema } from '../preview/inbox.js'
-import { INBOX_CSP, INBOX_CSS, INBOX_HTML, INBOX_SCRIPT } from '../preview/inbox-page.js'
+import { INBOX_CSP, INBOX_CSS, INBOX_HTML, INBOX_ICON, INBOX_SCRIPT } from '../preview/inbox-page.js'
 import type { TemplateLookup } from '../preview/render.js'
 import type { Sandbox } from '../sandbox/server.js'
 
@@ -40,4 +40,5 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'me
 
   app.get('/sandbox/inbox.js', { schema: { hide: true } }, async (_request, reply) => locked(reply, 'text/javascript; charset=utf-8').send(INBOX_SCRIPT))
   app.get('/sandbox/inbox.css', { schema: { hide: true } }, async (_request, reply) => locked(reply, 'text/css; charset=utf-8').send(INBOX_CSS))
+  app.get('/sandbox/inbox.svg', { schema: { hide: true } }, async (_request, reply) => locked(reply, 'image/svg+xml').send(INBOX_ICON))
 }
