@@ -92,6 +92,7 @@ t.test('/sandbox in Chromium: one bubble per send, newest first, values as text'
   t.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, 'nothing ran')
   t.equal(await page.locator('img').count(), 0, 'no image element was injected')
   t.equal(await page.locator('#inbox script').count(), 0, 'no script element was injected')
+  t.equal(await top.locator('.ticks').textContent(), '✓', 'accepted by the sandbox: the single "sent" tick')
 
   await page.screenshot({ path: screenshotPath(), fullPage: true })
   t.comment(`screenshot: ${SCREENSHOT.pathname}`)

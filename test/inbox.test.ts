@@ -76,6 +76,12 @@ t.test('a record carrying a delivery state (SPEC §18) shows it; anything else i
   t.match(inboxEntry({ ...record, status: 422, body: 'not json' }, demoLookup), { preview: null, to: null, template: null })
 })
 
+t.test('Swagger UI\'s description points to the inbox', async (t) => {
+  const { app } = await buildTestApp(t)
+  const doc = app.swagger() as { info: { description: string } }
+  t.match(doc.info.description, '[the sandbox inbox](/sandbox)')
+})
+
 t.test('live mode: no inbox page, data or assets', async (t) => {
   const { app } = await buildLiveApp(t, 'http://127.0.0.1:9')
   for (const url of ['/sandbox', '/sandbox/inbox.json', '/sandbox/inbox.js', '/sandbox/inbox.css', '/sandbox/inbox.svg']) {
