@@ -1,6 +1,6 @@
 // The demo catalogue previews use in sandbox mode: the twelve templates the kind routes' examples send.
 import type { CatalogueTemplate, TemplateButton } from '../catalogue/types.js'
-import type { TemplateLookup } from './render.js'
+import { placeholderPositions, type TemplateLookup } from './render.js'
 
 interface Demo {
   name: string
@@ -62,11 +62,9 @@ const DEMOS: Demo[] = [
   }
 ]
 
-const PLACEHOLDER = /\{\{\s*(\d+)\s*\}\}/g
-
 function toTemplate (demo: Demo): CatalogueTemplate {
   const language = demo.language ?? 'es'
-  const positions = [...new Set([...demo.text.matchAll(PLACEHOLDER)].map((m) => Number(m[1])))].sort((a, b) => a - b)
+  const positions = placeholderPositions(demo.text)
   const template: CatalogueTemplate = {
     name: demo.name,
     botId: 'demo',

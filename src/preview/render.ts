@@ -9,6 +9,11 @@ export type TemplateLookup = (botId: string, name: string) => CatalogueTemplate 
 // Meta's placeholders are `{{1}}`, `{{2}}`…; tolerate inner spaces so a sloppy catalogue text is still read.
 const PLACEHOLDER = /\{\{\s*(\d+)\s*\}\}/g
 
+/** The distinct placeholder positions in a text, ascending: `{{1}}`, `{{2}}` → [1, 2]. */
+export function placeholderPositions (text: string): number[] {
+  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => Number(m[1])))].sort((a, b) => a - b)
+}
+
 interface Filled {
   text: string
   /** 1-based positions that received a value. */
