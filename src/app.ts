@@ -21,9 +21,11 @@ import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
 import swagger from './plugins/swagger.js'
 import upstream from './plugins/upstream.js'
 import { createSender } from './send.js'
+import { demoLookup } from './preview/demo-templates.js'
 import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
+import { inboxRoutes } from './routes/inbox.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
 import type { Tracing } from './tracing.js'
 
@@ -124,12 +126,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher, tracer: options.tracing?.attempts })
 
   const prefix = config.redis?.keyPrefix ?? ''
+  // Until the catalogue (SPEC §17) is wired in, previews know the demo templates in sandbox mode and nothing live.
+  const lookupTemplate = config.mode === 'sandbox' ? demoLookup : undefined
   const send = createSender({
     config,
     upstream: app.upstream,
     idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
     recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
-    observer: metrics
+    observer: metrics,
+    lookupTemplate
   })
   await app.register(v1Routes, { config, redis: app.redis, send })
   const lifecycle = { draining: false }
@@ -141,7 +146,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     app.server.prependListener('request', (_req, res) => { res.setHeader('connection', 'close') })
   })
   await app.register(healthRoutes, { mode: config.mode, lifecycle })
-  if (sandbox !== undefined) await app.register(sandboxRoutes, { sandbox })
+  if (sandbox !== undefined) {
+    await app.register(sandboxRoutes, { sandbox })
+    await app.register(inboxRoutes, { sandbox, lookupTemplate: lookupTemplate ?? (() => undefined) })
+  }
 
   return app
 }

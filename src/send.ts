@@ -5,6 +5,7 @@ import { isHsmError, problem, validationFailed, type Answer, type FieldError, ty
 import { createIdempotency, idempotencyKeyOf } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import { MAX_FIELD_ERRORS, inDocumentOrder } from './schemas/field-errors.js'
+import { renderPreview, type TemplateLookup } from './preview/render.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
@@ -63,10 +64,13 @@ export interface SenderOptions {
   idempotency: IdempotencyStore
   recipients: CounterStore
   observer?: SendObserver
+  /** The catalogue a dry run's preview reads; without it every preview reports the template unknown. */
+  lookupTemplate?: TemplateLookup
 }
 
 export function createSender (options: SenderOptions) {
   const { config, upstream, idempotency, recipients, observer } = options
+  const lookupTemplate = options.lookupTemplate ?? (() => undefined)
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
     store: idempotency,
@@ -123,7 +127,9 @@ export function createSender (options: SenderOptions) {
     if (input.dryRun) {
       request.log.info(Object.assign(line, { outcome: 'dry_run' satisfies Outcome, durationMs: elapsed(started) }), 'hsm dry run')
       observer?.outcome(input.kind, 'dry_run', 'OK')
-      return json(200, { dryRun: true, kind: input.kind, requestId: request.id, phone: echo(phone), sandbox, upstream: { method: 'POST', path, body } })
+      // Rendered here only: a real send never pays for the preview.
+      const preview = renderPreview(lookupTemplate(botId as string, body.elementName), body)
+      return json(200, { dryRun: true, kind: input.kind, requestId: request.id, phone: echo(phone), sandbox, upstream: { method: 'POST', path, body }, preview })
     }
 
     if (inFlight >= maxInFlight) {

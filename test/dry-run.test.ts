@@ -1,7 +1,10 @@
 // SPEC §10: ?dryRun=true runs every check and answers 200 with the exact upstream request, sending nothing.
 import t from 'tap'
+import { demoLookup } from '../src/preview/demo-templates.js'
+import { renderPreview } from '../src/preview/render.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
-import { buildTestApp, post } from './helper.js'
+import type { UpstreamBody } from '../src/upstream/schema.js'
+import { buildLiveApp, buildTestApp, post } from './helper.js'
 
 const TO = '+593 98 765 4321'
 const kinds = TEMPLATE_KINDS.flatMap((kind) => Object.entries(kind.examples).map(([name, example]) => ({ kind: kind.kind, name, value: example.value as Record<string, unknown> })))
@@ -14,7 +17,7 @@ for (const example of kinds) {
     t.equal(dry.status, 200)
     t.match(dry.headers['content-type'], /^application\/json/)
     t.equal(dry.headers['x-request-id'], `dry-${example.name}`)
-    t.strictSame(Object.keys(dry.body).sort(), ['dryRun', 'kind', 'phone', 'requestId', 'sandbox', 'upstream'])
+    t.strictSame(Object.keys(dry.body).sort(), ['dryRun', 'kind', 'phone', 'preview', 'requestId', 'sandbox', 'upstream'])
     t.match(dry.body, {
       dryRun: true,
       kind: example.kind,
@@ -24,6 +27,11 @@ for (const example of kinds) {
       upstream: { method: 'POST', path: '/v2/whatsapp/bot-123/hsm', body: Object }
     })
     t.strictSame(Object.keys(dry.body.upstream as object).sort(), ['body', 'method', 'path'])
+    // The preview beside it: the demo template's text filled from that very body (pinned in preview-render.test.ts).
+    const upstreamBody = (dry.body.upstream as { body: UpstreamBody }).body
+    t.strictSame(dry.body.preview, renderPreview(demoLookup('bot-123', upstreamBody.elementName), upstreamBody), 'the preview renders the exact upstream body')
+    t.match(dry.body.preview, { template: example.value.template, known: true, body: String })
+    t.notMatch((dry.body.preview as { body: string }).body, /\{\{/, 'every body placeholder is filled')
     t.notMatch(JSON.stringify(dry.body), /authorization|basic /i, 'no Authorization anywhere in the answer')
     t.equal(sandbox.messages().length, 0, 'the sandbox received nothing')
 
@@ -49,8 +57,39 @@ t.test('the raw route dry-runs too', async (t) => {
   t.equal(dry.status, 200)
   t.match(dry.body, { dryRun: true, kind: 'raw', sandbox: true, upstream: { method: 'POST', path: '/v2/whatsapp/bot-raw/hsm' } })
   t.strictSame((dry.body.upstream as { body: unknown }).body, { ...body, destinations: ['593987654321'] })
+  t.strictSame(dry.body.preview, {
+    template: 'order_update',
+    language: 'es',
+    known: true,
+    body: 'Hola Maria, tu pedido {{2}} está en camino.',
+    values: ['Maria'],
+    buttons: [],
+    cards: [],
+    problems: [{ code: 'MISSING_VALUE', path: '/parameters/1', message: '{{2}} in the body has no value (1 sent)' }]
+  }, 'the raw route previews too, and reports the missing value')
   t.equal(sandbox.messages().length, 0)
   t.match(logs.sends(), [{ outcome: 'dry_run', kind: 'raw' }])
+})
+
+t.test('a template the catalogue does not know is previewed as unknown, values listed', async (t) => {
+  const { app } = await buildTestApp(t)
+  const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'not_in_catalogue', params: ['<b>x</b>'] })
+  t.equal(dry.status, 200)
+  t.match(dry.body.preview, { template: 'not_in_catalogue', known: false, body: null, values: ['<b>x</b>'], problems: [{ code: 'UNKNOWN_TEMPLATE', path: '/elementName' }] })
+})
+
+t.test('live mode has no demo catalogue: the preview says the template is unknown', async (t) => {
+  const { app } = await buildLiveApp(t, 'http://127.0.0.1:9')
+  const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'order_update', params: ['Maria', 'ORD-1'] })
+  t.equal(dry.status, 200)
+  t.match(dry.body, { sandbox: false, preview: { known: false, problems: [{ code: 'UNKNOWN_TEMPLATE' }] } })
+})
+
+t.test('a real send answers without a preview', async (t) => {
+  const { app } = await buildTestApp(t)
+  const real = await post(app, '/v1/messages/text', { to: TO, template: 'order_update', params: ['Maria', 'ORD-1'] })
+  t.equal(real.status, 202)
+  t.equal(real.body.preview, undefined)
 })
 
 t.test('the bot id is URL-encoded in the dry-run path like in the real one', async (t) => {

@@ -12,7 +12,7 @@ export default fp<{ version: string }>(async (app, opts) => {
       info: {
         title: 'jelou-hsm-proxy',
         version: opts.version,
-        description: 'Send one WhatsApp template (HSM) message to one person through Jelou. Each template kind has its own small body; the service validates it, normalizes the phone number, adds the Jelou credentials and forwards it. In sandbox mode (no credentials) messages go to a built-in Jelou look-alike: try any example below.',
+        description: 'Send one WhatsApp template (HSM) message to one person through Jelou. Each template kind has its own small body; the service validates it, normalizes the phone number, adds the Jelou credentials and forwards it. In sandbox mode (no credentials) messages go to a built-in Jelou look-alike: try any example below, then open [the sandbox inbox](/sandbox) to see each message as the recipient\'s phone would show it. Add `?dryRun=true` to any send to get the exact Jelou body and a rendered `preview` without sending.',
         license: { name: 'UNLICENSED', url: 'https://jelou-hsm-proxy/license' }
       },
       servers: [{ url: '/', description: 'This service' }],
@@ -24,7 +24,7 @@ export default fp<{ version: string }>(async (app, opts) => {
       },
       tags: [
         { name: 'messages', description: 'Send one template message to one person.' },
-        { name: 'sandbox', description: 'Sandbox mode only: what the built-in Jelou look-alike received.' },
+        { name: 'sandbox', description: 'Sandbox mode only: what the built-in Jelou look-alike received; the inbox page is at /sandbox.' },
         { name: 'health', description: 'Liveness and readiness.' }
       ]
     }

@@ -1,6 +1,7 @@
 // Shared TypeBox pieces: the common request fields, named patterns, and the answer and problem bodies.
 import { Type, type TProperties, type TUnsafe } from 'typebox'
 import { BOT_ID_PATTERN, LANGUAGES } from '../config.js'
+import { PreviewSchema } from '../preview/schema.js'
 
 /**
  * Named patterns. The error handler turns a failed `pattern` into the sentence given here,
@@ -132,7 +133,8 @@ export const DryRunResultSchema = Type.Object({
     method: Type.Literal('POST'),
     path: Type.String({ description: 'Path on JELOU_BASE_URL, with the bot id.' }),
     body: Type.Unknown({ description: 'The exact JSON body that would be sent.' })
-  }, { description: 'The request that would be sent (without Authorization).' })
+  }, { description: 'The request that would be sent (without Authorization).' }),
+  preview: PreviewSchema
 }, { description: 'Every check passed; nothing was sent.' })
 
 export const FieldErrorSchema = Type.Object({

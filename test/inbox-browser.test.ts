@@ -1,0 +1,106 @@
+// The sandbox inbox in a real browser: every demo example shown as a bubble, markup in values shown as text and run never.
+import t from 'tap'
+import { existsSync, mkdirSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { pino } from 'pino'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { loggerOptions } from '../src/logger.js'
+import { demoLookup } from '../src/preview/demo-templates.js'
+import { renderPreview } from '../src/preview/render.js'
+import { TEMPLATE_KINDS } from '../src/templates/index.js'
+import { captureLogs } from './helper.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const SCREENSHOT = new URL('../artifacts/sandbox-inbox.png', import.meta.url)
+const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
+const UI_TIMEOUT = 15_000
+
+// Every named example of every kind route, with the body text its demo template renders to.
+const CASES = TEMPLATE_KINDS.flatMap((kind) => Object.values(kind.examples).map((example) => {
+  const value = example.value as Record<string, unknown> & { template: string, language?: 'es' | 'en' | 'pt' }
+  const body = renderPreview(demoLookup('bot-123', value.template), kind.toUpstream(value, { to: '593987654321', language: value.language })).body
+  return { kind: kind.kind, value, body: body as string }
+}))
+
+const SCRIPT = '<script>window.__pwned = 1</script>'
+const IMG = '"><img src=x onerror="window.__pwned = 2">'
+
+const missing = existsSync(CHROMIUM)
+  ? null
+  : `${CHROMIUM} not found: install Debian's Chromium (apt-get install -y --no-install-recommends chromium; .ci/run does)`
+if (missing !== null && CI) t.fail(`browser test cannot run in CI: ${missing}`)
+
+t.test('/sandbox in Chromium: one bubble per send, newest first, values as text', { skip: missing ?? false }, async (t) => {
+  t.equal(CASES.length, 12, 'twelve named examples across the kind routes')
+  t.ok(CASES.every((c) => typeof c.body === 'string' && !c.body.includes('{{')), 'each demo example renders a full body')
+
+  const config = loadConfig({ JELOU_BOT_ID: 'bot-123', RECIPIENT_LIMIT: '1000/60s', MAX_EVENT_LOOP_DELAY_MS: '0' })
+  const { stream } = captureLogs(t)
+  const app = await buildApp(config, { logger: pino({ ...loggerOptions(config), level: 'info' }, stream) })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const sendJson = async (path: string, body: unknown): Promise<number> =>
+    (await fetch(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status
+
+  for (const c of CASES) t.equal(await sendJson(`/v1/messages/${c.kind}`, c.value), 202, `${c.value.template} sent`)
+
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  t.teardown(() => browser.close())
+  const page: Page = await browser.newPage({ viewport: { width: 720, height: 1000 } })
+  page.setDefaultTimeout(UI_TIMEOUT)
+  const pageErrors: string[] = []
+  page.on('pageerror', (error) => { pageErrors.push(error.message) })
+  page.on('console', (message) => { if (message.type() === 'error') pageErrors.push(message.text()) })
+  // Every request the page makes, to prove media URLs are never fetched.
+  const requested: string[] = []
+  page.on('request', (request) => { requested.push(request.url()) })
+  page.on('response', (response) => { if (response.status() >= 400) pageErrors.push(`${response.status()} ${response.url()}`) })
+
+  await page.goto(`${origin}/sandbox`)
+  const bubbles = page.locator('#inbox > li.message')
+  await page.locator(`#inbox > li.message >> nth=${CASES.length - 1}`).waitFor()
+  t.equal(await bubbles.count(), CASES.length, 'one bubble per send')
+
+  // Newest first: the bubbles run from the last example sent back to the first.
+  const newestFirst = [...CASES].reverse()
+  for (const [i, c] of newestFirst.entries()) {
+    const bubble = bubbles.nth(i)
+    t.equal(await bubble.locator('.meta .template').textContent(), c.value.template, `bubble ${i} is ${c.value.template}`)
+    t.equal(await bubble.locator('.bubble .body').first().textContent(), c.body, `${c.value.template}: the rendered body text`)
+    t.equal(await bubble.locator('.meta .to').textContent(), '5939******21', `${c.value.template}: the recipient is masked`)
+  }
+  const byTemplate = (name: string) => bubbles.filter({ has: page.locator('.meta .template', { hasText: new RegExp(`^${name}$`) }) })
+  t.equal(await byTemplate('account_notice').locator('.header-text').textContent(), 'Aviso para Maria', 'a text header, filled')
+  t.match(await byTemplate('promo_banner').locator('.media').textContent(), /IMAGE.*promo-banner\.png/, 'an image header as a placeholder with its URL')
+  t.same(await byTemplate('appointment_confirm').locator('.buttons .button').allTextContents(), ['Confirm', 'Reschedule'], 'quick replies')
+  t.equal(await byTemplate('track_order').locator('.buttons a.button').getAttribute('href'), 'https://shop.example.com/track/ORD-1234', 'the URL button with its suffix')
+  t.equal(await byTemplate('weekly_offers').locator('.cards .card').count(), 2, 'carousel cards')
+  t.equal(await page.locator('img').count(), 0, 'no image element: media are not loaded')
+
+  // Sent after the page opened: it appears without a reload, on top, as plain text.
+  t.equal(await sendJson('/v1/messages/text', { to: '+593 98 765 4321', template: 'order_update', params: [SCRIPT, IMG], botId: 'bot-123' }), 202)
+  await page.locator(`#inbox > li.message >> nth=${CASES.length}`).waitFor()
+  const top = bubbles.first()
+  t.equal(await top.locator('.bubble .body').textContent(), `Hola ${SCRIPT}, tu pedido ${IMG} está en camino.`, 'markup shows as text')
+  t.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, 'nothing ran')
+  t.equal(await page.locator('img').count(), 0, 'no image element was injected')
+  t.equal(await page.locator('#inbox script').count(), 0, 'no script element was injected')
+  t.equal(await top.locator('.ticks').textContent(), '✓', 'accepted by the sandbox: the single "sent" tick')
+
+  await page.screenshot({ path: screenshotPath(), fullPage: true })
+  t.comment(`screenshot: ${SCREENSHOT.pathname}`)
+  t.same([...new Set(requested.map((url) => new URL(url).origin))], [origin], 'the page loaded only from the service')
+  t.same(pageErrors, [], 'no page or console errors')
+})
+
+function screenshotPath (): string {
+  mkdirSync(new URL('.', SCREENSHOT), { recursive: true })
+  return SCREENSHOT.pathname
+}
