@@ -186,11 +186,11 @@ t.test('the returned config is deeply frozen', async (t) => {
   t.equal(config.jelou.clientSecret, 'live-secret-Zx81')
 })
 
-t.test('.env.example and the README list every variable the service reads', async (t) => {
+t.test('.env.example and docs/configuration.md list every variable the service reads', async (t) => {
   const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const reference = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8')
   for (const name of ENV_VARIABLES) {
     t.match(example, new RegExp(`^${name}=`, 'm'), `.env.example has ${name}`)
-    t.match(readme, new RegExp(`\\| [^\\n]*\`${name}\``), `README configuration table has ${name}`)
+    t.match(reference, new RegExp(`\\| [^\\n]*\`${name}\``), `docs/configuration.md table has ${name}`)
   }
 })
