@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Sender } from '../send.js'
 import { sendAnswer } from '../errors.js'
-import { sendResponses } from '../schemas/routes.js'
+import { SEND_ROUTE, sendResponses } from '../schemas/routes.js'
 import { PATTERNS, patterned } from '../schemas/common.js'
 import { upstreamBodySchema, upstreamConditionalErrors, type UpstreamBody } from '../upstream/schema.js'
 
@@ -31,7 +31,8 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
           }
         }
       },
-      response: sendResponses
+      response: sendResponses,
+      'x-answers': SEND_ROUTE
     }
   }, async (request, reply) => {
     const { fileName, ...body } = request.body as UpstreamBody

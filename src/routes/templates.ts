@@ -4,7 +4,7 @@ import { TEMPLATE_KINDS } from '../templates/index.js'
 import { futureError, type CommonBody } from '../templates/kind.js'
 import type { Sender } from '../send.js'
 import { sendAnswer } from '../errors.js'
-import { DryRunQuerySchema, sendResponses } from '../schemas/routes.js'
+import { DryRunQuerySchema, SEND_ROUTE, sendResponses } from '../schemas/routes.js'
 
 export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app, { send }) => {
   for (const template of TEMPLATE_KINDS) {
@@ -17,7 +17,8 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async
         description: template.description,
         querystring: DryRunQuerySchema,
         body: { ...template.schema, 'x-examples': template.examples },
-        response: sendResponses
+        response: sendResponses,
+        'x-answers': SEND_ROUTE
       }
     }, async (request, reply) => {
       const body = request.body as CommonBody
