@@ -8,7 +8,11 @@ import { TEMPLATE_KINDS } from '../src/templates/index.js'
 import { KEPT_FOR_REPLAY, PROBLEMS, type ProblemCode } from '../src/errors.js'
 import { OPEN_ROUTE, SEND_ROUTE, UNROUTED_CODES } from '../src/schemas/routes.js'
 import { RETRY_AFTER_CODES, problemExample } from '../src/plugins/openapi-answers.js'
-import { buildTestApp, post } from './helper.js'
+import { pino } from 'pino'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { loggerOptions } from '../src/logger.js'
+import { buildTestApp, captureLogs, post } from './helper.js'
 
 const committed = readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8')
 const doc = JSON.parse(committed)
@@ -160,6 +164,32 @@ t.test('the documented headers are the ones real answers carry', async (t) => {
     const res = await app.inject({ url: path, headers: { 'x-request-id': 'open-route-1' } })
     t.equal(res.headers['x-request-id'], 'open-route-1', `${path} answers with X-Request-Id`)
   }
+})
+
+t.test('every example in the document, executed top to bottom with the default configuration, answers 202', async (t) => {
+  // What Swagger UI does: the body example as is, query parameters filled from their examples.
+  // Defaults throughout (no JELOU_BOT_ID, RECIPIENT_LIMIT 10/60s), except load shedding: it measures
+  // this busy test machine (parallel files, first-import compiles), not the examples.
+  const config = loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '0' })
+  const { stream } = captureLogs(t)
+  const app = await buildApp(config, { logger: pino({ ...loggerOptions(config), level: 'info' }, stream) })
+  t.teardown(() => app.close())
+  let count = 0
+  for (const [path, item] of Object.entries(doc.paths as Record<string, Json>)) {
+    const op = item.post
+    if (op === undefined) continue
+    const query = new URLSearchParams()
+    for (const parameter of (op.parameters as Json[]).map(deref)) {
+      if (parameter.in === 'query' && parameter.example !== undefined) query.set(parameter.name, String(parameter.example))
+    }
+    for (const [name, example] of Object.entries(op.requestBody.content['application/json'].examples as Json)) {
+      const res = await post(app, `${path}${query.size > 0 ? `?${query}` : ''}`, example.value)
+      t.equal(res.status, 202, `${path} example ${name} answers 202 (${String(res.body.code ?? '')} ${String(res.body.detail ?? '')})`)
+      count++
+    }
+  }
+  t.equal(count, SEND_PATHS.length + TEMPLATE_KINDS.reduce((n, k) => n + Object.keys(k.examples).length - 1, 0), 'every example of every send route, raw included')
+  t.ok(count > config.recipientLimit.max, `more examples (${count}) than the default recipient limit allows to one number`)
 })
 
 t.test('no pattern needs JavaScript\'s u flag; rules that would are described instead', async (t) => {

@@ -128,17 +128,16 @@ const PARAMETERS = {
     name: 'Idempotency-Key',
     in: 'header',
     required: false,
-    description: 'Makes retries safe: 1 to 255 printable ASCII characters, scoped to the caller. A repeat of the same request within IDEMPOTENCY_TTL_SECONDS gets the stored answer with `Idempotent-Replayed: true`; a repeat while the first runs gets 409; the same key with a different request gets 422. Ignored by dry runs.',
-    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]{1,255}$' },
-    example: 'order-1234-shipped'
+    description: 'Makes retries safe: 1 to 255 printable ASCII characters, scoped to the caller. A repeat of the same request within IDEMPOTENCY_TTL_SECONDS gets the stored answer with `Idempotent-Replayed: true`; a repeat while the first runs gets 409; the same key with a different request gets 422. Ignored by dry runs. For example `order-1234-shipped`: one key per message you mean to send.',
+    // No `example`: Swagger UI would fill it in, and every example would then share one key (422).
+    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]{1,255}$' }
   },
   RequestId: {
     name: 'X-Request-Id',
     in: 'header',
     required: false,
     description: 'Your id for this request, passed on to Jelou and returned in the X-Request-Id header and as `requestId`. Kept when it is 1 to 128 of A-Za-z0-9._:-, otherwise replaced by a new UUID (never refused).',
-    schema: { type: 'string' },
-    example: 'checkout-7f3a'
+    schema: { type: 'string' }
   }
 }
 

@@ -8,10 +8,19 @@ import { PATTERNS, patterned } from '../schemas/common.js'
 import { upstreamBodySchema, upstreamConditionalErrors, type UpstreamBody } from '../upstream/schema.js'
 
 const RawQuerySchema = Type.Object({
-  botId: Type.Optional(patterned(['botId'], { description: 'Jelou bot; defaults to JELOU_BOT_ID.' })),
+  // The example makes Swagger UI's Try it out work without JELOU_BOT_ID (the default configuration).
+  botId: Type.Optional(patterned(['botId'], { description: 'Jelou bot; defaults to JELOU_BOT_ID.', examples: ['bot-123'] })),
   country: Type.Optional(patterned(['country'], { description: 'Region for a national-format number; defaults to DEFAULT_COUNTRY.' })),
   dryRun: Type.Optional(Type.Boolean({ description: 'Run every check and answer 200 with the request that would be sent, without sending.' }))
 }, { additionalProperties: false })
+
+/** Swagger UI's examples for the raw body; with the botId query example each answers 202 in sandbox mode. */
+export const RAW_EXAMPLES = {
+  raw: {
+    summary: 'Text message as a raw Jelou body',
+    value: { elementName: 'order_update', destinations: ['+593 98 765 4334'], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }
+  }
+}
 
 export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app, { send }) => {
   app.post('/v1/messages', {
@@ -24,12 +33,7 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
       querystring: RawQuerySchema,
       body: {
         ...upstreamBodySchema(true),
-        'x-examples': {
-          raw: {
-            summary: 'Text message as a raw Jelou body',
-            value: { elementName: 'order_update', destinations: ['+593 98 765 4321'], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }
-          }
-        }
+        'x-examples': RAW_EXAMPLES
       },
       response: sendResponses,
       'x-answers': SEND_ROUTE

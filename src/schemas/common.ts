@@ -27,7 +27,7 @@ export const PATTERNS = {
 export const PATTERN_MESSAGES: ReadonlyMap<string, string> = new Map(Object.values(PATTERNS).map((p) => [p.pattern, p.message]))
 
 /** A string that must satisfy several named patterns; each failure is reported by name. */
-export function patterned (names: Array<keyof typeof PATTERNS>, options: { minLength?: number, maxLength?: number, description: string, format?: string }): TUnsafe<string> {
+export function patterned (names: Array<keyof typeof PATTERNS>, options: { minLength?: number, maxLength?: number, description: string, format?: string, examples?: string[] }): TUnsafe<string> {
   return Type.Unsafe<string>({
     type: 'string',
     ...options,

@@ -16,7 +16,7 @@ export const authentication = defineKind({
   examples: {
     authentication: {
       summary: 'Authentication',
-      value: { to: '+593 98 765 4321', template: 'login_code', language: 'es', code: '483920', botId: 'bot-123' }
+      value: { to: '+593 98 765 4332', template: 'login_code', language: 'es', code: '483920', botId: 'bot-123' }
     }
   },
   check: (body) => EMOJI.test(body.code) ? [{ in: 'body', path: '/code', rule: 'pattern', message: 'must not contain an emoji' }] : [],

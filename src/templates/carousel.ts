@@ -26,7 +26,7 @@ export const carousel = defineKind({
     carousel: {
       summary: 'Carousel with 2 cards',
       value: {
-        to: '+593 98 765 4321',
+        to: '+593 98 765 4333',
         template: 'weekly_offers',
         language: 'es',
         params: ['Maria'],

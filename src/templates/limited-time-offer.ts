@@ -15,7 +15,7 @@ export const limitedTimeOffer = defineKind({
   examples: {
     ltoCopyCode: {
       summary: 'LTO with copy code button',
-      value: { to: '+593 98 765 4321', template: 'flash_sale', language: 'es', params: ['Maria'], offerExpiresAt: '2030-01-01T00:00:00Z', couponCode: 'SPRING25', urlParams: ['SPRING25'], botId: 'bot-123' }
+      value: { to: '+593 98 765 4331', template: 'flash_sale', language: 'es', params: ['Maria'], offerExpiresAt: '2030-01-01T00:00:00Z', couponCode: 'SPRING25', urlParams: ['SPRING25'], botId: 'bot-123' }
     }
   },
   check: (body, now) => futureError('/offerExpiresAt', body.offerExpiresAt, now),
