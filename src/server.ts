@@ -2,9 +2,12 @@
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './app.js'
+import { loadEnvFile } from './env-file.js'
 
 let config
+let envFile: string | null = null
 try {
+  envFile = loadEnvFile()
   config = loadConfig(process.env)
 } catch (error) {
   if (error instanceof ConfigError) {
@@ -15,6 +18,8 @@ try {
 }
 
 const app = await buildApp(config)
+// Say where the settings came from, so a forgotten .env never surprises anyone.
+app.log.info({ envFile: envFile ?? 'none (no .env in the working directory)' }, envFile === null ? 'settings from the environment only' : `settings from ${envFile} and the environment (the environment wins)`)
 
 // In-flight sends may take the whole upstream deadline; past SHUTDOWN_TIMEOUT_MS the process exits 1.
 closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
