@@ -16,6 +16,9 @@ const SCREENSHOT = new URL('../artifacts/swagger-ui.png', import.meta.url)
 const FAILURE_SCREENSHOT = new URL('../artifacts/swagger-ui-failure.png', import.meta.url)
 const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
 const UI_TIMEOUT = 15_000
+// A real browser clicking through every example (13) takes longer than .taprc's 60 s on a busy
+// machine; the root test tells the runner its own limit.
+t.setTimeout(300_000)
 
 // Every send route, from the kinds table, and the raw route; each with its named examples.
 const ROUTES: Array<{ kind: string, operationId: string, examples: Record<string, { value: unknown }> }> = [
