@@ -111,6 +111,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const origin = config.mode === 'sandbox' ? (sandbox as Sandbox).url : config.jelou.baseUrl
 
   const metrics = createMetrics()
+  // First, so its onRoute hook sees every route (/metrics included).
+  await app.register(swagger, { version })
   await app.register(http)
   await app.register(metricsPlugin, { metrics })
   await app.register(errorHandler)
@@ -121,7 +123,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
       ? Promise.reject(problem('OVERLOADED', 'The service is overloaded; nothing was sent.', { retryAfterSeconds: 1 }))
       : undefined
   })
-  await app.register(swagger, { version })
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
   await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher, tracer: options.tracing?.attempts })
 

@@ -5,7 +5,7 @@ export const LANGUAGES: ['en', 'es', 'pt'] = ['en', 'es', 'pt']
 export type Language = typeof LANGUAGES[number]
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
-/** Every variable the service reads; the README's configuration table and `.env.example` list the same. */
+/** Every variable the service reads; docs/configuration.md's table and `.env.example` list the same. */
 export const ENV_VARIABLES = [
   'PORT', 'HOST', 'JELOU_BASE_URL', 'JELOU_CLIENT_ID', 'JELOU_CLIENT_SECRET', 'JELOU_BOT_ID',
   'JELOU_TIMEOUT_MS', 'JELOU_CONNECT_TIMEOUT_MS', 'JELOU_CONNECTIONS', 'DEFAULT_COUNTRY',

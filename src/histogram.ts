@@ -18,7 +18,7 @@ interface SeriesState extends Series {
 /**
  * Same exposition as prom-client's Histogram (buckets, `_sum`, `_count`), but an observation is
  * a loop over the bounds: prom-client validates and hashes the labels on every observe(), which
- * the benchmark showed at about 1 µs per send for the two histograms (README "Performance").
+ * the benchmark showed at about 1 µs per send for the two histograms (docs/performance.md).
  */
 export class FastHistogram {
   readonly type = 'histogram'

@@ -6,7 +6,7 @@ import { maskPhone } from './phone.js'
 /**
  * Paths that could hold a credential if a log call ever put one there. The service never logs
  * headers or bodies; this is the second line of defence. Static paths only: wildcards cost
- * measurable time on every line (see README "Performance").
+ * measurable time on every line (see docs/performance.md).
  */
 export const REDACT_PATHS = [
   'authorization',

@@ -3,9 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './app.js'
+import { loadEnvFile } from './env-file.js'
 
 let config
+let envFile: string | null = null
 try {
+  envFile = loadEnvFile()
   config = loadConfig(process.env)
 } catch (error) {
   if (error instanceof ConfigError) {
@@ -19,6 +22,8 @@ try {
 const tracing = config.tracing === null ? undefined : await (await import('./tracing.js')).startTracing(config.tracing)
 const app = await buildApp(config, { tracing })
 tracing?.reportTo(app.log)
+// Say where the settings came from, so a forgotten .env never surprises anyone.
+app.log.info({ envFile: envFile ?? 'none (no .env in the working directory)' }, envFile === null ? 'settings from the environment only' : `settings from ${envFile} and the environment (the environment wins)`)
 
 // On a signal: /ready answers 503 at once while requests are still served for SHUTDOWN_DRAIN_MS
 // (load balancers take that long to stop sending here), then the server stops accepting and

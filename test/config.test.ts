@@ -1,7 +1,11 @@
 // SPEC §2: loadConfig(env) is pure; an invalid environment is one ConfigError naming every bad variable.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseEnv } from 'node:util'
 import { ConfigError, ENV_VARIABLES, SANDBOX_CREDENTIALS, loadConfig } from '../src/config.js'
+import { loadEnvFile } from '../src/env-file.js'
 
 const CREDENTIALS = { JELOU_CLIENT_ID: 'live-client', JELOU_CLIENT_SECRET: 'live-secret-Zx81' }
 /** Live mode without caller keys needs ALLOW_ANONYMOUS (SPEC §11); these tests are about the other variables. */
@@ -186,11 +190,38 @@ t.test('the returned config is deeply frozen', async (t) => {
   t.equal(config.jelou.clientSecret, 'live-secret-Zx81')
 })
 
-t.test('.env.example and the README list every variable the service reads', async (t) => {
+t.test('.env.example and docs/configuration.md list every variable the service reads', async (t) => {
   const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const reference = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8')
   for (const name of ENV_VARIABLES) {
-    t.match(example, new RegExp(`^${name}=`, 'm'), `.env.example has ${name}`)
-    t.match(readme, new RegExp(`\\| [^\\n]*\`${name}\``), `README configuration table has ${name}`)
+    t.match(example, new RegExp(`^(# )?${name}=`, 'm'), `.env.example has ${name}`)
+    t.match(reference, new RegExp(`\\| [^\\n]*\`${name}\``), `docs/configuration.md table has ${name}`)
   }
+})
+
+t.test('.env.example as shipped is a sandbox configuration, with the live settings commented out', async (t) => {
+  const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+  const config = loadConfig(parseEnv(example) as Record<string, string>)
+  t.equal(config.mode, 'sandbox')
+  for (const name of ['JELOU_BASE_URL', 'JELOU_CLIENT_ID', 'JELOU_CLIENT_SECRET', 'API_KEYS']) t.match(example, new RegExp(`^# ${name}=`, 'm'), `${name} is commented out`)
+})
+
+t.test('loadEnvFile reads .env from the working directory, and the environment wins over the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hsm-env-'))
+  const saved = { cwd: process.cwd(), env: { ...process.env } }
+  t.teardown(() => {
+    process.chdir(saved.cwd)
+    for (const name of Object.keys(process.env)) if (!(name in saved.env)) Reflect.deleteProperty(process.env, name)
+    Object.assign(process.env, saved.env)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  process.chdir(dir)
+  t.equal(loadEnvFile(), null, 'no .env: nothing read')
+  copyFileSync(new URL('../.env.example', import.meta.url), join(dir, '.env'))
+  process.env.PORT = '0'
+  Reflect.deleteProperty(process.env, 'RECIPIENT_LIMIT')
+  t.equal(loadEnvFile(), join(dir, '.env'), 'names the file it read (server.ts logs it at start-up)')
+  t.equal(process.env.RECIPIENT_LIMIT, '10/60s', 'a value from the file')
+  t.equal(process.env.PORT, '0', 'the environment won over the file')
+  t.equal(loadConfig(process.env).mode, 'sandbox', 'a copy of .env.example starts in sandbox mode')
 })

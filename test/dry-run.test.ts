@@ -4,9 +4,11 @@ import { demoLookup } from '../src/preview/demo-templates.js'
 import { renderPreview } from '../src/preview/render.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
 import type { UpstreamBody } from '../src/upstream/schema.js'
+import { maskPhone } from '../src/phone.js'
 import { buildLiveApp, buildTestApp, post } from './helper.js'
 
 const TO = '+593 98 765 4321'
+
 const kinds = TEMPLATE_KINDS.flatMap((kind) => Object.entries(kind.examples).map(([name, example]) => ({ kind: kind.kind, name, value: example.value as Record<string, unknown> })))
 
 for (const example of kinds) {
@@ -22,7 +24,7 @@ for (const example of kinds) {
       dryRun: true,
       kind: example.kind,
       requestId: `dry-${example.name}`,
-      phone: { input: TO, normalized: '593987654321', country: 'EC' },
+      phone: { input: example.value.to, normalized: String(example.value.to).replace(/\D/g, ''), country: 'EC' },
       sandbox: true,
       upstream: { method: 'POST', path: '/v2/whatsapp/bot-123/hsm', body: Object }
     })
@@ -37,7 +39,7 @@ for (const example of kinds) {
 
     const sends = logs.sends()
     t.equal(sends.length, 1, 'one send line')
-    t.match(sends[0], { msg: 'hsm dry run', outcome: 'dry_run', reqId: `dry-${example.name}`, kind: example.kind, botId: 'bot-123', to: '5939******21', durationMs: Number })
+    t.match(sends[0], { msg: 'hsm dry run', outcome: 'dry_run', reqId: `dry-${example.name}`, kind: example.kind, botId: 'bot-123', to: maskPhone(String(example.value.to)), durationMs: Number })
     t.equal(sends[0].upstreamStatus, undefined, 'no upstream status: nothing was sent')
 
     // The same input sent for real: the sandbox receives exactly the dry run's body.

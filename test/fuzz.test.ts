@@ -1,5 +1,6 @@
 // Bad-input fuzz: generated malformed bodies all get a 4xx problem body, the process stays up, nothing is sent.
 import t from 'tap'
+import { TEMPLATE_KINDS } from '../src/templates/index.js'
 import { buildTestApp } from './helper.js'
 
 const COUNT = 600
@@ -10,7 +11,7 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.le
 const valid = { to: '+593 98 765 4321', template: 'order_update', params: ['Maria', 'ORD-1234'], botId: 'bot-123' }
 const WEIRD_VALUES: unknown[] = [null, true, 0, -1, 1e308, '', 'x'.repeat(70000), [], {}, [[[]]], { a: { b: { c: {} } } }, '\u0000', '\ud800', 'DROP TABLE', '{{7*7}}', '<script>', NaN]
 const KEYS = ['to', 'template', 'params', 'botId', 'language', 'mediaUrl', 'cards', 'code', 'memory', 'quickReplies', 'expiresAt', 'flowId', 'urlParams', '__proto__', 'constructor', 'prototype', '']
-const ROUTES = ['text', 'image', 'video', 'document', 'url-button', 'quick-reply', 'header-parameter', 'catalog', 'limited-time-offer', 'authentication', 'carousel']
+const ROUTES = TEMPLATE_KINDS.map((kind) => kind.kind)
 
 function nested (depth: number): string {
   return '['.repeat(depth) + ']'.repeat(depth)

@@ -121,7 +121,7 @@ export interface StoreVariant {
 export function storeVariants (t: { comment: (...args: unknown[]) => void }): StoreVariant[] {
   const url = process.env.REDIS_URL
   if (url === undefined || url === '') {
-    t.comment('SKIPPED the Redis variants: REDIS_URL is not set (CI sets it; see README "Tests")')
+    t.comment('SKIPPED the Redis variants: REDIS_URL is not set (CI sets it; see docs/tests.md)')
     return [{ name: 'memory', env: {} }]
   }
   return [

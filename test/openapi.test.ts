@@ -1,34 +1,229 @@
-// The committed OpenAPI document is exactly what the routes produce, and it documents every route fully.
+// The committed OpenAPI document is exactly what the routes produce, declares every code, header and status, and holds real examples.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { generateOpenApi } from '../src/openapi.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
+import { KEPT_FOR_REPLAY, PROBLEMS, type ProblemCode } from '../src/errors.js'
+import { OPEN_ROUTE, SEND_ROUTE, UNROUTED_CODES } from '../src/schemas/routes.js'
+import { RETRY_AFTER_CODES, problemExample } from '../src/plugins/openapi-answers.js'
+import { pino } from 'pino'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { loggerOptions } from '../src/logger.js'
+import { buildTestApp, captureLogs, post } from './helper.js'
 
 const committed = readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8')
+const doc = JSON.parse(committed)
+const ALL_CODES = Object.keys(PROBLEMS) as ProblemCode[]
+const SEND_PATHS = [...TEMPLATE_KINDS.map((k) => `/v1/messages/${k.kind}`), '/v1/messages']
+const OPEN_PATHS = ['/health', '/ready', '/metrics', '/sandbox/messages']
+
+type Json = Record<string, any>
+const deref = (node: Json): Json => {
+  if (typeof node?.$ref !== 'string') return node
+  return deref(node.$ref.slice(2).split('/').reduce((at: Json, part: string) => at[part.replaceAll('~1', '/')], doc))
+}
+/** Each problem status of an operation and the codes its `code` enum lists. */
+function documentedCodes (op: Json): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const [status, response] of Object.entries(op.responses as Json)) {
+    const media = deref(response).content?.['application/problem+json']
+    if (media !== undefined) out.set(status, media.schema.allOf[1].properties.code.enum)
+  }
+  return out
+}
+
+/** Every string literal naming a code in the source, outside the files that only declare or describe codes. */
+function codesRaisedInSource (): Map<ProblemCode, string[]> {
+  const root = fileURLToPath(new URL('../src', import.meta.url))
+  const declarations = new Set([join(root, 'schemas/routes.ts'), join(root, 'plugins/openapi-answers.ts')])
+  const found = new Map<ProblemCode, string[]>()
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const file = join(dir, name)
+      if (statSync(file).isDirectory()) { walk(file); continue }
+      if (!file.endsWith('.ts') || declarations.has(file)) continue
+      for (const [, code] of readFileSync(file, 'utf8').matchAll(/'([A-Z][A-Z_]+)'/g)) {
+        if (code in PROBLEMS) found.set(code as ProblemCode, [...(found.get(code as ProblemCode) ?? []), file.slice(root.length + 1)])
+      }
+    }
+  }
+  walk(root)
+  return found
+}
 
 t.test('openapi/openapi.json is up to date (run `npm run openapi` after changing a route)', async (t) => {
   const fresh = await generateOpenApi()
   t.ok(fresh === committed, 'committed document equals the generated one')
 })
 
-t.test('every route has tags, summary, description, and an answer for each status it can give', async (t) => {
-  const doc = JSON.parse(committed)
-  t.equal(doc.openapi, '3.0.3')
-  for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Record<string, unknown>>>)) {
-    for (const [method, op] of Object.entries(item)) {
-      t.ok((op.tags as string[]).length > 0 && op.summary && op.description, `${method} ${path} is described`)
-      if (method === 'post') {
-        const statuses = Object.keys(op.responses as object)
-        t.strictSame(statuses, ['200', '202', '400', '413', '415', '422', '429', '500', '502', '503', '504'], `${path} documents every status`)
+t.test('every code the source can raise is declared by a route (or answers unmatched requests), and every code in the table is', async (t) => {
+  const raised = codesRaisedInSource()
+  t.ok(raised.size >= 15, `the scan finds the codes the source raises (${raised.size})`)
+  const declared = new Set<ProblemCode>([...SEND_ROUTE.codes, ...OPEN_ROUTE.codes, ...UNROUTED_CODES])
+  for (const [code, files] of raised) t.ok(declared.has(code), `${code} (raised in ${files.join(', ')}) is declared in src/schemas/routes.ts`)
+  for (const code of ALL_CODES) t.ok(declared.has(code), `${code} from the PROBLEMS table is declared`)
+  for (const code of UNROUTED_CODES) t.notOk(SEND_ROUTE.codes.includes(code) || OPEN_ROUTE.codes.includes(code), `${code} is for unmatched requests only`)
+})
+
+t.test('each route documents every status it can answer, with exactly the codes of that status', async (t) => {
+  for (const [paths, answers] of [[SEND_PATHS, SEND_ROUTE], [OPEN_PATHS, OPEN_ROUTE]] as const) {
+    for (const path of paths) {
+      const [op] = Object.values(doc.paths[path] as Json) as Json[]
+      t.ok(op, `${path} is documented`)
+      t.notOk(op['x-answers'], `${path}: the declaration is expanded, not left in the document`)
+      const byStatus = documentedCodes(op)
+      t.strictSame([...byStatus.values()].flat().sort(), [...answers.codes].sort(), `${path} lists exactly its declared codes`)
+      for (const [status, codes] of byStatus) {
+        const response = deref(op.responses[status])
+        for (const code of codes) {
+          t.equal(PROBLEMS[code as ProblemCode].status, Number(status), `${path} ${status}: ${code} has this status`)
+          t.match(response.description, `\`${code}\``, `${path} ${status}: the description names ${code}`)
+          t.strictSame(deref(response.content['application/problem+json'].examples[code]).value, problemExample(code as ProblemCode), `${path} ${status}: ${code} has a real example`)
+        }
+        t.equal((response.description.match(/`[A-Z_]+` \(/g) ?? []).length, codes.length, `${path} ${status}: the description names no other code`)
       }
     }
   }
+  for (const path of SEND_PATHS) {
+    const statuses = Object.keys(doc.paths[path].post.responses)
+    for (const status of ['200', '202', '400', '401', '409', '413', '415', '422', '429', '500', '502', '503', '504']) t.ok(statuses.includes(status), `${path} documents ${status}`)
+  }
+})
+
+t.test('send routes declare their request headers; every answer declares the headers it carries', async (t) => {
+  for (const path of SEND_PATHS) {
+    const op = doc.paths[path].post
+    const names = (op.parameters as Json[]).map((p) => deref(p)).filter((p) => p.in === 'header').map((p) => p.name)
+    t.ok(names.includes('Idempotency-Key') && names.includes('X-Request-Id'), `${path} declares Idempotency-Key and X-Request-Id`)
+    for (const [status, response] of Object.entries(op.responses as Json)) {
+      const headers = Object.keys(deref(response).headers ?? {})
+      t.ok(headers.includes('X-Request-Id'), `${path} ${status} has X-Request-Id`)
+      if (status !== '401') t.ok(['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'].every((h) => headers.includes(h)), `${path} ${status} has RateLimit-*`)
+      const codes = documentedCodes(op).get(status) ?? []
+      t.equal(headers.includes('Retry-After'), codes.some((c) => RETRY_AFTER_CODES.has(c as ProblemCode)), `${path} ${status}: Retry-After exactly where a code sets it`)
+      t.equal(headers.includes('Idempotent-Replayed'), status === '202' || codes.some((c) => KEPT_FOR_REPLAY.has(c as ProblemCode)), `${path} ${status}: Idempotent-Replayed exactly where an answer can be replayed`)
+    }
+    t.ok(op.responses['202'].content['application/json'].example.messageId, `${path} has a 202 example`)
+  }
+  for (const path of OPEN_PATHS) {
+    const op = Object.values(doc.paths[path] as Json)[0] as Json
+    for (const [status, response] of Object.entries(op.responses as Json)) t.ok(deref(response).headers['X-Request-Id'], `${path} ${status} has X-Request-Id`)
+    t.strictSame(op.security, [], `${path} needs no key`)
+  }
+})
+
+t.test('the source sets Retry-After for exactly the codes the document says', async (t) => {
+  const root = fileURLToPath(new URL('../src', import.meta.url))
+  const setting = new Set<string>()
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const file = join(dir, name)
+      if (statSync(file).isDirectory()) walk(file)
+      else if (file.endsWith('.ts')) {
+        const text = readFileSync(file, 'utf8')
+        for (const match of text.matchAll(/problem\('([A-Z_]+)'/g)) {
+          // The call's own text, up to its balanced closing parenthesis.
+          let depth = 0
+          let end = match.index + 'problem'.length
+          do depth += text[end] === '(' ? 1 : text[end] === ')' ? -1 : 0; while (depth > 0 && ++end < text.length)
+          if (text.slice(match.index, end).includes('retryAfterSeconds')) setting.add(match[1] as string)
+        }
+      }
+    }
+  }
+  walk(root)
+  t.strictSame([...setting].sort(), [...RETRY_AFTER_CODES].sort())
+})
+
+t.test('the documented headers are the ones real answers carry', async (t) => {
+  const { app } = await buildTestApp(t, { env: { RECIPIENT_LIMIT: '1/60s' } })
+  const body = Object.values(TEMPLATE_KINDS[0].examples)[0].value as Record<string, unknown>
+  const url = `/v1/messages/${TEMPLATE_KINDS[0].kind}`
+  const sent = await post(app, url, body, { 'idempotency-key': 'doc-headers-1' })
+  const replayed = await post(app, url, body, { 'idempotency-key': 'doc-headers-1' })
+  const limited = await post(app, url, body)
+  const invalid = await post(app, url, { ...body, template: 'Bad Name' })
+  const answers = { 202: sent, replayed, 429: limited, 400: invalid }
+  t.equal(sent.status, 202)
+  t.equal(replayed.headers['idempotent-replayed'], 'true')
+  t.equal(limited.status, 429)
+  for (const [name, res] of Object.entries(answers)) {
+    const status = String(res.status)
+    const documented = Object.keys(deref(doc.paths[url].post.responses[status]).headers).map((h) => h.toLowerCase())
+    for (const header of documented) {
+      if (header === 'idempotent-replayed' && name !== 'replayed') continue
+      if (header === 'retry-after' && res.status === 400) continue
+      t.ok(res.headers[header] !== undefined, `${name}: documented ${header} is sent`)
+    }
+    t.same(Object.keys(res.body).sort(), Object.keys(status === '202' ? doc.paths[url].post.responses['202'].content['application/json'].example : problemExample(res.body.code as ProblemCode)).sort(), `${name}: the example has the real body's fields`)
+  }
+  for (const path of OPEN_PATHS) {
+    const res = await app.inject({ url: path, headers: { 'x-request-id': 'open-route-1' } })
+    t.equal(res.headers['x-request-id'], 'open-route-1', `${path} answers with X-Request-Id`)
+  }
+})
+
+t.test('every example in the document, executed top to bottom with the default configuration, answers 202', async (t) => {
+  // What Swagger UI does: the body example as is, query parameters filled from their examples.
+  // Defaults throughout (no JELOU_BOT_ID, RECIPIENT_LIMIT 10/60s), except load shedding: it measures
+  // this busy test machine (parallel files, first-import compiles), not the examples.
+  const config = loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '0' })
+  const { stream } = captureLogs(t)
+  const app = await buildApp(config, { logger: pino({ ...loggerOptions(config), level: 'info' }, stream) })
+  t.teardown(() => app.close())
+  let count = 0
+  for (const [path, item] of Object.entries(doc.paths as Record<string, Json>)) {
+    const op = item.post
+    if (op === undefined) continue
+    const query = new URLSearchParams()
+    for (const parameter of (op.parameters as Json[]).map(deref)) {
+      if (parameter.in === 'query' && parameter.example !== undefined) query.set(parameter.name, String(parameter.example))
+    }
+    for (const [name, example] of Object.entries(op.requestBody.content['application/json'].examples as Json)) {
+      const res = await post(app, `${path}${query.size > 0 ? `?${query}` : ''}`, example.value)
+      t.equal(res.status, 202, `${path} example ${name} answers 202 (${String(res.body.code ?? '')} ${String(res.body.detail ?? '')})`)
+      count++
+    }
+  }
+  t.equal(count, SEND_PATHS.length + TEMPLATE_KINDS.reduce((n, k) => n + Object.keys(k.examples).length - 1, 0), 'every example of every send route, raw included')
+  t.ok(count > config.recipientLimit.max, `more examples (${count}) than the default recipient limit allows to one number`)
+})
+
+t.test('no pattern needs JavaScript\'s u flag; rules that would are described instead', async (t) => {
+  const patterns: string[] = []
+  const visit = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach(visit)
+    else if (typeof node === 'object' && node !== null) {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'pattern' && typeof value === 'string') patterns.push(value)
+        else visit(value)
+      }
+    }
+  }
+  visit(doc)
+  t.ok(patterns.length > 10, `${patterns.length} patterns checked`)
+  for (const pattern of patterns) {
+    t.doesNotThrow(() => new RegExp(pattern), `${pattern} compiles without the u flag`)
+    t.notMatch(pattern, /\\[pP]\{|\\u\{/, `${pattern} uses no Unicode property or code point escape`)
+  }
+  t.match(doc.paths['/v1/messages/authentication'].post.requestBody.content['application/json'].schema.properties.code.description, /emoji/)
+})
+
+t.test('document metadata: open routes, named examples, no dead license link', async (t) => {
+  t.equal(doc.openapi, '3.0.3')
+  for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Json>>)) {
+    for (const [method, op] of Object.entries(item)) {
+      t.ok((op.tags as string[]).length > 0 && op.summary && op.description && op.operationId, `${method} ${path} is described`)
+    }
+  }
+  for (const path of OPEN_PATHS) t.ok(doc.paths[path].get, `${path} is documented`)
   for (const kind of TEMPLATE_KINDS) {
-    const op = doc.paths[`/v1/messages/${kind.kind}`].post
-    const examples = op.requestBody.content['application/json'].examples
+    const examples = doc.paths[`/v1/messages/${kind.kind}`].post.requestBody.content['application/json'].examples
     t.strictSame(Object.keys(examples), Object.keys(kind.examples), `${kind.kind} carries its named examples`)
   }
-  t.ok(doc.paths['/v1/messages'].post, 'raw route documented')
-  t.ok(doc.paths['/sandbox/messages'].get, 'sandbox route documented')
+  t.equal(doc.info.license.url, undefined, 'no license URL: there is no public license page to link')
   t.ok(doc.components.schemas.Problem.properties.errors, 'problem body documented once, with its errors list')
 })

@@ -107,7 +107,7 @@ t.test('.dockerignore keeps dependencies, build output, tests, git and secrets o
 })
 
 t.test('docker-compose.yml: proxy, sandbox and Redis; init; loopback port; no credentials', async (t) => {
-  t.equal(compose.match(/^ {4}init: true$/gm)?.length, 2, 'init: true on both node services')
+  t.equal(compose.match(/^ {4}init: true$/gm)?.length, 3, 'init: true on every node service (proxy, proxy-live, sandbox)')
   t.match(compose, /^ {2}proxy:$/m, 'a proxy service')
   t.match(compose, /^ {2}sandbox:$/m, 'a sandbox service')
   t.match(compose, /command: \["node", "dist\/sandbox\/main\.js"\]/, 'the sandbox runs dist/sandbox/main.js')
@@ -144,4 +144,26 @@ t.test('the proxy service starts with what compose gives it: compose.env plus it
   t.equal(config.host, '0.0.0.0', 'listens on every interface inside the container')
   t.equal(config.port, 3000, 'port 3000')
   t.equal(config.redis?.url, 'redis://redis:6379', 'shared store is the compose Redis')
+})
+
+t.test('compose runs live mode without the sandbox: the `live` profile starts proxy-live and Redis only', { skip: composeMissing ?? false }, async (t) => {
+  const env = { ...process.env }
+  delete env.HSM_ENV_FILE
+  t.match(compose, /^ {2}proxy-live:\n {4}profiles: \["live"\]$/m, 'proxy-live is in the live profile, so a plain `up` does not start it')
+  const live = await run('docker-compose', ['-f', 'docker-compose.yml', '--profile', 'live', 'config'], env)
+  t.equal(live.code, 0, live.stderr.trim())
+  const block = /^ {2}proxy-live:\n((?: {4}.*\n|\n)*)/m.exec(live.stdout)?.[1] ?? ''
+  t.match(block, /depends_on:\n\s+redis:/, 'proxy-live waits for Redis')
+  t.notMatch(block, /sandbox/, 'and not for the sandbox')
+})
+
+t.test('npm start rebuilds only what changed; npm run dev rebuilds and restarts on change', async (t) => {
+  const build = JSON.parse(read('tsconfig.build.json')) as { compilerOptions: Record<string, unknown> }
+  t.equal(build.compilerOptions.incremental, true, 'tsc keeps build info, so an unchanged tree is not re-emitted')
+  t.match(String(build.compilerOptions.tsBuildInfoFile), /^dist\//, 'the build info lives in dist/, so deleting dist/ rebuilds everything')
+  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts
+  t.match(scripts.start, /^npm run build && node dist\/server\.js$/)
+  t.match(scripts.dev, /tsc -p tsconfig\.build\.json --watch/, 'dev recompiles on change')
+  t.match(scripts.dev, /node --watch dist\/server\.js/, 'and restarts the server when dist/ changes')
+  t.match(scripts.test, /npm run lint:openapi/, 'npm test lints the OpenAPI document')
 })

@@ -1,6 +1,10 @@
 // POST /v1/messages: a full Jelou body, checked against the upstream rules, its one number normalized, forwarded unchanged.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
+import { TEMPLATE_KINDS } from '../src/templates/index.js'
+import type { CommonBody } from '../src/templates/kind.js'
+import type { Language } from '../src/config.js'
+import { maskPhone } from '../src/phone.js'
 import { buildTestApp, post } from './helper.js'
 
 const TO = '+593 98 765 4321'
@@ -9,38 +13,41 @@ const fixture = (name: string): Body => JSON.parse(readFileSync(new URL(`./fixtu
 /** A fixture's request as a caller would write it: the number in a human format. */
 const asCaller = (name: string): Body => ({ ...fixture(name), destinations: [TO] })
 
-const FIXTURES = [
-  'text', 'image', 'video', 'document', 'url-buttons-static', 'url-buttons-dynamic', 'quick-reply',
-  'header-parameters', 'catalog', 'lto', 'authentication', 'carousel'
-]
+/** Every example of every kind, as the raw body its kind route would send (derived from the kinds table). */
+const CASES = TEMPLATE_KINDS.flatMap((kind) => Object.entries(kind.examples).map(([name, example]) => {
+  const value = example.value as CommonBody & { language?: Language }
+  const to = value.to.replace(/\D/g, '')
+  return { name: `${kind.kind}/${name}`, input: value.to, to, upstream: kind.toUpstream(value, { to, language: value.language }) }
+}))
 
-for (const name of FIXTURES) {
-  t.test(`${name}: 202, the sandbox receives the body unchanged but for the normalized number`, async (t) => {
+for (const c of CASES) {
+  t.test(`${c.name}: 202, the sandbox receives the body unchanged but for the normalized number`, async (t) => {
     const { app, sandbox, logs } = await buildTestApp(t)
-    const body = asCaller(name)
-    const res = await post(app, '/v1/messages?botId=bot-123', body, { 'x-request-id': `raw-${name}` })
+    const body = { ...c.upstream, destinations: [c.input] }
+    const requestId = `raw-${c.name.replace('/', '-')}`
+    const res = await post(app, '/v1/messages?botId=bot-123', body, { 'x-request-id': requestId })
 
     t.equal(res.status, 202)
     t.match(res.body, {
       messageId: /^[0-9a-f-]{36}$/,
-      to: '593987654321',
+      to: c.to,
       kind: 'raw',
       template: body.elementName,
       botId: 'bot-123',
-      requestId: `raw-${name}`,
-      phone: { input: TO, normalized: '593987654321', country: 'EC' },
+      requestId,
+      phone: { input: c.input, normalized: c.to, country: 'EC' },
       sandbox: true
     })
 
     const received = sandbox.messages()
     t.equal(received.length, 1, 'exactly one upstream request')
-    t.strictSame(received[0].body, fixture(name), 'destinations normalized, everything else unchanged')
+    t.strictSame(received[0].body, c.upstream, 'destinations normalized, everything else unchanged')
     t.equal(received[0].path, '/v2/whatsapp/bot-123/hsm')
-    t.equal(received[0].requestId, `raw-${name}`)
+    t.equal(received[0].requestId, requestId)
 
     const sends = logs.sends()
     t.equal(sends.length, 1, 'one send line')
-    t.match(sends[0], { msg: 'hsm sent', outcome: 'sent', kind: 'raw', template: body.elementName, botId: 'bot-123', to: '5939******21', upstreamStatus: 200 })
+    t.match(sends[0], { msg: 'hsm sent', outcome: 'sent', kind: 'raw', template: body.elementName, botId: 'bot-123', to: maskPhone(c.to), upstreamStatus: 200 })
   })
 }
 

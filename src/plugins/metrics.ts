@@ -1,5 +1,6 @@
 // Prometheus metrics at /metrics (prom-client): sends by outcome, upstream latency, refusals, process and HTTP.
 import fp from 'fastify-plugin'
+import { OPEN_ROUTE, openResponses } from '../schemas/routes.js'
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
 import { FastHistogram, type Series } from '../histogram.js'
 import type { SendObserver } from '../send.js'
@@ -68,11 +69,18 @@ export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
   app.get('/metrics', {
     schema: {
       tags: ['health'],
+      operationId: 'metrics',
       summary: 'Prometheus metrics',
       description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, http_request_duration_seconds, and the process metrics.',
-      produces: ['text/plain']
+      produces: ['text/plain'],
+      response: {
+        200: { description: 'Prometheus text exposition format 0.0.4.', type: 'string' },
+        ...openResponses
+      },
+      'x-answers': OPEN_ROUTE
     }
-  }, async (_request, reply) => {
+  }, async (request, reply) => {
+    reply.header('x-request-id', request.id)
     return await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 }, { name: 'metrics', fastify: '5.x' })

@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { completeDocument } from './openapi-answers.js'
 
 export default fp<{ version: string }>(async (app, opts) => {
   await app.register(swagger, {
@@ -13,7 +14,8 @@ export default fp<{ version: string }>(async (app, opts) => {
         title: 'jelou-hsm-proxy',
         version: opts.version,
         description: 'Send one WhatsApp template (HSM) message to one person through Jelou. Each template kind has its own small body; the service validates it, normalizes the phone number, adds the Jelou credentials and forwards it. In sandbox mode (no credentials) messages go to a built-in Jelou look-alike: try any example below, then open [the sandbox inbox](/sandbox) to see each message as the recipient\'s phone would show it. Add `?dryRun=true` to any send to get the exact Jelou body and a rendered `preview` without sending.',
-        license: { name: 'UNLICENSED', url: 'https://jelou-hsm-proxy/license' }
+        // Internal, unpublished software: a license name and no URL (there is no public license text to link).
+        license: { name: 'UNLICENSED (internal use only)' }
       },
       servers: [{ url: '/', description: 'This service' }],
       components: {
@@ -25,9 +27,11 @@ export default fp<{ version: string }>(async (app, opts) => {
       tags: [
         { name: 'messages', description: 'Send one template message to one person.' },
         { name: 'sandbox', description: 'Sandbox mode only: what the built-in Jelou look-alike received; the inbox page is at /sandbox.' },
-        { name: 'health', description: 'Liveness and readiness.' }
+        { name: 'health', description: 'Liveness, readiness and metrics.' }
       ]
-    }
+    },
+    // Each route's `x-answers` becomes its statuses, codes, headers and examples.
+    transformObject: (document) => completeDocument((document as { openapiObject: Parameters<typeof completeDocument>[0] }).openapiObject)
   })
   await app.register(swaggerUi, {
     routePrefix: '/docs',

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Redis } from 'ioredis'
+import { OPEN_ROUTE, openResponses } from '../schemas/routes.js'
 
 const HealthSchema = Type.Object({ status: Type.Literal('ok') })
 const ReadySchema = Type.Object({
@@ -33,17 +34,23 @@ export interface HealthOptions {
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { mode, lifecycle }) => {
   app.get('/health', {
-    schema: { tags: ['health'], summary: 'Liveness', description: 'Answers 200 while the process is running.', response: { 200: HealthSchema } }
-  }, async () => ({ status: 'ok' as const }))
+    schema: { tags: ['health'], operationId: 'health', summary: 'Liveness', description: 'Answers 200 while the process is running.', response: { 200: HealthSchema, ...openResponses }, 'x-answers': OPEN_ROUTE }
+  }, async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    return { status: 'ok' as const }
+  })
 
   app.get('/ready', {
     schema: {
       tags: ['health'],
+      operationId: 'ready',
       summary: 'Readiness',
       description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot: the upstream pool, or Redis when REDIS_URL is set. After SIGTERM it answers 503 draining at once, while other routes keep serving for SHUTDOWN_DRAIN_MS.',
-      response: { 200: ReadySchema, 503: ReadySchema }
+      response: { 200: ReadySchema, 503: ReadySchema, ...openResponses },
+      'x-answers': OPEN_ROUTE
     }
-  }, async (_request, reply) => {
+  }, async (request, reply) => {
+    reply.header('x-request-id', request.id)
     const pool = app.upstream.pool as { closed?: boolean, destroyed?: boolean }
     const checks: { config: string, upstream: string, redis?: string } = {
       config: 'ok',

@@ -3,13 +3,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Sender } from '../send.js'
 import { sendAnswer, type FieldError } from '../errors.js'
-import { DryRunSchema, isDryRun, sendResponses } from '../schemas/routes.js'
+import { DryRunSchema, SEND_ROUTE, isDryRun, sendResponses } from '../schemas/routes.js'
 import { crossFieldErrors, isSchemaValid, schemaFieldErrors } from '../schemas/field-errors.js'
 import { PATTERNS, patterned } from '../schemas/common.js'
 import { upstreamBodySchema, upstreamConditionalErrors, type UpstreamBody } from '../upstream/schema.js'
 
 const RawQuerySchema = Type.Object({
-  botId: Type.Optional(patterned(['botId'], { description: 'Jelou bot; defaults to JELOU_BOT_ID.' })),
+  // The example makes Swagger UI's Try it out work without JELOU_BOT_ID (the default configuration).
+  botId: Type.Optional(patterned(['botId'], { description: 'Jelou bot; defaults to JELOU_BOT_ID.', examples: ['bot-123'] })),
   country: Type.Optional(patterned(['country'], { description: 'Region for a national-format number; defaults to DEFAULT_COUNTRY.' })),
   dryRun: DryRunSchema
 }, { additionalProperties: false })
@@ -24,6 +25,14 @@ function pointToQuery (errors: FieldError[]): FieldError[] {
     : e)
 }
 
+/** Swagger UI's examples for the raw body; with the botId query example each answers 202 in sandbox mode. */
+export const RAW_EXAMPLES = {
+  raw: {
+    summary: 'Text message as a raw Jelou body',
+    value: { elementName: 'order_update', destinations: ['+593 98 765 4334'], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }
+  }
+}
+
 export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app, { send }) => {
   app.post('/v1/messages', {
     schema: {
@@ -35,14 +44,10 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
       querystring: RawQuerySchema,
       body: {
         ...upstreamBodySchema(true),
-        'x-examples': {
-          raw: {
-            summary: 'Text message as a raw Jelou body',
-            value: { elementName: 'order_update', destinations: ['+593 98 765 4321'], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }
-          }
-        }
+        'x-examples': RAW_EXAMPLES
       },
-      response: sendResponses
+      response: sendResponses,
+      'x-answers': SEND_ROUTE
     },
     // Schema failures reach the handler, so the phone rule can be reported with them.
     attachValidation: true

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Sandbox } from '../sandbox/server.js'
+import { OPEN_ROUTE, openResponses } from '../schemas/routes.js'
 
 const SandboxMessagesSchema = Type.Object({
   messages: Type.Array(Type.Object({
@@ -22,9 +23,14 @@ export const sandboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, '
   app.get('/sandbox/messages', {
     schema: {
       tags: ['sandbox'],
+      operationId: 'sandbox_messages',
       summary: 'What the sandbox received',
       description: 'Sandbox mode only: the upstream requests the built-in Jelou look-alike received (path with bot id, Basic header, exact body), newest first.',
-      response: { 200: SandboxMessagesSchema }
+      response: { 200: SandboxMessagesSchema, ...openResponses },
+      'x-answers': OPEN_ROUTE
     }
-  }, async () => ({ messages: sandbox.messages() }))
+  }, async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    return { messages: sandbox.messages() }
+  })
 }

@@ -4,7 +4,7 @@ import { TEMPLATE_KINDS } from '../templates/index.js'
 import { futureError, type CommonBody } from '../templates/kind.js'
 import type { Sender } from '../send.js'
 import { sendAnswer } from '../errors.js'
-import { DryRunQuerySchema, isDryRun, sendResponses } from '../schemas/routes.js'
+import { DryRunQuerySchema, SEND_ROUTE, isDryRun, sendResponses } from '../schemas/routes.js'
 import { crossFieldErrors, isSchemaValid, schemaFieldErrors } from '../schemas/field-errors.js'
 
 export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app, { send }) => {
@@ -18,7 +18,8 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async
         description: template.description,
         querystring: DryRunQuerySchema,
         body: { ...template.schema, 'x-examples': template.examples },
-        response: sendResponses
+        response: sendResponses,
+        'x-answers': SEND_ROUTE
       },
       // Schema failures reach the handler, so the cross-field and phone rules can be reported with them.
       attachValidation: true

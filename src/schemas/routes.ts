@@ -1,4 +1,4 @@
-// Route-level schemas shared by every send route: the dry-run query and the answer for every status.
+// Route-level schemas: the dry-run query, and which error codes each route can answer, from which its responses derive.
 import { Type, type TSchema } from 'typebox'
 import { PROBLEMS, type ProblemCode } from '../errors.js'
 import { DryRunResultSchema, ProblemSchema, SendResultSchema } from './common.js'
@@ -9,6 +9,49 @@ export const SHARED_SCHEMAS = [
   { $id: 'SendResult', ...SendResultSchema },
   { $id: 'DryRunResult', ...DryRunResultSchema }
 ]
+
+/**
+ * What a route can answer besides its own success: the codes, and whether it is a send route
+ * (which takes Idempotency-Key and sits behind the caller key and the per-caller limit).
+ * Each route carries its declaration as `x-answers`; the OpenAPI document expands it into
+ * statuses, descriptions, `code` enums, headers and examples (src/plugins/openapi-answers.ts),
+ * and test/openapi.test.ts checks that every code the source can raise is declared here.
+ */
+export interface RouteAnswers {
+  /** Names the shared responses in the OpenAPI document (`components.responses.<name><status>`). */
+  name: string
+  send: boolean
+  codes: readonly ProblemCode[]
+}
+
+/** Every /v1 send route: the kind routes and the raw route. */
+export const SEND_ROUTE: RouteAnswers = {
+  name: 'Send',
+  send: true,
+  codes: [
+    'VALIDATION_FAILED', 'INVALID_PHONE', 'UNAUTHORIZED', 'METHOD_NOT_ALLOWED', 'IDEMPOTENCY_IN_PROGRESS', 'PAYLOAD_TOO_LARGE',
+    'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_KEY_REUSED', 'UPSTREAM_REJECTED', 'RATE_LIMITED', 'RECIPIENT_RATE_LIMITED',
+    'UPSTREAM_RATE_LIMITED', 'INTERNAL_ERROR', 'UPSTREAM_AUTH_FAILED', 'UPSTREAM_ERROR', 'UPSTREAM_UNAVAILABLE',
+    'OVERLOADED', 'STORE_UNAVAILABLE', 'UPSTREAM_TIMEOUT'
+  ]
+}
+
+/** The open GET routes (health, readiness, metrics, the sandbox listing): no body, no key, not shed. */
+export const OPEN_ROUTE: RouteAnswers = {
+  name: 'Open',
+  send: false,
+  codes: ['METHOD_NOT_ALLOWED', 'INTERNAL_ERROR']
+}
+
+/** Codes no route answers: they are for requests that matched no route. */
+export const UNROUTED_CODES: readonly ProblemCode[] = ['NOT_FOUND']
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /** The route's error codes (see RouteAnswers); @fastify/swagger copies `x-` keys into the operation. */
+    'x-answers'?: RouteAnswers
+  }
+}
 
 const ref = (id: string, description: string): TSchema => ({ description, $ref: `${id}#` }) as unknown as TSchema
 
@@ -24,25 +67,34 @@ export function isDryRun (query: unknown): boolean {
   return value === 'true' || value === '1'
 }
 
+/** The declared codes grouped by HTTP status, in status order. */
+export function codesByStatus (codes: readonly ProblemCode[]): Map<number, ProblemCode[]> {
+  const byStatus = new Map<number, ProblemCode[]>()
+  for (const code of [...codes].sort((a, b) => PROBLEMS[a].status - PROBLEMS[b].status)) {
+    const status = PROBLEMS[code].status
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code])
+  }
+  return byStatus
+}
+
+/** One problem status, for the serializer; the OpenAPI document replaces it with the full description. */
 function problemResponse (codes: ProblemCode[]): TSchema {
-  const lines = codes.map((code) => `\`${code}\`: ${PROBLEMS[code].title}`).join('; ')
   return {
-    description: lines,
+    description: codes.join(', '),
     content: { 'application/problem+json': { schema: ref('Problem', 'RFC 9457 problem details.') } }
   } as unknown as TSchema
+}
+
+function problemResponses (answers: RouteAnswers): Record<number, TSchema> {
+  return Object.fromEntries([...codesByStatus(answers.codes)].map(([status, codes]) => [status, problemResponse(codes)]))
 }
 
 /** Every status a send route can answer, so Swagger shows them and the serializer knows them. */
 export const sendResponses = {
   200: ref('DryRunResult', 'Dry run: every check passed; nothing was sent.'),
   202: ref('SendResult', 'Jelou accepted the message for delivery (not yet delivered).'),
-  400: problemResponse(['VALIDATION_FAILED', 'INVALID_PHONE']),
-  413: problemResponse(['PAYLOAD_TOO_LARGE']),
-  415: problemResponse(['UNSUPPORTED_MEDIA_TYPE']),
-  422: problemResponse(['UPSTREAM_REJECTED']),
-  429: problemResponse(['UPSTREAM_RATE_LIMITED']),
-  500: problemResponse(['INTERNAL_ERROR']),
-  502: problemResponse(['UPSTREAM_AUTH_FAILED', 'UPSTREAM_ERROR']),
-  503: problemResponse(['UPSTREAM_UNAVAILABLE']),
-  504: problemResponse(['UPSTREAM_TIMEOUT'])
+  ...problemResponses(SEND_ROUTE)
 }
+
+/** The problem statuses of an open route, beside its own answers. */
+export const openResponses = problemResponses(OPEN_ROUTE)

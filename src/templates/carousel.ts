@@ -18,7 +18,7 @@ const buttonShape = (card: { urlParams?: readonly string[], quickReplies?: reado
 export const carousel = defineKind({
   kind: 'carousel',
   summary: 'Send a carousel template',
-  description: 'A carousel (Jelou `type: "carousel"`): `params` fill the message bubble, then 2 to 10 `cards`, each with header media, body values and buttons. Meta requires every card to use the same media kind and the same buttons. Card quick replies are sent as `buttonParameters` of type `QUICK_REPLY` (inferred; see README).',
+  description: 'A carousel (Jelou `type: "carousel"`): `params` fill the message bubble, then 2 to 10 `cards`, each with header media, body values and buttons. Meta requires every card to use the same media kind and the same buttons. Card quick replies are sent as `buttonParameters` of type `QUICK_REPLY` (inferred; see docs/design.md).',
   schema: kindBody({
     cards: Type.Array(CardSchema, { minItems: 2, maxItems: 10, description: 'The cards, 2 to 10.' })
   }, 'A carousel template send.'),
@@ -26,7 +26,7 @@ export const carousel = defineKind({
     carousel: {
       summary: 'Carousel with 2 cards',
       value: {
-        to: '+593 98 765 4321',
+        to: '+593 98 765 4333',
         template: 'weekly_offers',
         language: 'es',
         params: ['Maria'],

@@ -12,7 +12,7 @@ export const catalog = defineKind({
   examples: {
     catalog: {
       summary: 'Full catalog',
-      value: { to: '+593 98 765 4321', template: 'spring_catalog', language: 'es', params: ['Maria'], thumbnailUrl: 'https://cdn.example.com/media/catalog-thumb.jpg', botId: 'bot-123' }
+      value: { to: '+593 98 765 4330', template: 'spring_catalog', language: 'es', params: ['Maria'], thumbnailUrl: 'https://cdn.example.com/media/catalog-thumb.jpg', botId: 'bot-123' }
     }
   },
   toUpstream: (body, ctx) => baseUpstream(body, ctx, 'catalog', { thumbnailProduct: body.thumbnailUrl })

@@ -14,7 +14,7 @@ export const document = defineKind({
   examples: {
     document: {
       summary: 'Message with attached document',
-      value: { to: '+593 98 765 4321', template: 'invoice_ready', language: 'es', mediaUrl: 'https://cdn.example.com/media/invoice-1234.pdf', filename: 'invoice-1234.pdf', params: ['Maria', 'INV-1234'], botId: 'bot-123' }
+      value: { to: '+593 98 765 4326', template: 'invoice_ready', language: 'es', mediaUrl: 'https://cdn.example.com/media/invoice-1234.pdf', filename: 'invoice-1234.pdf', params: ['Maria', 'INV-1234'], botId: 'bot-123' }
     }
   },
   toUpstream: (body, ctx) => baseUpstream(body, ctx, 'document', { mediaUrl: body.mediaUrl, filename: body.filename })

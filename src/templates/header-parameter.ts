@@ -12,7 +12,7 @@ export const headerParameter = defineKind({
   examples: {
     headerParameters: {
       summary: 'Personalized text message with header parameters',
-      value: { to: '+593 98 765 4321', template: 'account_notice', language: 'es', headerParam: 'Maria', params: ['ACC-5678', '2025-03-31'], botId: 'bot-123' }
+      value: { to: '+593 98 765 4329', template: 'account_notice', language: 'es', headerParam: 'Maria', params: ['ACC-5678', '2025-03-31'], botId: 'bot-123' }
     }
   },
   toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', { headerParameters: [body.headerParam] })

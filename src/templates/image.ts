@@ -8,6 +8,6 @@ export const image = mediaHeaderKind({
   maxSize: '5 MB',
   example: {
     summary: 'Message with image',
-    value: { to: '+593 98 765 4321', template: 'promo_banner', language: 'es', mediaUrl: 'https://cdn.example.com/media/promo-banner.png', params: ['Maria', '20%'], botId: 'bot-123' }
+    value: { to: '+593 98 765 4324', template: 'promo_banner', language: 'es', mediaUrl: 'https://cdn.example.com/media/promo-banner.png', params: ['Maria', '20%'], botId: 'bot-123' }
   }
 })

@@ -15,7 +15,7 @@ export const quickReply = defineKind({
     quickReply: {
       summary: 'Text message with Quick Reply buttons',
       value: {
-        to: '+593 98 765 4321',
+        to: '+593 98 765 4328',
         template: 'appointment_confirm',
         language: 'es',
         params: ['Maria', '2025-03-10 10:00'],

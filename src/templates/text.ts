@@ -20,7 +20,7 @@ export const text = defineKind({
     staticUrlButtons: {
       summary: 'Text message with static URL action buttons',
       description: 'Static URL buttons are part of the approved template: nothing extra to send.',
-      value: { to: '+593 98 765 4321', template: 'visit_store', language: 'es', params: ['Maria'], botId: 'bot-123' }
+      value: { to: '+593 98 765 4322', template: 'visit_store', language: 'es', params: ['Maria'], botId: 'bot-123' }
     }
   },
   toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', {

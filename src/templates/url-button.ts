@@ -14,7 +14,7 @@ export const urlButton = defineKind({
   examples: {
     dynamicUrlButtons: {
       summary: 'Text message with dynamic URL action buttons',
-      value: { to: '+593 98 765 4321', template: 'track_order', language: 'es', params: ['Maria', 'ORD-1234'], urlParams: ['ORD-1234'], botId: 'bot-123' }
+      value: { to: '+593 98 765 4327', template: 'track_order', language: 'es', params: ['Maria', 'ORD-1234'], urlParams: ['ORD-1234'], botId: 'bot-123' }
     }
   },
   toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', {

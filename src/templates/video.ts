@@ -8,6 +8,6 @@ export const video = mediaHeaderKind({
   maxSize: '15 MB',
   example: {
     summary: 'Message with video',
-    value: { to: '+593 98 765 4321', template: 'product_tour', language: 'en', mediaUrl: 'https://cdn.example.com/media/product-tour.mp4', params: ['Maria'], botId: 'bot-123' }
+    value: { to: '+593 98 765 4325', template: 'product_tour', language: 'en', mediaUrl: 'https://cdn.example.com/media/product-tour.mp4', params: ['Maria'], botId: 'bot-123' }
   }
 })

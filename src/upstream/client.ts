@@ -109,7 +109,7 @@ type IncomingHeaders = Record<string, string | string[] | undefined>
  * One request through undici's dispatcher API, the answer read whole as text. The body is
  * always read to the end, so the keep-alive connection goes back to the pool. This is what
  * `dispatcher.request()` + `body.text()` do, without a Readable stream and its ticks per
- * answer (see README "Performance").
+ * answer (see docs/performance.md).
  */
 function post (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<Answered> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,240 @@
+// Completes the OpenAPI document from each route's `x-answers`: every status with its codes, headers and real examples.
+import { KEPT_FOR_REPLAY, PROBLEMS, problem, problemAnswer, type ProblemCode, type ProblemExtras } from '../errors.js'
+import { codesByStatus, type RouteAnswers } from '../schemas/routes.js'
+
+interface ProblemExample {
+  /** When the code happens: the status's description lists one sentence per code. */
+  when: string
+  /** A detail as the service writes it (see the `problem(...)` call that raises the code). */
+  detail: string
+  extras?: ProblemExtras
+}
+
+const EXAMPLE_REQUEST_ID = '3f0c7b9e-8a4d-4f7e-9b61-2d5c0e8a1f47'
+
+/** One example per code, built through the same `problemAnswer()` the error handler uses, so the bodies match. */
+export const PROBLEM_EXAMPLES: Record<ProblemCode, ProblemExample> = {
+  VALIDATION_FAILED: {
+    when: 'the body, query or a header breaks a rule; `errors` names each field and rule; nothing was sent',
+    detail: 'body /params/0 must not contain a newline or tab',
+    extras: { errors: [{ in: 'body', path: '/params/0', rule: 'pattern', message: 'must not contain a newline or tab' }] }
+  },
+  INVALID_PHONE: {
+    when: '`to` cannot be read as a phone number; `errors[0].rule` says why; nothing was sent',
+    detail: 'to is too short to be a phone number',
+    extras: { errors: [{ in: 'body', path: '/to', rule: 'TOO_SHORT', message: 'is too short to be a phone number' }] }
+  },
+  UNAUTHORIZED: {
+    when: 'API_KEYS is set and the request has no key or an unknown one',
+    detail: 'The API key is not known.'
+  },
+  NOT_FOUND: {
+    when: 'no route has this path',
+    detail: 'No route GET /v1/message.'
+  },
+  METHOD_NOT_ALLOWED: {
+    when: 'the path exists but not with this method (any unknown method too); the `Allow` header lists the methods it accepts',
+    detail: '/v1/messages/text does not accept GET; it accepts POST.'
+  },
+  IDEMPOTENCY_IN_PROGRESS: {
+    when: 'a request with the same Idempotency-Key is still being processed; retry after Retry-After to get its answer',
+    detail: 'A request with this Idempotency-Key is still being processed; retry later to get its answer.',
+    extras: { retryAfterSeconds: 1 }
+  },
+  PAYLOAD_TOO_LARGE: {
+    when: 'the body is larger than BODY_LIMIT_BYTES',
+    detail: 'The request body is larger than BODY_LIMIT_BYTES allows.'
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    when: 'the body is not application/json',
+    detail: 'Send the body as application/json.'
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    when: 'the Idempotency-Key was used with a different request (route, query or body)',
+    detail: 'This Idempotency-Key was used with a different request; use a new key for a new message.'
+  },
+  UPSTREAM_REJECTED: {
+    when: 'Jelou answered 400, 404 or 422 (unknown template or bot, wrong parameters); `upstream` holds its sanitized answer',
+    detail: 'Jelou rejected the message (404): check the template, bot and parameters.',
+    extras: { upstream: { status: 404, body: { message: 'Template not found' } } }
+  },
+  RATE_LIMITED: {
+    when: 'the caller spent its RATE_LIMIT_PER_MINUTE; nothing was sent',
+    detail: 'At most 600 requests per minute for this caller; nothing was sent.',
+    extras: { retryAfterSeconds: 37 }
+  },
+  RECIPIENT_RATE_LIMITED: {
+    when: 'RECIPIENT_LIMIT sends already went to this number in the window; nothing was sent',
+    detail: 'At most 10 messages per 60 s to one recipient; nothing was sent.',
+    extras: { retryAfterSeconds: 42 }
+  },
+  UPSTREAM_RATE_LIMITED: {
+    when: 'Jelou answered 429 and its Retry-After does not fit the deadline; nothing was sent',
+    detail: 'Jelou is rate limiting this account; nothing was sent.',
+    extras: { retryAfterSeconds: 30, upstream: { status: 429, body: { code: 'rate_limited' } } }
+  },
+  INTERNAL_ERROR: {
+    when: 'a bug; nothing was sent; quote the requestId',
+    detail: 'Something went wrong on our side; nothing was sent. Quote the requestId when reporting it.'
+  },
+  UPSTREAM_AUTH_FAILED: {
+    when: 'Jelou answered 401 or 403: the service\'s credentials are wrong; nothing was sent',
+    detail: 'Jelou refused our credentials (401); nothing was sent. The service operator must check JELOU_CLIENT_ID, JELOU_CLIENT_SECRET and the bot.',
+    extras: { upstream: { status: 401, body: { message: 'Unauthorized' } } }
+  },
+  UPSTREAM_ERROR: {
+    when: 'Jelou answered 5xx or an unreadable answer, or closed the connection mid-answer; the message may have been sent',
+    detail: 'Jelou answered 500.',
+    extras: { upstream: { status: 500, body: { message: 'Internal Server Error' } } }
+  },
+  UPSTREAM_UNAVAILABLE: {
+    when: 'Jelou could not be reached after the allowed retries; nothing was sent',
+    detail: 'Jelou could not be reached; nothing was sent.'
+  },
+  OVERLOADED: {
+    when: 'load shed: the event loop is saturated or JELOU_QUEUE_LIMIT sends already wait; nothing was sent',
+    detail: 'Too many sends are waiting for Jelou; nothing was sent. Retry shortly.',
+    extras: { retryAfterSeconds: 1 }
+  },
+  STORE_UNAVAILABLE: {
+    when: 'REDIS_URL is set and Redis does not answer: sends stop rather than risk a double send; nothing was sent',
+    detail: 'The shared store (Redis) did not answer; nothing was sent. Retry shortly.'
+  },
+  UPSTREAM_TIMEOUT: {
+    when: 'no answer from Jelou within JELOU_TIMEOUT_MS: the message may have been sent',
+    detail: 'Jelou did not answer in time; the message may have been sent. Retry only with the same Idempotency-Key.'
+  }
+}
+
+/** Codes whose answer carries a Retry-After header (the `problem(...)` calls that set `retryAfterSeconds`). */
+export const RETRY_AFTER_CODES: ReadonlySet<ProblemCode> = new Set(['IDEMPOTENCY_IN_PROGRESS', 'RATE_LIMITED', 'RECIPIENT_RATE_LIMITED', 'UPSTREAM_RATE_LIMITED', 'OVERLOADED'])
+
+export function problemExample (code: ProblemCode): Record<string, unknown> {
+  const { detail, extras } = PROBLEM_EXAMPLES[code]
+  return problemAnswer(problem(code, detail, extras), EXAMPLE_REQUEST_ID).body
+}
+
+const header = (description: string, schema: Record<string, unknown>) => ({ description, schema })
+
+const HEADERS = {
+  'X-Request-Id': header('This request\'s id: yours when you sent a plain one (1 to 128 of A-Za-z0-9._:-), else a new UUID. Also `requestId` in JSON bodies; quote it when asking about a send.', { type: 'string', maxLength: 128 }),
+  'Retry-After': header('Seconds to wait before retrying.', { type: 'integer', minimum: 1 }),
+  'RateLimit-Limit': header('The caller\'s requests per minute (RATE_LIMIT_PER_MINUTE). On send answers once the caller key is accepted.', { type: 'integer' }),
+  'RateLimit-Remaining': header('Requests left in the current minute.', { type: 'integer' }),
+  'RateLimit-Reset': header('Seconds until the current minute ends.', { type: 'integer' }),
+  'Idempotent-Replayed': header('`true` when this is the stored answer of an earlier request with the same Idempotency-Key (nothing was sent again).', { type: 'string', enum: ['true'] })
+}
+type HeaderName = keyof typeof HEADERS
+const headerRefs = (names: HeaderName[]) => Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]))
+
+const PARAMETERS = {
+  IdempotencyKey: {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description: 'Makes retries safe: 1 to 255 printable ASCII characters, scoped to the caller. A repeat of the same request within IDEMPOTENCY_TTL_SECONDS gets the stored answer with `Idempotent-Replayed: true`; a repeat while the first runs gets 409; the same key with a different request gets 422. Ignored by dry runs. For example `order-1234-shipped`: one key per message you mean to send.',
+    // No `example`: Swagger UI would fill it in, and every example would then share one key (422).
+    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]{1,255}$' }
+  },
+  RequestId: {
+    name: 'X-Request-Id',
+    in: 'header',
+    required: false,
+    description: 'Your id for this request, passed on to Jelou and returned in the X-Request-Id header and as `requestId`. Kept when it is 1 to 128 of A-Za-z0-9._:-, otherwise replaced by a new UUID (never refused).',
+    schema: { type: 'string' }
+  }
+}
+
+const SEND_RESULT_EXAMPLE = (kind: string) => ({
+  messageId: '7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b',
+  to: '593987654321',
+  kind,
+  template: 'order_update',
+  botId: 'bot-123',
+  requestId: EXAMPLE_REQUEST_ID,
+  phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC' },
+  sandbox: false
+})
+
+const DRY_RUN_EXAMPLE = (kind: string) => ({
+  dryRun: true,
+  kind,
+  requestId: EXAMPLE_REQUEST_ID,
+  phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC' },
+  sandbox: false,
+  upstream: {
+    method: 'POST',
+    path: '/v2/whatsapp/bot-123/hsm',
+    body: { elementName: 'order_update', destinations: ['593987654321'], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }
+  }
+})
+
+type Operation = Record<string, unknown> & { 'x-answers'?: RouteAnswers, responses: Record<string, Record<string, unknown>>, parameters?: unknown[] }
+type Document = Record<string, unknown> & { paths: Record<string, Record<string, Operation>>, components: Record<string, unknown> }
+
+/** The sentence that opens each status's description, listing exactly the codes it can carry. */
+export function statusDescription (codes: ProblemCode[]): string {
+  return codes.map((code) => `\`${code}\` (${PROBLEMS[code].title}): ${PROBLEM_EXAMPLES[code].when}.`).join(' ')
+}
+
+function problemStatus (status: number, codes: ProblemCode[], send: boolean) {
+  const headers: HeaderName[] = ['X-Request-Id']
+  if (codes.some((code) => RETRY_AFTER_CODES.has(code))) headers.push('Retry-After')
+  // The caller key is checked before the per-caller limit counts, so a 401 has no RateLimit headers.
+  if (send && status !== 401) headers.push('RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset')
+  if (send && codes.some((code) => KEPT_FOR_REPLAY.has(code))) headers.push('Idempotent-Replayed')
+  return {
+    description: statusDescription(codes),
+    headers: headerRefs(headers),
+    content: {
+      'application/problem+json': {
+        schema: {
+          allOf: [
+            { $ref: '#/components/schemas/Problem' },
+            { type: 'object', properties: { status: { type: 'integer', enum: [status] }, code: { type: 'string', enum: codes } } }
+          ]
+        },
+        examples: Object.fromEntries(codes.map((code) => [code, { $ref: `#/components/examples/${code}` }]))
+      }
+    }
+  }
+}
+
+/** `transformObject` for @fastify/swagger: expands every operation's `x-answers`; an operation without one is a bug. */
+export function completeDocument (doc: Document): Document {
+  const responses: Record<string, unknown> = {}
+  const examples: Record<string, unknown> = {}
+  doc.components.responses = responses
+  doc.components.headers = HEADERS
+  doc.components.parameters = PARAMETERS
+  doc.components.examples = examples
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const answers = op['x-answers']
+      if (answers === undefined) throw new Error(`${method.toUpperCase()} ${path} declares no x-answers (see src/schemas/routes.ts)`)
+      delete op['x-answers']
+      const kind = path === '/v1/messages' ? 'raw' : path.slice('/v1/messages/'.length)
+      op.parameters = [...(op.parameters ?? []), { $ref: '#/components/parameters/RequestId' }]
+      if (answers.send) op.parameters.push({ $ref: '#/components/parameters/IdempotencyKey' })
+      // Open routes need no key: say so, rather than leave security undefined.
+      else op.security = []
+      for (const [status, response] of Object.entries(op.responses)) {
+        const own: HeaderName[] = ['X-Request-Id']
+        if (answers.send) own.push('RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset')
+        if (answers.send && status === '202') own.push('Idempotent-Replayed')
+        response.headers = headerRefs(own)
+        const content = response.content as Record<string, Record<string, unknown>> | undefined
+        if (answers.send && status === '202' && content !== undefined) content['application/json'].example = SEND_RESULT_EXAMPLE(kind)
+        if (answers.send && status === '200' && content !== undefined) content['application/json'].example = DRY_RUN_EXAMPLE(kind)
+      }
+      for (const [status, codes] of codesByStatus(answers.codes)) {
+        // Shared by every route with the same declaration: one copy in the document.
+        const name = `${answers.name}${status}`
+        responses[name] ??= problemStatus(status, codes, answers.send)
+        op.responses[String(status)] = { $ref: `#/components/responses/${name}` }
+        for (const code of codes) examples[code] ??= { summary: PROBLEMS[code].title, value: problemExample(code) }
+      }
+    }
+  }
+  return doc
+}
