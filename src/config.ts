@@ -11,7 +11,9 @@ export const ENV_VARIABLES = [
   'JELOU_TIMEOUT_MS', 'JELOU_CONNECT_TIMEOUT_MS', 'JELOU_CONNECTIONS', 'DEFAULT_COUNTRY',
   'DEFAULT_LANGUAGE', 'LOG_LEVEL', 'BODY_LIMIT_BYTES', 'API_KEYS', 'ALLOW_ANONYMOUS',
   'RATE_LIMIT_PER_MINUTE', 'RECIPIENT_LIMIT', 'IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_MAX_KEYS',
-  'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS'
+  'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS',
+  'MESSAGE_TTL_SECONDS', 'MESSAGE_MAX_RECORDS', 'MESSAGE_STATUS_FRESH_SECONDS', 'MESSAGE_STATUS_TIMEOUT_MS',
+  'JELOU_EVENTS_TOKEN', 'RESOLUTION_WINDOW_SECONDS', 'SANDBOX_DELIVERY_STEP_MS'
 ] as const
 type EnvName = typeof ENV_VARIABLES[number]
 
@@ -43,6 +45,22 @@ export interface Config {
   queueLimit: number
   maxEventLoopDelayMs: number
   shutdownTimeoutMs: number
+  /** Message status (SPEC §18). */
+  status: {
+    ttlMs: number
+    /** Bound of the memory store (without Redis). */
+    maxRecords: number
+    /** A status checked this recently is answered without asking Jelou. */
+    freshMs: number
+    /** Deadline of one call to Jelou's notifications endpoint. */
+    timeoutMs: number
+    /** Token of POST /v1/events/jelou; null turns the receiver off (404), except in sandbox mode where the app makes one up. */
+    eventsToken: string | null
+    /** How long after an attempt Jelou has surely registered its message (resolution waits this long before resending). */
+    windowMs: number
+  }
+  /** Built-in sandbox: time between two delivery states of an accepted message. */
+  sandboxDeliveryStepMs: number
 }
 
 export class ConfigError extends Error {
@@ -164,6 +182,20 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const maxEventLoopDelayMs = int('MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60000)
   const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', timeoutMs + 5000, 1000, 600000)
 
+  const rawToken = read('JELOU_EVENTS_TOKEN')
+  if (rawToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(rawToken)) {
+    problems.push('JELOU_EVENTS_TOKEN must be 16 to 256 printable characters without spaces (its value is not shown)')
+  }
+  const status = {
+    ttlMs: int('MESSAGE_TTL_SECONDS', 604800, 60, 31536000) * 1000,
+    maxRecords: int('MESSAGE_MAX_RECORDS', 100000, 10, 10000000),
+    freshMs: int('MESSAGE_STATUS_FRESH_SECONDS', 30, 0, 86400) * 1000,
+    timeoutMs: int('MESSAGE_STATUS_TIMEOUT_MS', 3000, 1, 60000),
+    eventsToken: rawToken ?? null,
+    windowMs: int('RESOLUTION_WINDOW_SECONDS', 60, 1, 86400) * 1000
+  }
+  const sandboxDeliveryStepMs = int('SANDBOX_DELIVERY_STEP_MS', 1500, 1, 600000)
+
   const rawCountry = read('DEFAULT_COUNTRY')
   let defaultCountry: string | null = null
   if (rawCountry !== undefined) {
@@ -193,7 +225,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     redis,
     queueLimit,
     maxEventLoopDelayMs,
-    shutdownTimeoutMs
+    shutdownTimeoutMs,
+    status,
+    sandboxDeliveryStepMs
   })
 }
 

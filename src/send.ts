@@ -2,12 +2,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
 import { problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
-import { createIdempotency, idempotencyKeyOf } from './idempotency.js'
+import { acceptedAnswer } from './accepted.js'
+import { createIdempotency, idempotencyKeyOf, type IdempotencyOptions, type MarkAttempt } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
 import type { CounterStore, IdempotencyStore } from './stores/types.js'
+import type { StatusStore } from './status/types.js'
 
 /** What a route hands to the pipeline once its schema has passed. */
 export interface SendRequest {
@@ -45,17 +47,22 @@ export interface SenderOptions {
   idempotency: IdempotencyStore
   recipients: CounterStore
   observer?: SendObserver
+  /** Where accepted sends are recorded for status lookup (SPEC §18). */
+  status?: StatusStore
+  /** Resolution of outcome-unknown sends on a same-key retry. */
+  resolution?: IdempotencyOptions['resolution']
 }
 
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, observer } = options
+  const { config, upstream, idempotency, recipients, observer, status, resolution } = options
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
     store: idempotency,
     ttlMs: config.idempotency.ttlMs,
     // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
     leaseMs: config.jelou.timeoutMs * 2 + 5000,
-    replayed: (kind, code) => observer?.outcome(kind, 'replayed', code)
+    replayed: (kind, code) => observer?.outcome(kind, 'replayed', code),
+    resolution
   })
   // Sends between "about to call Jelou" and its answer. Beyond the pool's connections they wait
   // in its queue; past JELOU_QUEUE_LIMIT waiting, new sends are shed (a counter, because
@@ -64,7 +71,7 @@ export function createSender (options: SenderOptions) {
   const maxInFlight = config.jelou.connections + config.queueLimit
 
   /** One attempt: answers 202/200, or throws a coded error (after writing the send line if Jelou was called). */
-  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean): Promise<Answer> {
+  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean, mark?: MarkAttempt): Promise<Answer> {
     const started = performance.now()
     const errors = [...input.fieldErrors]
     const botId = input.botId ?? config.jelou.botId
@@ -111,6 +118,8 @@ export function createSender (options: SenderOptions) {
       })
     }
 
+    const startedAt = Date.now()
+    await mark?.({ botId: botId as string, template: input.template, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, startedAt, requestId: request.id })
     inFlight++
     const upstreamStarted = performance.now()
     let result
@@ -139,23 +148,24 @@ export function createSender (options: SenderOptions) {
     entry.messageId = result.messageId
     request.log.info(entry, 'hsm sent')
     observer?.outcome(input.kind, 'sent', 'OK')
-    return json(202, {
+    status?.record({
       messageId: result.messageId,
-      to: phone.normalized,
-      kind: input.kind,
+      caller: request.caller,
+      botId: botId as string,
       template: input.template,
-      botId,
+      kind: input.kind,
+      to: phone.normalized,
+      acceptedAt: startedAt,
       requestId: request.id,
-      phone: echo(phone),
-      clientRef: input.clientRef,
-      sandbox
+      clientRef: input.clientRef
     })
+    return acceptedAnswer({ messageId: result.messageId, kind: input.kind, template: input.template, botId: botId as string, requestId: request.id, phone: echo(phone), clientRef: input.clientRef, sandbox })
   }
 
   return async function send (request: FastifyRequest, reply: FastifyReply, input: SendRequest): Promise<Answer> {
     const key = idempotencyKeyOf(request)
     if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined)
-    return await keyed(request, reply, key, input, async () => await attempt(request, input, true))
+    return await keyed(request, reply, key, input, async (mark) => await attempt(request, input, true, mark))
   }
 }
 
