@@ -159,3 +159,15 @@ t.test('TTL: a record is gone after MESSAGE_TTL_SECONDS, and the memory store st
   t.equal(await store.get('b'), undefined, 'the oldest is dropped beyond the bound')
   t.ok(await store.get('e'))
 })
+
+t.test('sandbox mode: the built-in sandbox posts its events to the service\'s own receiver', async (t) => {
+  const { buildApp } = await import('../src/app.js')
+  const { loadConfig } = await import('../src/config.js')
+  const { pino } = await import('pino')
+  const app = await buildApp(loadConfig({ JELOU_BOT_ID: 'bot-123', SANDBOX_DELIVERY_STEP_MS: '30', MESSAGE_STATUS_FRESH_SECONDS: '3600', MAX_EVENT_LOOP_DELAY_MS: '0' }), { logger: pino({ level: 'silent' }) })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const sent = await post(app, '/v1/messages/text', body)
+  const read = await until(app, sent.body.statusUrl as string, (s) => s.status === 'read')
+  t.equal(read.source, 'event', 'with a token the service made up')
+})
