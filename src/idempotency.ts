@@ -108,6 +108,7 @@ export function createIdempotency (options: IdempotencyOptions) {
       const settlement = await resolution.settle(request, claim.attempt, claim.answer)
       if ('resend' in settlement) return await run(request, key, fingerprint, attempt)
       await keep(request, key, fingerprint, settlement.answer, settlement.open ? claim.attempt : undefined)
+      replayed?.(send.kind, String(settlement.answer.body.code ?? 'OK'))
       reply.header('idempotent-replayed', 'true')
       return settlement.answer
     }

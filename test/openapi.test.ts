@@ -17,7 +17,9 @@ t.test('every route has tags, summary, description, and an answer for each statu
   for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Record<string, unknown>>>)) {
     for (const [method, op] of Object.entries(item)) {
       t.ok((op.tags as string[]).length > 0 && op.summary && op.description, `${method} ${path} is described`)
-      if (method === 'post') {
+      if (method === 'post' && path === '/v1/events/jelou') {
+        t.strictSame(Object.keys(op.responses as object), ['200', '400', '401', '413', '415', '500', '503'], `${path} documents every status`)
+      } else if (method === 'post') {
         const statuses = Object.keys(op.responses as object)
         t.strictSame(statuses, ['200', '202', '400', '413', '415', '422', '429', '500', '502', '503', '504'], `${path} documents every status`)
       }

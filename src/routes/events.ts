@@ -50,7 +50,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ token: string, store: Stat
       response: {
         200: EventsResultSchema,
         400: problemOf('`VALIDATION_FAILED`: no event in the body could be read (each field and rule named)'),
-        401: problemOf('`UNAUTHORIZED`: missing or wrong token')
+        401: problemOf('`UNAUTHORIZED`: missing or wrong token'),
+        413: problemOf('`PAYLOAD_TOO_LARGE`: larger than BODY_LIMIT_BYTES'),
+        415: problemOf('`UNSUPPORTED_MEDIA_TYPE`: not JSON'),
+        500: problemOf('`INTERNAL_ERROR`'),
+        503: problemOf('`OVERLOADED` or `STORE_UNAVAILABLE`: nothing stored; Jelou should send it again')
       }
     }
   }, async (request, reply) => {

@@ -1,6 +1,7 @@
 // Redis status store shared by every replica: one hash per message whose fields only ever gain steps, so any order of writers converges.
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { problem } from '../errors.js'
 import { STATUSES, type MessageBase, type MessageState, type Source, type StatusStore, type StatusUpdate } from './types.js'
 
 export interface RedisStatusOptions {
@@ -82,10 +83,19 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
         if (at !== undefined) args.push(`s:${status}`, at)
       }
       if (update.failure !== undefined) args.push('failure', JSON.stringify(update.failure))
-      return await redis.eval(APPLY, 1, msgKey(messageId), ...args) as number > 0
+      try {
+        return await redis.eval(APPLY, 1, msgKey(messageId), ...args) as number > 0
+      } catch (error) {
+        throw problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; the event was not stored. Send it again shortly.', { cause: error })
+      }
     },
     async get (messageId: string) {
-      const fields = await redis.hgetall(msgKey(messageId))
+      let fields: Record<string, string>
+      try {
+        fields = await redis.hgetall(msgKey(messageId))
+      } catch (error) {
+        throw problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer. Retry shortly.', { cause: error })
+      }
       const pending = queued.get(messageId)
       if (Object.keys(fields).length === 0 && pending === undefined) return undefined
       const state: MessageState = {
