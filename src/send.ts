@@ -1,10 +1,11 @@
 // The one send pipeline every route uses: idempotency, checks, phone, recipient guard, forward (or dry run), one log line.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
-import { problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
+import { isHsmError, problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
 import { acceptedAnswer } from './accepted.js'
 import { createIdempotency, idempotencyKeyOf, type IdempotencyOptions, type MarkAttempt } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
+import { MAX_FIELD_ERRORS, inDocumentOrder } from './schemas/field-errors.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
@@ -14,8 +15,12 @@ import type { StatusStore } from './status/types.js'
 /** What a route hands to the pipeline once its schema has passed. */
 export interface SendRequest {
   kind: string
-  template: string
-  to: string
+  /** The template name, when the schema found it valid (it is logged). */
+  template: string | undefined
+  /** The parsed body as the caller wrote it, to list problems in document order. */
+  body: unknown
+  /** The phone field, when its value (and `country`) passed the schema; else the schema error names it. */
+  to: string | undefined
   /** JSON pointer of the phone field, for INVALID_PHONE. */
   toPath: string
   /** Where the caller names the bot: the body on kind routes, the query string on the raw route. */
@@ -25,12 +30,25 @@ export interface SendRequest {
   language: Language | undefined
   clientRef: string | undefined
   dryRun: boolean
-  /** Cross-field rule failures the route found; any of them stops the send. */
+  /** Values the caller filled, when the kind knows better than counting Jelou's body. */
+  paramCount?: number
+  /** Schema and cross-field rule failures the route found; any of them stops the send. */
   fieldErrors: FieldError[]
   build: (ctx: BuildContext) => UpstreamBody
 }
 
 export type Outcome = 'sent' | 'rejected' | 'failed' | 'timeout' | 'replayed' | 'dry_run'
+
+/** What a refused request was about, for the error handler's log line: the recipient is masked by the logger. */
+export interface Refusal {
+  kind: string
+  template: string | undefined
+  /** The normalized number once read, else what the caller sent. */
+  to: string | undefined
+}
+
+/** Carries a Refusal on an error thrown by the pipeline. */
+export const REFUSAL = Symbol('refusal')
 
 /** Marks an error whose send line is already written, so the error handler does not log it again. */
 export const SEND_LOGGED = Symbol('sendLogged')
@@ -71,32 +89,40 @@ export function createSender (options: SenderOptions) {
   const maxInFlight = config.jelou.connections + config.queueLimit
 
   /** One attempt: answers 202/200, or throws a coded error (after writing the send line if Jelou was called). */
-  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean, mark?: MarkAttempt): Promise<Answer> {
+  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean, refusal: Refusal, mark?: MarkAttempt): Promise<Answer> {
     const started = performance.now()
     const errors = [...input.fieldErrors]
     const botId = input.botId ?? config.jelou.botId
     if (botId === null) {
       errors.push({ in: input.botIdIn, path: '/botId', rule: 'required', message: 'is required when JELOU_BOT_ID is not set' })
     }
-    if (errors.length > 0) throw validationFailed(errors)
-
-    const phoneResult = normalizePhone(input.to, input.country ?? config.defaultCountry ?? undefined)
-    if (!phoneResult.ok) {
-      throw problem('INVALID_PHONE', `${input.toPath.slice(1)} ${phoneResult.message}`, {
-        errors: [{ in: 'body', path: input.toPath, rule: phoneResult.reason, message: phoneResult.message }]
-      })
+    const phoneResult = input.to === undefined
+      ? undefined
+      : input.country !== undefined
+        ? normalizePhone(input.to, input.country, 'country-field')
+        : normalizePhone(input.to, config.defaultCountry ?? undefined, 'default-country')
+    if (phoneResult !== undefined && !phoneResult.ok) {
+      const field: FieldError = { in: 'body', path: input.toPath, rule: phoneResult.reason, message: phoneResult.message }
+      if (phoneResult.region !== undefined) field.region = phoneResult.region
+      if (errors.length === 0) {
+        const name = `\`${input.toPath.slice(1).replaceAll('/', '.')}\``
+        throw problem('INVALID_PHONE', phoneResult.message.replace(/^The phone number/, `The phone number in ${name}`), { reason: phoneResult.reason, errors: [field] })
+      }
+      errors.push(field)
     }
+    if (errors.length > 0 || phoneResult === undefined || !phoneResult.ok) throw validationFailed(inDocumentOrder(errors, input.body), MAX_FIELD_ERRORS)
     const phone = phoneResult.phone
+    refusal.to = phone.normalized
     const body = input.build({ to: phone.normalized, language: input.language ?? config.defaultLanguage ?? undefined })
     const path = upstreamPath(botId as string)
     const line = {
       caller: request.caller,
       kind: input.kind,
-      template: input.template,
+      template: body.elementName,
       language: body.language,
       botId,
       to: phone.normalized,
-      paramCount: countParams(body),
+      paramCount: input.paramCount ?? countParams(body),
       clientRef: input.clientRef,
       idempotencyKey: { present: idempotencyKey, replayed: false }
     }
@@ -108,7 +134,7 @@ export function createSender (options: SenderOptions) {
     }
 
     if (inFlight >= maxInFlight) {
-      throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 })
+      throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent.', { retryAfterSeconds: 1 })
     }
     const { max, windowMs } = config.recipientLimit
     const window = await recipients.hit(phone.normalized, windowMs)
@@ -119,12 +145,12 @@ export function createSender (options: SenderOptions) {
     }
 
     const startedAt = Date.now()
-    await mark?.({ botId: botId as string, template: input.template, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, startedAt, requestId: request.id })
+    await mark?.({ botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, startedAt, requestId: request.id })
     inFlight++
     const upstreamStarted = performance.now()
     let result
     try {
-      result = await upstream.send({ botId: botId as string, body, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
+      result = await upstream.send({ kind: input.kind, botId: botId as string, body, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
     } finally {
       inFlight--
     }
@@ -152,20 +178,28 @@ export function createSender (options: SenderOptions) {
       messageId: result.messageId,
       caller: request.caller,
       botId: botId as string,
-      template: input.template,
+      template: body.elementName,
       kind: input.kind,
       to: phone.normalized,
       acceptedAt: startedAt,
       requestId: request.id,
       clientRef: input.clientRef
     })
-    return acceptedAnswer({ messageId: result.messageId, kind: input.kind, template: input.template, botId: botId as string, requestId: request.id, phone: echo(phone), clientRef: input.clientRef, sandbox })
+    return acceptedAnswer({ messageId: result.messageId, kind: input.kind, template: body.elementName, botId: botId as string, requestId: request.id, phone: echo(phone), clientRef: input.clientRef, sandbox })
   }
 
   return async function send (request: FastifyRequest, reply: FastifyReply, input: SendRequest): Promise<Answer> {
-    const key = idempotencyKeyOf(request)
-    if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined)
-    return await keyed(request, reply, key, input, async (mark) => await attempt(request, input, true, mark))
+    const refusal: Refusal = { kind: input.kind, template: input.template, to: input.to }
+    try {
+      // A dry run checks the Idempotency-Key header as a real send does, then skips the store.
+      const key = idempotencyKeyOf(request)
+      if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined, refusal)
+      return await keyed(request, reply, key, input, async (mark) => await attempt(request, input, true, refusal, mark))
+    } catch (error) {
+      // The error handler's "request refused" line names what was refused, where it is known.
+      if (isHsmError(error)) Object.assign(error, { [REFUSAL]: refusal })
+      throw error
+    }
   }
 }
 
@@ -175,7 +209,7 @@ function json (status: number, body: Record<string, unknown>): Answer {
   return { status, contentType: 'application/json; charset=utf-8', body }
 }
 
-function outcomeOf (code: ProblemCode): Outcome {
+export function outcomeOf (code: ProblemCode): Outcome {
   if (code === 'UPSTREAM_REJECTED') return 'rejected'
   if (code === 'UPSTREAM_TIMEOUT') return 'timeout'
   return 'failed'
@@ -189,8 +223,8 @@ function causeOf (error: HsmError): { code?: string, message?: string } | undefi
 
 function echo (phone: NormalizedPhone): NormalizedPhone {
   return phone.allowance === undefined
-    ? { input: phone.input, normalized: phone.normalized, country: phone.country }
-    : { input: phone.input, normalized: phone.normalized, country: phone.country, allowance: phone.allowance }
+    ? { input: phone.input, normalized: phone.normalized, country: phone.country, countrySource: phone.countrySource }
+    : { input: phone.input, normalized: phone.normalized, country: phone.country, countrySource: phone.countrySource, allowance: phone.allowance }
 }
 
 function elapsed (started: number): number {

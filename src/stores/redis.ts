@@ -8,7 +8,7 @@ import type { AttemptContext, Claim, CounterStore, IdempotencyStore } from './ty
 const hashed = (key: string) => createHash('sha256').update(key).digest('hex')
 
 function unavailable (cause: unknown) {
-  return problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; nothing was sent. Retry shortly.', { cause })
+  return problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; nothing was sent.', { cause })
 }
 
 /**
