@@ -1,5 +1,6 @@
 // buildApp(config, options): the whole service as a Fastify instance, not listening. Tests build the same app.
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
@@ -27,6 +28,13 @@ import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
 import { inboxRoutes } from './routes/inbox.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
+import { eventRoutes } from './routes/events.js'
+import { createNotificationsClient } from './status/jelou.js'
+import { createLookup } from './status/lookup.js'
+import { memoryStatusStore } from './status/memory.js'
+import { observedStatusStore } from './status/observed.js'
+import { redisStatusStore } from './status/redis.js'
+import { createResolver, createSettler } from './status/resolution.js'
 import type { Tracing } from './tracing.js'
 
 export interface AppOptions {
@@ -99,7 +107,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   let sandbox = options.sandbox
   if (config.mode === 'sandbox' && sandbox === undefined) {
-    const own = await startSandbox({ host: '127.0.0.1', port: 0 })
+    const own = await startSandbox({ host: '127.0.0.1', port: 0, deliveryStepMs: config.sandboxDeliveryStepMs })
     sandbox = own
     app.addHook('onClose', async () => { await own.close() })
     app.log.warn({ mode: 'sandbox', upstream: own.url }, 'SANDBOX MODE: no Jelou credentials set, messages go to the built-in sandbox and are never delivered')
@@ -129,15 +137,40 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const prefix = config.redis?.keyPrefix ?? ''
   // Until the catalogue (SPEC §17) is wired in, previews know the demo templates in sandbox mode and nothing live.
   const lookupTemplate = config.mode === 'sandbox' ? demoLookup : undefined
+  const { ttlMs, maxRecords, freshMs, timeoutMs, windowMs } = config.status
+  const statusStore = observedStatusStore(app.redis === null
+    ? memoryStatusStore(maxRecords, ttlMs)
+    : redisStatusStore(app.redis, prefix, {
+      ttlMs,
+      writeFailed: (error, count) => { app.log.error({ err: { message: error.message }, count }, 'message status records not stored (the sends stand; their status lookups will 404)') }
+    }), metrics.messageStatus)
+  // Records queued for Redis are written before the connection closes.
+  app.addHook('preClose', async () => { await statusStore.flush() })
+  const notifications = createNotificationsClient({ dispatcher: app.upstream.pool, clientId: config.jelou.clientId, clientSecret: config.jelou.clientSecret, timeoutMs })
+  const resolver = createResolver({ notifications, status: statusStore, windowMs, sendTimeoutMs: config.jelou.timeoutMs })
   const send = createSender({
     config,
     upstream: app.upstream,
     idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
     recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
     observer: metrics,
-    lookupTemplate
+    lookupTemplate,
+    status: statusStore,
+    resolution: { resolver, settle: createSettler({ resolver, status: statusStore, sandbox: config.mode === 'sandbox', observe: metrics.resolution }) }
   })
-  await app.register(v1Routes, { config, redis: app.redis, send })
+  const lookup = createLookup({ store: statusStore, notifications, freshMs, observe: metrics.statusLookup })
+  await app.register(v1Routes, { config, redis: app.redis, send, status: { lookup, store: statusStore } })
+  // Sandbox mode receives its own sandbox's events, with a made-up token when none is set.
+  const eventsToken = config.status.eventsToken ?? (config.mode === 'sandbox' ? randomBytes(24).toString('base64url') : null)
+  if (eventsToken !== null) await app.register(eventRoutes, { token: eventsToken, store: statusStore, observe: metrics.statusEvents })
+  if (sandbox !== undefined && options.sandbox === undefined && eventsToken !== null) {
+    const own = sandbox
+    app.addHook('onListen', async () => {
+      const address = app.server.address() as AddressInfo
+      const host = address.family === 'IPv6' ? '[::1]' : '127.0.0.1'
+      own.sendEventsTo(`http://${host}:${address.port}/v1/events/jelou`, eventsToken)
+    })
+  }
   const lifecycle = { draining: false }
   app.decorate('drain', () => {
     if (lifecycle.draining) return

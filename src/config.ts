@@ -12,6 +12,8 @@ export const ENV_VARIABLES = [
   'DEFAULT_LANGUAGE', 'LOG_LEVEL', 'BODY_LIMIT_BYTES', 'API_KEYS', 'ALLOW_ANONYMOUS',
   'RATE_LIMIT_PER_MINUTE', 'RECIPIENT_LIMIT', 'IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_MAX_KEYS',
   'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS',
+  'MESSAGE_TTL_SECONDS', 'MESSAGE_MAX_RECORDS', 'MESSAGE_STATUS_FRESH_SECONDS', 'MESSAGE_STATUS_TIMEOUT_MS',
+  'JELOU_EVENTS_TOKEN', 'RESOLUTION_WINDOW_SECONDS', 'SANDBOX_DELIVERY_STEP_MS',
   'SHUTDOWN_DRAIN_MS', 'OTEL_SDK_DISABLED', 'OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
   'OTEL_SERVICE_NAME', 'JELOU_SEND_TRACEPARENT'
@@ -49,6 +51,22 @@ export interface Config {
   shutdownDrainMs: number
   /** From SIGTERM to a forced exit 1: the drain, then in-flight sends. */
   shutdownTimeoutMs: number
+  /** Message status (SPEC §18). */
+  status: {
+    ttlMs: number
+    /** Bound of the memory store (without Redis). */
+    maxRecords: number
+    /** A status checked this recently is answered without asking Jelou. */
+    freshMs: number
+    /** Deadline of one call to Jelou's notifications endpoint. */
+    timeoutMs: number
+    /** Token of POST /v1/events/jelou; null turns the receiver off (404), except in sandbox mode where the app makes one up. */
+    eventsToken: string | null
+    /** How long after an attempt Jelou has surely registered its message (resolution waits this long before resending). */
+    windowMs: number
+  }
+  /** Built-in sandbox: time between two delivery states of an accepted message. */
+  sandboxDeliveryStepMs: number
   /** OpenTelemetry tracing, or null when the OTEL_* variables do not ask for it (nothing of it is loaded then). */
   tracing: TracingConfig | null
 }
@@ -189,6 +207,20 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   const tracing = tracingConfig(read, problems)
 
+  const rawToken = read('JELOU_EVENTS_TOKEN')
+  if (rawToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(rawToken)) {
+    problems.push('JELOU_EVENTS_TOKEN must be 16 to 256 printable characters without spaces (its value is not shown)')
+  }
+  const status = {
+    ttlMs: int('MESSAGE_TTL_SECONDS', 604800, 60, 31536000) * 1000,
+    maxRecords: int('MESSAGE_MAX_RECORDS', 100000, 10, 10000000),
+    freshMs: int('MESSAGE_STATUS_FRESH_SECONDS', 30, 0, 86400) * 1000,
+    timeoutMs: int('MESSAGE_STATUS_TIMEOUT_MS', 3000, 1, 60000),
+    eventsToken: rawToken ?? null,
+    windowMs: int('RESOLUTION_WINDOW_SECONDS', 60, 1, 86400) * 1000
+  }
+  const sandboxDeliveryStepMs = int('SANDBOX_DELIVERY_STEP_MS', 1500, 1, 600000)
+
   const rawCountry = read('DEFAULT_COUNTRY')
   let defaultCountry: string | null = null
   if (rawCountry !== undefined) {
@@ -220,7 +252,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     maxEventLoopDelayMs,
     shutdownDrainMs,
     shutdownTimeoutMs,
-    tracing
+    tracing,
+    status,
+    sandboxDeliveryStepMs
   })
 }
 

@@ -197,6 +197,10 @@ export function validationFailed (errors: FieldError[], max = Number.POSITIVE_IN
   return problem('VALIDATION_FAILED', detail, { errors: listed })
 }
 
+/** What a same-key retry does after a "may have been sent" answer (the resolution in src/status/resolution.ts). */
+export const SAME_KEY_RETRY = 'Retry only with the same Idempotency-Key, after Retry-After: if Jelou has the message, the retry answers 202 with its messageId and "resolved": true; ' +
+  'if Jelou provably does not have it once it has had time to register it, the retry sends it once more; otherwise the retry answers this error again with a new Retry-After.'
+
 /**
  * Map an undici failure to what it means for the send. `retrySafe` is true only when no request
  * byte can have reached Jelou (refused, connect timeout, reset with nothing written).
@@ -207,7 +211,7 @@ export function classifyNetworkError (error: unknown): { code: ProblemCode, retr
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
     case 'UND_ERR_ABORTED':
-      return { code: 'UPSTREAM_TIMEOUT', retrySafe: false, detail: 'Jelou did not answer in time; the message may have been sent.' }
+      return { code: 'UPSTREAM_TIMEOUT', retrySafe: false, detail: `Jelou did not answer in time; the message may have been sent. ${SAME_KEY_RETRY}` }
     case 'ECONNREFUSED':
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ENOTFOUND':

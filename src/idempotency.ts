@@ -1,8 +1,9 @@
 // Idempotency-Key around one send (SPEC §9): claim the key, replay a kept answer, or run the send and keep its answer.
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { KEPT_FOR_REPLAY, isHsmError, problem, problemAnswer, validationFailed, type Answer, type HsmError } from './errors.js'
-import type { IdempotencyStore } from './stores/types.js'
+import { KEPT_FOR_REPLAY, SAME_KEY_RETRY, isHsmError, problem, problemAnswer, validationFailed, type Answer, type HsmError } from './errors.js'
+import type { Resolver, Settle } from './status/resolution.js'
+import type { AttemptContext, IdempotencyStore } from './stores/types.js'
 
 export interface IdempotencyOptions {
   store: IdempotencyStore
@@ -12,7 +13,15 @@ export interface IdempotencyOptions {
   leaseMs: number
   /** Called once per replayed answer, for metrics. */
   replayed?: (kind: string, code: string) => void
+  /** Resolves outcome-unknown claims (src/status/resolution.ts); without it they replay like any kept answer. */
+  resolution?: { resolver: Resolver, settle: Settle }
 }
+
+/** Answers after which the message may or may not exist: a same-key retry resolves them. */
+const OUTCOME_UNKNOWN: ReadonlySet<string> = new Set(['UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR'])
+
+/** The attempt calls this just before Jelou, with what it is about to send. */
+export type MarkAttempt = (attempt: AttemptContext) => Promise<void>
 
 /** What the log line of a replay names. */
 export interface KeyedSend {
@@ -48,12 +57,12 @@ export function idempotencyKeyOf (request: FastifyRequest): string | undefined {
 }
 
 export function createIdempotency (options: IdempotencyOptions) {
-  const { store, ttlMs, leaseMs, replayed } = options
+  const { store, ttlMs, leaseMs, replayed, resolution } = options
 
   /** The message may be out: a store failure now must not turn a send into an error (the in-flight lease still guards it). */
-  async function keep (request: FastifyRequest, key: string, fingerprint: string, answer: Answer) {
+  async function keep (request: FastifyRequest, key: string, fingerprint: string, answer: Answer, unresolved?: AttemptContext) {
     try {
-      await store.complete(key, fingerprint, answer, ttlMs)
+      await store.complete(key, fingerprint, answer, ttlMs, unresolved)
     } catch (error) {
       request.log.error({ err: { code: (error as HsmError).code, message: (error as Error).message } }, 'idempotency answer not stored')
     }
@@ -64,10 +73,46 @@ export function createIdempotency (options: IdempotencyOptions) {
    * the first is in flight, 422 for a different request). Answers that provably sent nothing are
    * not kept, so a retry with the same key may send.
    */
-  return async function keyed (request: FastifyRequest, reply: FastifyReply, header: string, send: KeyedSend, attempt: () => Promise<Answer>): Promise<Answer> {
+  /** Runs the attempt; a "may have been sent" failure is kept open with the attempt's context, so a retry resolves it. */
+  async function run (request: FastifyRequest, key: string, fingerprint: string, attempt: (mark: MarkAttempt) => Promise<Answer>): Promise<Answer> {
+    let marked: AttemptContext | undefined
+    const mark: MarkAttempt = async (context) => {
+      await store.mark(key, context, ttlMs)
+      marked = context
+    }
+    let answer: Answer
+    try {
+      answer = await attempt(mark)
+    } catch (error) {
+      if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code)) {
+        const open = resolution !== undefined && marked !== undefined && OUTCOME_UNKNOWN.has(error.code) ? marked : undefined
+        if (open !== undefined) {
+          if (!error.message.includes(SAME_KEY_RETRY)) error.message = `${error.message} ${SAME_KEY_RETRY}`
+          error.retryAfterSeconds = resolution?.resolver.waitSeconds(open)
+        }
+        await keep(request, key, fingerprint, problemAnswer(error, request.id), open)
+      } else {
+        await store.release(key).catch(() => {})
+      }
+      throw error
+    }
+    await keep(request, key, fingerprint, answer)
+    return answer
+  }
+
+  return async function keyed (request: FastifyRequest, reply: FastifyReply, header: string, send: KeyedSend, attempt: (mark: MarkAttempt) => Promise<Answer>): Promise<Answer> {
     const key = `${request.caller}\0${header}`
     const fingerprint = fingerprintOf(request)
     const claim = await store.claim(key, fingerprint, leaseMs)
+    if (claim.state === 'unresolved' && resolution !== undefined) {
+      const settlement = await resolution.settle(request, claim.attempt, claim.answer)
+      if ('resend' in settlement) return await run(request, key, fingerprint, attempt)
+      await keep(request, key, fingerprint, settlement.answer, settlement.open ? claim.attempt : undefined)
+      replayed?.(send.kind, String(settlement.answer.body.code ?? 'OK'))
+      reply.header('idempotent-replayed', 'true')
+      return settlement.answer
+    }
+    if (claim.state === 'unresolved') return claim.answer ?? await run(request, key, fingerprint, attempt)
     if (claim.state !== 'claimed') {
       if (claim.fingerprint !== fingerprint) {
         throw problem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request; use a new key for a new message.')
@@ -89,20 +134,7 @@ export function createIdempotency (options: IdempotencyOptions) {
       reply.header('idempotent-replayed', 'true')
       return claim.answer
     }
-
-    let answer: Answer
-    try {
-      answer = await attempt()
-    } catch (error) {
-      if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code)) {
-        await keep(request, key, fingerprint, problemAnswer(error, request.id))
-      } else {
-        await store.release(key).catch(() => {})
-      }
-      throw error
-    }
-    await keep(request, key, fingerprint, answer)
-    return answer
+    return await run(request, key, fingerprint, attempt)
   }
 }
 

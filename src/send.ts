@@ -2,7 +2,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
 import { isHsmError, problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
-import { createIdempotency, idempotencyKeyOf } from './idempotency.js'
+import { acceptedAnswer } from './accepted.js'
+import { createIdempotency, idempotencyKeyOf, type IdempotencyOptions, type MarkAttempt } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import { MAX_FIELD_ERRORS, inDocumentOrder } from './schemas/field-errors.js'
 import { renderPreview, type TemplateLookup } from './preview/render.js'
@@ -10,6 +11,7 @@ import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
 import type { CounterStore, IdempotencyStore } from './stores/types.js'
+import type { StatusStore } from './status/types.js'
 
 /** What a route hands to the pipeline once its schema has passed. */
 export interface SendRequest {
@@ -66,10 +68,14 @@ export interface SenderOptions {
   observer?: SendObserver
   /** The catalogue a dry run's preview reads; without it every preview reports the template unknown. */
   lookupTemplate?: TemplateLookup
+  /** Where accepted sends are recorded for status lookup (SPEC §18). */
+  status?: StatusStore
+  /** Resolution of outcome-unknown sends on a same-key retry. */
+  resolution?: IdempotencyOptions['resolution']
 }
 
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, observer } = options
+  const { config, upstream, idempotency, recipients, observer, status, resolution } = options
   const lookupTemplate = options.lookupTemplate ?? (() => undefined)
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
@@ -77,7 +83,8 @@ export function createSender (options: SenderOptions) {
     ttlMs: config.idempotency.ttlMs,
     // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
     leaseMs: config.jelou.timeoutMs * 2 + 5000,
-    replayed: (kind, code) => observer?.outcome(kind, 'replayed', code)
+    replayed: (kind, code) => observer?.outcome(kind, 'replayed', code),
+    resolution
   })
   // Sends between "about to call Jelou" and its answer. Beyond the pool's connections they wait
   // in its queue; past JELOU_QUEUE_LIMIT waiting, new sends are shed (a counter, because
@@ -86,7 +93,7 @@ export function createSender (options: SenderOptions) {
   const maxInFlight = config.jelou.connections + config.queueLimit
 
   /** One attempt: answers 202/200, or throws a coded error (after writing the send line if Jelou was called). */
-  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean, refusal: Refusal): Promise<Answer> {
+  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean, refusal: Refusal, mark?: MarkAttempt): Promise<Answer> {
     const started = performance.now()
     const errors = [...input.fieldErrors]
     const botId = input.botId ?? config.jelou.botId
@@ -115,7 +122,7 @@ export function createSender (options: SenderOptions) {
     const line = {
       caller: request.caller,
       kind: input.kind,
-      template: input.template,
+      template: body.elementName,
       language: body.language,
       botId,
       to: phone.normalized,
@@ -143,6 +150,8 @@ export function createSender (options: SenderOptions) {
       })
     }
 
+    const startedAt = Date.now()
+    await mark?.({ botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, startedAt, requestId: request.id })
     inFlight++
     const upstreamStarted = performance.now()
     let result
@@ -171,17 +180,18 @@ export function createSender (options: SenderOptions) {
     entry.messageId = result.messageId
     request.log.info(entry, 'hsm sent')
     observer?.outcome(input.kind, 'sent', 'OK')
-    return json(202, {
+    status?.record({
       messageId: result.messageId,
-      to: phone.normalized,
+      caller: request.caller,
+      botId: botId as string,
+      template: body.elementName,
       kind: input.kind,
-      template: input.template,
-      botId,
+      to: phone.normalized,
+      acceptedAt: startedAt,
       requestId: request.id,
-      phone: echo(phone),
-      clientRef: input.clientRef,
-      sandbox
+      clientRef: input.clientRef
     })
+    return acceptedAnswer({ messageId: result.messageId, kind: input.kind, template: body.elementName, botId: botId as string, requestId: request.id, phone: echo(phone), clientRef: input.clientRef, sandbox })
   }
 
   return async function send (request: FastifyRequest, reply: FastifyReply, input: SendRequest): Promise<Answer> {
@@ -190,7 +200,7 @@ export function createSender (options: SenderOptions) {
       // A dry run checks the Idempotency-Key header as a real send does, then skips the store.
       const key = idempotencyKeyOf(request)
       if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined, refusal)
-      return await keyed(request, reply, key, input, async () => await attempt(request, input, true, refusal))
+      return await keyed(request, reply, key, input, async (mark) => await attempt(request, input, true, refusal, mark))
     } catch (error) {
       // The error handler's "request refused" line names what was refused, where it is known.
       if (isHsmError(error)) Object.assign(error, { [REFUSAL]: refusal })

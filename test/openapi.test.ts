@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { generateOpenApi } from '../src/openapi.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
 import { KEPT_FOR_REPLAY, PROBLEMS, type ProblemCode } from '../src/errors.js'
-import { OPEN_ROUTE, SEND_ROUTE, UNROUTED_CODES } from '../src/schemas/routes.js'
+import { EVENTS_ROUTE, LOOKUP_ROUTE, OPEN_ROUTE, ROUTE_ANSWERS, SEND_ROUTE, UNROUTED_CODES } from '../src/schemas/routes.js'
 import { RETRY_AFTER_CODES, problemExample } from '../src/plugins/openapi-answers.js'
 import { pino } from 'pino'
 import { buildApp } from '../src/app.js'
@@ -19,6 +19,13 @@ const doc = JSON.parse(committed)
 const ALL_CODES = Object.keys(PROBLEMS) as ProblemCode[]
 const SEND_PATHS = [...TEMPLATE_KINDS.map((k) => `/v1/messages/${k.kind}`), '/v1/messages']
 const OPEN_PATHS = ['/health', '/ready', '/metrics', '/sandbox/messages']
+/** Each declaration with the operations that carry it. */
+const OPERATIONS = [
+  [SEND_ROUTE, SEND_PATHS.map((path) => [path, 'post'])],
+  [OPEN_ROUTE, OPEN_PATHS.map((path) => [path, 'get'])],
+  [LOOKUP_ROUTE, [['/v1/messages/{messageId}', 'get'], ['/v1/messages', 'get']]],
+  [EVENTS_ROUTE, [['/v1/events/jelou', 'post']]]
+] as const
 
 type Json = Record<string, any>
 const deref = (node: Json): Json => {
@@ -62,17 +69,18 @@ t.test('openapi/openapi.json is up to date (run `npm run openapi` after changing
 t.test('every code the source can raise is declared by a route (or answers unmatched requests), and every code in the table is', async (t) => {
   const raised = codesRaisedInSource()
   t.ok(raised.size >= 15, `the scan finds the codes the source raises (${raised.size})`)
-  const declared = new Set<ProblemCode>([...SEND_ROUTE.codes, ...OPEN_ROUTE.codes, ...UNROUTED_CODES])
+  const declared = new Set<ProblemCode>([...ROUTE_ANSWERS.flatMap((answers) => answers.codes), ...UNROUTED_CODES])
   for (const [code, files] of raised) t.ok(declared.has(code), `${code} (raised in ${files.join(', ')}) is declared in src/schemas/routes.ts`)
   for (const code of ALL_CODES) t.ok(declared.has(code), `${code} from the PROBLEMS table is declared`)
   for (const code of UNROUTED_CODES) t.notOk(SEND_ROUTE.codes.includes(code) || OPEN_ROUTE.codes.includes(code), `${code} is for unmatched requests only`)
 })
 
 t.test('each route documents every status it can answer, with exactly the codes of that status', async (t) => {
-  for (const [paths, answers] of [[SEND_PATHS, SEND_ROUTE], [OPEN_PATHS, OPEN_ROUTE]] as const) {
-    for (const path of paths) {
-      const [op] = Object.values(doc.paths[path] as Json) as Json[]
-      t.ok(op, `${path} is documented`)
+  t.equal(OPERATIONS.length, ROUTE_ANSWERS.length, 'every declaration is checked on its routes')
+  for (const [answers, operations] of OPERATIONS) {
+    for (const [path, method] of operations) {
+      const op = doc.paths[path]?.[method] as Json
+      t.ok(op, `${method} ${path} is documented`)
       t.notOk(op['x-answers'], `${path}: the declaration is expanded, not left in the document`)
       const byStatus = documentedCodes(op)
       t.strictSame([...byStatus.values()].flat().sort(), [...answers.codes].sort(), `${path} lists exactly its declared codes`)

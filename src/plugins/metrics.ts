@@ -9,6 +9,14 @@ export interface Metrics extends SendObserver {
   registry: Registry
   validationFailure: (rule: string) => void
   refusal: (code: string) => void
+  /** A message reached this status (SPEC §18). */
+  messageStatus: (status: string) => void
+  /** Status events by outcome: stored, repeated, refused, unauthorized. */
+  statusEvents: (outcome: string, count: number) => void
+  /** Status lookups by where the answer came from: store, refreshed, stale. */
+  statusLookup: (source: string) => void
+  /** Resolutions of outcome-unknown sends: found, resent, unresolved. */
+  resolution: (outcome: string) => void
 }
 
 declare module 'fastify' {
@@ -31,6 +39,11 @@ export function createMetrics (): Metrics {
   const replays = new Counter({ name: 'hsm_idempotent_replays_total', help: 'Answers replayed for a repeated Idempotency-Key.', labelNames: ['kind'], registers: [registry] })
   const rateLimited = new Counter({ name: 'hsm_rate_limit_refusals_total', help: 'Requests refused by a rate limit: caller or recipient.', labelNames: ['limit'], registers: [registry] })
   const refusals = new Counter({ name: 'hsm_refusals_total', help: 'Requests refused before any send, by error code.', labelNames: ['code'], registers: [registry] })
+  const statuses = new Counter({ name: 'hsm_message_status_total', help: 'Messages that reached a status: accepted on each recorded send, the others from events and polls.', labelNames: ['status'], registers: [registry] })
+  const events = new Counter({ name: 'hsm_status_events_total', help: 'Status events received from Jelou, by outcome: stored (news), repeated (nothing new), refused (unreadable), unauthorized.', labelNames: ['outcome'], registers: [registry] })
+  const lookups = new Counter({ name: 'hsm_status_lookups_total', help: 'Status lookups by source of the answer: store, refreshed (from Jelou), stale (Jelou could not answer).', labelNames: ['source'], registers: [registry] })
+  const resolutions = new Counter({ name: 'hsm_resolutions_total', help: 'Same-key retries of outcome-unknown sends, by outcome: found, resent, unresolved.', labelNames: ['outcome'], registers: [registry] })
+  const accepted = statuses.labels({ status: 'accepted' })
   // Labelled children are looked up once per label set, not hashed again on every send.
   const sendChildren = new Map<string, { inc: () => void }>()
   return {
@@ -51,7 +64,14 @@ export function createMetrics (): Metrics {
       refusals.inc({ code })
       const limit = RATE_LIMITS[code]
       if (limit !== undefined) rateLimited.inc({ limit })
-    }
+    },
+    messageStatus (status) {
+      if (status === 'accepted') accepted.inc()
+      else statuses.inc({ status })
+    },
+    statusEvents (outcome, count) { if (count > 0) events.inc({ outcome }, count) },
+    statusLookup (source) { lookups.inc({ source }) },
+    resolution (outcome) { resolutions.inc({ outcome }) }
   }
 }
 
@@ -71,7 +91,7 @@ export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
       tags: ['health'],
       operationId: 'metrics',
       summary: 'Prometheus metrics',
-      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, http_request_duration_seconds, and the process metrics.',
+      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, hsm_message_status_total{status}, hsm_status_events_total{outcome}, hsm_status_lookups_total{source}, hsm_resolutions_total{outcome}, http_request_duration_seconds, and the process metrics.',
       produces: ['text/plain'],
       response: {
         200: { description: 'Prometheus text exposition format 0.0.4.', type: 'string' },

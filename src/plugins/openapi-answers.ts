@@ -216,8 +216,8 @@ export function completeDocument (doc: Document): Document {
       const kind = path === '/v1/messages' ? 'raw' : path.slice('/v1/messages/'.length)
       op.parameters = [...(op.parameters ?? []), { $ref: '#/components/parameters/RequestId' }]
       if (answers.send) op.parameters.push({ $ref: '#/components/parameters/IdempotencyKey' })
-      // Open routes need no key: say so, rather than leave security undefined.
-      else op.security = []
+      // A route that names no security needs no key: say so, rather than leave it undefined.
+      else op.security ??= []
       for (const [status, response] of Object.entries(op.responses)) {
         const own: HeaderName[] = ['X-Request-Id']
         if (answers.send) own.push('RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset')

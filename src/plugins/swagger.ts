@@ -21,11 +21,13 @@ export default fp<{ version: string }>(async (app, opts) => {
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'A key from API_KEYS (when the service has keys configured).' },
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key, as a header.' }
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key, as a header.' },
+          eventsToken: { type: 'http', scheme: 'bearer', description: 'JELOU_EVENTS_TOKEN: only for the events receiver (Jelou calls it; Basic with the token as password also works).' }
         }
       },
       tags: [
         { name: 'messages', description: 'Send one template message to one person.' },
+        { name: 'status', description: 'Delivery status of the messages you sent, and the receiver for Jelou\'s status events.' },
         { name: 'sandbox', description: 'Sandbox mode only: what the built-in Jelou look-alike received; the inbox page is at /sandbox.' },
         { name: 'health', description: 'Liveness, readiness and metrics.' }
       ]

@@ -5,6 +5,7 @@ import { inboxEntry, InboxSchema } from '../preview/inbox.js'
 import { INBOX_CSP, INBOX_CSS, INBOX_HTML, INBOX_ICON, INBOX_SCRIPT } from '../preview/inbox-page.js'
 import type { TemplateLookup } from '../preview/render.js'
 import type { Sandbox } from '../sandbox/server.js'
+import { OPEN_ROUTE, openResponses } from '../schemas/routes.js'
 
 /** Headers every inbox answer carries: the page's CSP, no sniffing, no referrer to the media hosts. */
 function locked (reply: FastifyReply, type: string): FastifyReply {
@@ -22,19 +23,24 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'me
       tags: ['sandbox'],
       summary: 'Sandbox inbox (HTML page)',
       description: 'Sandbox mode only: a page showing what the sandbox received as the recipient\'s phone would (header, filled body, buttons, cards, masked recipient, time, delivery ticks), newest first, refreshing by itself. Open it in a browser.',
-      produces: ['text/html']
+      operationId: 'sandbox_inbox',
+      produces: ['text/html'],
+      response: { 200: { description: 'The inbox page (HTML).', type: 'string' }, ...openResponses },
+      'x-answers': OPEN_ROUTE
     }
-  }, async (_request, reply) => locked(reply, 'text/html; charset=utf-8').send(INBOX_HTML))
+  }, async (request, reply) => locked(reply, 'text/html; charset=utf-8').header('x-request-id', request.id).send(INBOX_HTML))
 
   app.get('/sandbox/inbox.json', {
     schema: {
       tags: ['sandbox'],
       summary: 'Sandbox inbox as data',
       description: 'Sandbox mode only: what the page draws. Each received request with its masked recipient, the sandbox\'s answer and the rendered preview, newest first.',
-      response: { 200: InboxSchema }
+      operationId: 'sandbox_inbox_data',
+      response: { 200: InboxSchema, ...openResponses },
+      'x-answers': OPEN_ROUTE
     }
-  }, async (_request, reply) => {
-    locked(reply, 'application/json; charset=utf-8')
+  }, async (request, reply) => {
+    locked(reply, 'application/json; charset=utf-8').header('x-request-id', request.id)
     return { messages: sandbox.messages().map((record) => inboxEntry(record, lookupTemplate)) }
   })
 

@@ -1,4 +1,4 @@
-// The /v1 context: caller keys and the per-caller rate limit apply to the send routes only.
+// The /v1 context: caller keys and the per-caller rate limit apply to the send and status routes (the events receiver has its own token, in app.ts).
 import type { FastifyPluginAsync } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import type { Redis } from 'ioredis'
@@ -8,8 +8,11 @@ import auth from '../plugins/auth.js'
 import type { Sender } from '../send.js'
 import { rawRoute } from './raw.js'
 import { templateRoutes } from './templates.js'
+import { messageRoutes } from './messages.js'
+import type { createLookup } from '../status/lookup.js'
+import type { StatusStore } from '../status/types.js'
 
-export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender }> = async (v1, { config, redis, send }) => {
+export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, status: { lookup: ReturnType<typeof createLookup>, store: StatusStore } }> = async (v1, { config, redis, send, status }) => {
   await v1.register(auth, { apiKeys: config.apiKeys })
   await v1.register(rateLimit, {
     max: config.rateLimitPerMinute,
@@ -26,4 +29,5 @@ export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null,
   })
   await v1.register(templateRoutes, { send })
   await v1.register(rawRoute, { send })
+  await v1.register(messageRoutes, status)
 }

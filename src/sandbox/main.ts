@@ -33,6 +33,10 @@ try {
     port,
     clientId,
     clientSecret: env('SANDBOX_CLIENT_SECRET', 'sandbox'),
+    // Delivery timer and status events (docs/message-status.md): events go nowhere unless SANDBOX_EVENTS_URL is set.
+    deliveryStepMs: Number(env('SANDBOX_DELIVERY_STEP_MS', '1500')),
+    eventsUrl: process.env.SANDBOX_EVENTS_URL === undefined || process.env.SANDBOX_EVENTS_URL === '' ? undefined : process.env.SANDBOX_EVENTS_URL,
+    eventsToken: process.env.SANDBOX_EVENTS_TOKEN === undefined || process.env.SANDBOX_EVENTS_TOKEN === '' ? undefined : process.env.SANDBOX_EVENTS_TOKEN,
     logger: { level: env('LOG_LEVEL', 'info') }
   })
 } catch (err) {

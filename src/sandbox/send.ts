@@ -38,7 +38,16 @@ export interface SendEndpointOptions {
   maxRecords: number
   /** Aborted on close so a `sandbox_slow` wait does not hold close() for slowMs. */
   closing: AbortSignal
+  /** Told of every message created, for the notifications endpoint and its delivery timer. */
+  accepted?: (botId: string, elementName: string, created: Array<{ id: string, destination: string }>) => void
 }
+
+/**
+ * Reserved templates whose first send to a number answers only after slowMs (past the proxy's
+ * deadline): `_sent` creates the message first, `_unsent` does not. A repeat answers normally,
+ * so a same-key retry shows both resolutions.
+ */
+const TIMEOUT_TEMPLATES = new Set(['sandbox_timeout_sent', 'sandbox_timeout_unsent'])
 
 interface FieldError { path: string, message: string }
 
@@ -72,7 +81,8 @@ function describeAnyOf (branches: unknown): string {
 
 /** Registers the HSM send endpoint on the sandbox app. */
 export function sendEndpoint (app: FastifyInstance, opts: SendEndpointOptions): void {
-  const { auth, slowMs, retryAfterSeconds, records, maxRecords, closing } = opts
+  const { auth, slowMs, retryAfterSeconds, records, maxRecords, closing, accepted } = opts
+  const timedOut = new Set<string>()
   const ajv = new Ajv({ allErrors: true, verbose: true })
   addFormats.default(ajv)
   const validateBody = ajv.compile(upstreamBodySchema(false))
@@ -152,15 +162,27 @@ export function sendEndpoint (app: FastifyInstance, opts: SendEndpointOptions): 
           .send({ code: 'rate_limited', description: `Too many requests; retry after ${retryAfterSeconds} seconds.` })
       case 'sandbox_server_error':
         return reply.code(500).send({ code: 'internal_server_error', description: 'The sandbox failed on purpose.' })
-      case 'sandbox_slow':
+      case 'sandbox_timeout_sent':
+      case 'sandbox_timeout_unsent':
+      case 'sandbox_slow': {
+        const once = `${botId}\0${hsm.elementName}\0${hsm.destinations.join(',')}`
+        if (TIMEOUT_TEMPLATES.has(hsm.elementName) && timedOut.has(once)) break
+        timedOut.add(once)
+        const created = hsm.destinations.map((destination) => ({ id: randomUUID(), destination }))
+        if (hsm.elementName === 'sandbox_timeout_sent') accepted?.(botId, hsm.elementName, created)
         try {
           await sleep(slowMs, undefined, { signal: closing })
         } catch {
           return reply.code(503).header('connection', 'close')
             .send({ code: 'service_unavailable', description: 'The sandbox is shutting down.' })
         }
+        if (hsm.elementName === 'sandbox_timeout_unsent') return reply.code(503).send({ code: 'service_unavailable', description: 'The sandbox lost this message on purpose.' })
+        if (hsm.elementName === 'sandbox_timeout_sent') return reply.code(200).send(created)
         break
+      }
     }
-    return reply.code(200).send(hsm.destinations.map((destination) => ({ id: randomUUID(), destination })))
+    const created = hsm.destinations.map((destination) => ({ id: randomUUID(), destination }))
+    accepted?.(botId, hsm.elementName, created)
+    return reply.code(200).send(created)
   })
 }

@@ -3,8 +3,11 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { headerValue, nonNegativeInteger, sandboxAuth } from './common.js'
 import { sendEndpoint, type SandboxRecord } from './send.js'
+import { createEventPoster } from './events.js'
+import { notificationsEndpoint, type SandboxNotification } from './notifications.js'
 
 export type { SandboxRecord } from './send.js'
+export type { SandboxNotification } from './notifications.js'
 
 export interface SandboxOptions {
   /** Listen address for `startSandbox`; default `127.0.0.1`. */
@@ -23,6 +26,13 @@ export interface SandboxOptions {
   logger?: boolean | object
   /** How many received requests are kept for `messages()`; default 100. */
   maxRecords?: number
+  /** Time between two delivery states of an accepted message; default 1500 ms; 0 leaves messages CREATED. */
+  deliveryStepMs?: number
+  /** Where status events are posted (Bearer `eventsToken`); default none. */
+  eventsUrl?: string
+  eventsToken?: string
+  /** Messages the notifications endpoint keeps; default 1000. */
+  maxNotifications?: number
 }
 
 export interface Sandbox {
@@ -31,12 +41,16 @@ export interface Sandbox {
   app: FastifyInstance
   /** Received requests, newest first, at most `maxRecords`. */
   messages (): SandboxRecord[]
+  /** Messages created, as the notifications endpoint lists them, newest first. */
+  notifications (): SandboxNotification[]
+  /** Posts status events to `url` from now on (null stops). */
+  sendEventsTo (url: string | null, token?: string): void
   clear (): void
   close (): Promise<void>
 }
 
 /** Builds the sandbox app without listening; `messages()` and `clear()` read and reset what it received. */
-export function buildSandbox (opts: SandboxOptions = {}): { app: FastifyInstance, messages: () => SandboxRecord[], clear: () => void } {
+export function buildSandbox (opts: SandboxOptions = {}): Omit<Sandbox, 'url' | 'close'> {
   const auth = sandboxAuth(opts.clientId ?? 'sandbox', opts.clientSecret ?? 'sandbox')
   const slowMs = nonNegativeInteger('slowMs', opts.slowMs, 15_000)
   const retryAfterSeconds = nonNegativeInteger('retryAfterSeconds', opts.retryAfterSeconds, 30)
@@ -50,8 +64,19 @@ export function buildSandbox (opts: SandboxOptions = {}): { app: FastifyInstance
   // Jelou's contract is application/json only: without this, text/plain bodies would reach validation as strings.
   app.removeContentTypeParser('text/plain')
 
+  const events = createEventPoster(app.log)
+  if (opts.eventsUrl !== undefined) events.target(opts.eventsUrl, opts.eventsToken)
+  const notifications = notificationsEndpoint(app, {
+    auth,
+    stepMs: nonNegativeInteger('deliveryStepMs', opts.deliveryStepMs, 1500),
+    maxNotifications: nonNegativeInteger('maxNotifications', opts.maxNotifications, 1000),
+    events
+  })
+
   app.addHook('preClose', async () => {
     closing.abort()
+    notifications.close()
+    events.target(null)
   })
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -78,12 +103,12 @@ export function buildSandbox (opts: SandboxOptions = {}): { app: FastifyInstance
   })
 
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ code: 'not_found', description: `No route ${request.method} ${request.url.split('?')[0]}. The sandbox serves POST /v2/whatsapp/:botId/hsm and GET /sandbox/messages.` })
+    return reply.code(404).send({ code: 'not_found', description: `No route ${request.method} ${request.url.split('?')[0]}. The sandbox serves POST /v2/whatsapp/:botId/hsm, GET /v1/external/bots/:botId/notifications and GET /sandbox/messages.` })
   })
 
   app.get('/sandbox/messages', async () => ({ messages: messages() }))
 
-  sendEndpoint(app, { auth, slowMs, retryAfterSeconds, records, maxRecords, closing: closing.signal })
+  sendEndpoint(app, { auth, slowMs, retryAfterSeconds, records, maxRecords, closing: closing.signal, accepted: notifications.accepted })
 
   function messages (): SandboxRecord[] {
     // Copies, so a caller changing a record (or its body) cannot change what the sandbox keeps.
@@ -94,7 +119,7 @@ export function buildSandbox (opts: SandboxOptions = {}): { app: FastifyInstance
     records.length = 0
   }
 
-  return { app, messages, clear }
+  return { app, messages, clear, notifications: notifications.list, sendEventsTo: events.target }
 }
 
 function reachableUrl (address: AddressInfo): string {
@@ -107,7 +132,8 @@ function reachableUrl (address: AddressInfo): string {
 
 /** Starts the sandbox on `host:port` (default 127.0.0.1, any free port). */
 export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox> {
-  const { app, messages, clear } = buildSandbox(opts)
+  const built = buildSandbox(opts)
+  const { app } = built
   try {
     await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 })
   } catch (err) {
@@ -115,11 +141,5 @@ export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox>
     throw err
   }
   const url = reachableUrl(app.server.address() as AddressInfo)
-  return {
-    url,
-    app,
-    messages,
-    clear,
-    close: async () => { await app.close() }
-  }
+  return { ...built, url, close: async () => { await app.close() } }
 }

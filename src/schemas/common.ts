@@ -114,6 +114,8 @@ export const PhoneEchoSchema = Type.Object({
 
 export const SendResultSchema = Type.Object({
   messageId: Type.String({ description: 'Jelou id of the accepted message; use it to follow delivery.' }),
+  statusUrl: Type.String({ description: 'Where to follow its delivery: GET this path (same API key).' }),
+  resolved: Type.Optional(Type.Boolean({ description: 'True when a same-key retry found the message of an earlier attempt whose outcome was unknown (504): it was sent once.' })),
   to: Type.String({ description: 'The normalized number.' }),
   kind: Type.String({ description: 'Template kind route used.' }),
   template: Type.String(),

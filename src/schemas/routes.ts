@@ -43,6 +43,23 @@ export const OPEN_ROUTE: RouteAnswers = {
   codes: ['METHOD_NOT_ALLOWED', 'INTERNAL_ERROR']
 }
 
+/** The status lookups (SPEC §18): behind the caller key and the per-caller limit, no body. */
+export const LOOKUP_ROUTE: RouteAnswers = {
+  name: 'Lookup',
+  send: false,
+  codes: ['VALIDATION_FAILED', 'UNAUTHORIZED', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'RATE_LIMITED', 'INTERNAL_ERROR']
+}
+
+/** Jelou's status events receiver: its own token, a JSON body, never shed by the caller limit. */
+export const EVENTS_ROUTE: RouteAnswers = {
+  name: 'Events',
+  send: false,
+  codes: ['VALIDATION_FAILED', 'UNAUTHORIZED', 'METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL_ERROR', 'OVERLOADED', 'STORE_UNAVAILABLE']
+}
+
+/** Every declaration a route can carry; the OpenAPI test checks each code is declared by one of them. */
+export const ROUTE_ANSWERS: readonly RouteAnswers[] = [SEND_ROUTE, OPEN_ROUTE, LOOKUP_ROUTE, EVENTS_ROUTE]
+
 /** Codes no route answers: they are for requests that matched no route. */
 export const UNROUTED_CODES: readonly ProblemCode[] = ['NOT_FOUND']
 
@@ -98,3 +115,9 @@ export const sendResponses = {
 
 /** The problem statuses of an open route, beside its own answers. */
 export const openResponses = problemResponses(OPEN_ROUTE)
+
+/** The problem statuses of a status lookup, beside its own answer. */
+export const lookupResponses = problemResponses(LOOKUP_ROUTE)
+
+/** The problem statuses of the events receiver, beside its own answer. */
+export const eventsResponses = problemResponses(EVENTS_ROUTE)

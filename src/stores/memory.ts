@@ -1,11 +1,16 @@
 // In-memory stores for one process: bounded idempotency records and per-key fixed-window counters.
 import { problem, type Answer } from '../errors.js'
-import type { Claim, CounterStore, IdempotencyStore } from './types.js'
+import type { AttemptContext, Claim, CounterStore, IdempotencyStore } from './types.js'
 
 interface Entry {
   fingerprint: string
   answer: Answer | null
   expiresAt: number
+  /** Set once the attempt calls Jelou, and kept with an outcome-unknown answer. */
+  attempt?: AttemptContext
+  /** Outcome unknown: the next claim after `leaseUntil` resolves it. */
+  open?: boolean
+  leaseUntil?: number
 }
 
 /**
@@ -44,16 +49,29 @@ export function memoryIdempotencyStore (maxKeys: number, now: () => number = Dat
       sweep(time)
       const entry = entries.get(key)
       if (entry !== undefined && entry.expiresAt > time) {
+        if (entry.fingerprint === fingerprint && entry.attempt !== undefined && (entry.answer === null || entry.open === true) && (entry.leaseUntil ?? 0) <= time) {
+          entry.leaseUntil = time + leaseMs
+          return { state: 'unresolved', fingerprint, attempt: entry.attempt, answer: entry.answer }
+        }
         return entry.answer === null
           ? { state: 'in_flight', fingerprint: entry.fingerprint }
           : { state: 'done', fingerprint: entry.fingerprint, answer: entry.answer }
       }
       if (entries.size >= maxKeys) makeRoom()
-      put(key, { fingerprint, answer: null, expiresAt: time + leaseMs })
+      put(key, { fingerprint, answer: null, expiresAt: time + leaseMs, leaseUntil: time + leaseMs })
       return { state: 'claimed' }
     },
-    async complete (key, fingerprint, answer, ttlMs) {
-      put(key, { fingerprint, answer, expiresAt: now() + ttlMs })
+    async mark (key, attempt, ttlMs) {
+      const entry = entries.get(key)
+      if (entry === undefined) return
+      entry.attempt = attempt
+      entry.expiresAt = now() + ttlMs
+      put(key, entry)
+    },
+    async complete (key, fingerprint, answer, ttlMs, unresolved) {
+      put(key, unresolved === undefined
+        ? { fingerprint, answer, expiresAt: now() + ttlMs }
+        : { fingerprint, answer, expiresAt: now() + ttlMs, attempt: unresolved, open: true, leaseUntil: 0 })
     },
     async release (key) {
       entries.delete(key)

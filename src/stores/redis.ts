@@ -1,13 +1,8 @@
-// Redis stores, shared by every replica: an atomic claim (SET NX PX) for idempotency and a Lua fixed-window counter.
+// Redis stores, shared by every replica: an atomic Lua claim for idempotency (outcome-unknown claims remembered) and a Lua fixed-window counter.
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { problem, type Answer } from '../errors.js'
-import type { Claim, CounterStore, IdempotencyStore } from './types.js'
-
-interface Record {
-  fingerprint: string
-  answer: Answer | null
-}
+import type { AttemptContext, Claim, CounterStore, IdempotencyStore } from './types.js'
 
 /** Keys name callers and phone numbers: Redis sees only their SHA-256. */
 const hashed = (key: string) => createHash('sha256').update(key).digest('hex')
@@ -16,30 +11,60 @@ function unavailable (cause: unknown) {
   return problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; nothing was sent.', { cause })
 }
 
+/**
+ * One hash per key: fp (fingerprint), lease (epoch ms the holder owns it until), attempt (what it
+ * sent, set just before calling Jelou), answer (the kept answer), open ("1" while the outcome is
+ * unknown). Taking a free key, or the expired lease of an unknown outcome, is one atomic step.
+ * Answers: {'claimed'} | {'taken', attempt, answer} | {'seen', fp, answer}.
+ */
+const CLAIM = `
+local k = KEYS[1]
+local now = tonumber(ARGV[2])
+local lease = tonumber(ARGV[3])
+if redis.call('EXISTS', k) == 0 then
+  redis.call('HSET', k, 'fp', ARGV[1], 'lease', now + lease)
+  redis.call('PEXPIRE', k, lease)
+  return {'claimed'}
+end
+local r = redis.call('HMGET', k, 'fp', 'lease', 'attempt', 'answer', 'open')
+if r[1] == ARGV[1] and r[3] and (not r[4] or r[5] == '1') and tonumber(r[2] or '0') <= now then
+  redis.call('HSET', k, 'lease', now + lease)
+  return {'taken', r[3], r[4] or ''}
+end
+return {'seen', r[1] or '', r[4] or ''}`
+
 export function redisIdempotencyStore (redis: Redis, prefix: string): IdempotencyStore {
-  const k = (key: string) => `${prefix}idem:${hashed(key)}`
+  // idem2: one hash per key (the first layout was one JSON string); old keys simply expire.
+  const k = (key: string) => `${prefix}idem2:${hashed(key)}`
   return {
     async claim (key, fingerprint, leaseMs): Promise<Claim> {
+      let reply: string[]
       try {
-        for (let tries = 0; tries < 3; tries++) {
-          const pending: Record = { fingerprint, answer: null }
-          if (await redis.set(k(key), JSON.stringify(pending), 'PX', leaseMs, 'NX') === 'OK') return { state: 'claimed' }
-          const raw = await redis.get(k(key))
-          // Gone between SET NX and GET (expired or released): claim again.
-          if (raw === null) continue
-          const record = JSON.parse(raw) as Record
-          return record.answer === null
-            ? { state: 'in_flight', fingerprint: record.fingerprint }
-            : { state: 'done', fingerprint: record.fingerprint, answer: record.answer }
-        }
+        reply = await redis.eval(CLAIM, 1, k(key), fingerprint, Date.now(), leaseMs) as string[]
       } catch (error) {
         throw unavailable(error)
       }
-      throw unavailable(new Error('idempotency key kept expiring while claimed'))
+      if (reply[0] === 'claimed') return { state: 'claimed' }
+      if (reply[0] === 'taken') {
+        const answer = reply[2] === '' ? null : JSON.parse(reply[2] as string) as Answer
+        return { state: 'unresolved', fingerprint, attempt: JSON.parse(reply[1] as string) as AttemptContext, answer }
+      }
+      return reply[2] === ''
+        ? { state: 'in_flight', fingerprint: reply[1] as string }
+        : { state: 'done', fingerprint: reply[1] as string, answer: JSON.parse(reply[2] as string) as Answer }
     },
-    async complete (key, fingerprint, answer, ttlMs) {
+    async mark (key, attempt, ttlMs) {
       try {
-        await redis.set(k(key), JSON.stringify({ fingerprint, answer } satisfies Record), 'PX', ttlMs)
+        await redis.multi().hset(k(key), 'attempt', JSON.stringify(attempt)).pexpire(k(key), ttlMs).exec()
+      } catch (error) {
+        throw unavailable(error)
+      }
+    },
+    async complete (key, fingerprint, answer, ttlMs, unresolved) {
+      try {
+        const fields: string[] = ['fp', fingerprint, 'answer', JSON.stringify(answer), 'lease', '0']
+        if (unresolved !== undefined) fields.push('attempt', JSON.stringify(unresolved), 'open', '1')
+        await redis.multi().del(k(key)).hset(k(key), ...fields).pexpire(k(key), ttlMs).exec()
       } catch (error) {
         throw unavailable(error)
       }

@@ -1,0 +1,73 @@
+// POST /v1/events/jelou: Jelou's status events ("Notification URL"), with its own token instead of the callers' API keys.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { problem, validationFailed } from '../errors.js'
+import { EventsResultSchema } from '../schemas/status.js'
+import { EVENTS_ROUTE, eventsResponses } from '../schemas/routes.js'
+import { parseEvents } from '../status/events.js'
+import type { StatusStore } from '../status/types.js'
+
+export type EventOutcome = 'stored' | 'repeated' | 'refused' | 'unauthorized'
+
+const digest = (value: string) => createHash('sha256').update(value).digest()
+
+/** The token as Bearer, or as the password of Basic credentials (Jelou lets the account pick either). */
+function presentedToken (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (typeof header !== 'string') return undefined
+  const bearer = /^bearer +(\S+) *$/i.exec(header)
+  if (bearer !== null) return bearer[1]
+  const basic = /^basic +(\S+) *$/i.exec(header)
+  if (basic === null) return undefined
+  const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  return colon === -1 ? undefined : decoded.slice(colon + 1)
+}
+
+export const eventRoutes: FastifyPluginAsyncTypebox<{ token: string, store: StatusStore, observe?: (outcome: EventOutcome, count: number) => void }> = async (app, { token, store, observe }) => {
+  // Hashing both sides first makes every comparison the same length, so time says nothing about the token.
+  const expected = digest(token)
+
+  app.post('/v1/events/jelou', {
+    schema: {
+      tags: ['status'],
+      security: [{ eventsToken: [] }],
+      operationId: 'receive_jelou_events',
+      summary: 'Receiver for Jelou\'s status events (operators)',
+      description: 'Give this URL to Jelou as the bot\'s "Notification URL" (events: All), with authentication Bearer `JELOU_EVENTS_TOKEN` (or Basic with any user and that token as password). ' +
+        'Off (404) when JELOU_EVENTS_TOKEN is unset. Reads one event or a list of at most 100, tolerantly: the message id from `messageId` or `id`, the status from `event`, `status` or `sentStatus` ' +
+        '(delivered_channel, delivered_user, read, reply, failed, or Jelou\'s upper-case states), the time from `timestamp` (or `date`, `updatedAt`), Meta\'s reason from `error`. ' +
+        'Statuses only move forward; repeats change nothing; an event for a message not yet recorded is kept and merged when the send is recorded. ' +
+        'In sandbox mode the built-in sandbox posts here itself, with a token the service makes up when JELOU_EVENTS_TOKEN is unset.',
+      body: {
+        'x-examples': {
+          delivered: { summary: 'Delivered to the phone', value: { messageId: '7d9f3c1e-5b8a-4c1e-9f0a-2b6d8e4c1a37', event: 'delivered_user', botId: 'bot-123', timestamp: '2026-12-02T10:00:03Z' } },
+          failed: { summary: 'Failed, with Meta\'s reason', value: { id: '7d9f3c1e-5b8a-4c1e-9f0a-2b6d8e4c1a37', sentStatus: 'FAILED', error: { code: 131026, message: 'Message undeliverable' } } }
+        }
+      },
+      response: { 200: EventsResultSchema, ...eventsResponses },
+      'x-answers': EVENTS_ROUTE
+    }
+  }, async (request, reply) => {
+    const presented = presentedToken(request)
+    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+      observe?.('unauthorized', 1)
+      throw problem('UNAUTHORIZED', 'Send JELOU_EVENTS_TOKEN as "Authorization: Bearer <token>" or as the password of Basic credentials.')
+    }
+    const now = Date.now()
+    const { events, errors } = parseEvents(request.body, now)
+    if (errors.length > 0) {
+      observe?.('refused', errors.length)
+      request.log.warn({ code: 'VALIDATION_FAILED', refused: errors.length, received: events.length, errors }, 'status events refused')
+    }
+    if (events.length === 0) throw validationFailed(errors)
+    let changed = 0
+    for (const event of events) if (await store.apply(event.messageId, event.update)) changed++
+    observe?.('stored', changed)
+    observe?.('repeated', events.length - changed)
+    request.log.info({ received: events.length, changed, messageIds: events.slice(0, 10).map((event) => event.messageId) }, 'status events received')
+    reply.header('x-request-id', request.id)
+    return { received: events.length, changed, refused: errors }
+  })
+}

@@ -1,0 +1,52 @@
+// Status lookup routes (SPEC §18): GET /v1/messages/{messageId} and GET /v1/messages?clientRef=…, each caller seeing only its own messages.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { problem } from '../errors.js'
+import { MessageListSchema, MessageStatusSchema } from '../schemas/status.js'
+import { LOOKUP_ROUTE, lookupResponses } from '../schemas/routes.js'
+import type { createLookup, MessageView } from '../status/lookup.js'
+import type { StatusStore } from '../status/types.js'
+
+const MAX_LISTED = 50
+
+export const messageRoutes: FastifyPluginAsyncTypebox<{ lookup: ReturnType<typeof createLookup>, store: StatusStore }> = async (app, { lookup, store }) => {
+  app.get('/v1/messages/:messageId', {
+    schema: {
+      tags: ['status'],
+      security: [{ bearerAuth: [] }, { apiKey: [] }],
+      operationId: 'get_message_status',
+      summary: 'Delivery status of one message',
+      description: 'The status of a message you sent (the `messageId` of the 202 answer, also its `statusUrl`): each step with its time, where the status came from and how old it is. ' +
+        'A status that is neither final nor fresh is refreshed from Jelou first; when Jelou cannot answer, the stored status comes back with `stale: true`. Another caller\'s message is 404. ' +
+        'In sandbox mode, send a message first, then paste its messageId: it moves from accepted to read within a few seconds.',
+      params: Type.Object({ messageId: Type.String({ minLength: 1, maxLength: 128, description: 'The messageId of the 202 answer.', examples: ['7d9f3c1e-5b8a-4c1e-9f0a-2b6d8e4c1a37'] }) }),
+      response: { 200: MessageStatusSchema, ...lookupResponses },
+      'x-answers': LOOKUP_ROUTE
+    }
+  }, async (request, reply) => {
+    const view = await lookup(request.params.messageId, request.caller, request.log)
+    if (view === undefined) throw problem('NOT_FOUND', 'No message with this id for this caller (unknown, expired, or sent by another caller).')
+    reply.header('x-request-id', request.id)
+    return await reply.send(view)
+  })
+
+  app.get('/v1/messages', {
+    schema: {
+      tags: ['status'],
+      security: [{ bearerAuth: [] }, { apiKey: [] }],
+      operationId: 'find_messages_by_client_ref',
+      summary: 'Your messages with a clientRef',
+      description: `The status of each message you sent with this \`clientRef\` (oldest first, at most ${MAX_LISTED}); an empty list when there is none.`,
+      querystring: Type.Object({
+        clientRef: Type.String({ minLength: 1, maxLength: 100, description: 'The clientRef you sent.', examples: ['order-1234'] })
+      }, { additionalProperties: false }),
+      response: { 200: MessageListSchema, ...lookupResponses },
+      'x-answers': LOOKUP_ROUTE
+    }
+  }, async (request, reply) => {
+    const ids = (await store.byClientRef(request.caller, request.query.clientRef)).slice(-MAX_LISTED)
+    const views = await Promise.all(ids.map(async (id) => await lookup(id, request.caller, request.log)))
+    reply.header('x-request-id', request.id)
+    return await reply.send({ messages: views.filter((view): view is MessageView => view !== undefined) })
+  })
+}

@@ -1,0 +1,47 @@
+// Answer schemas of the status routes (SPEC §18): one message's status, a list by clientRef, the events receiver's answer.
+import { Type } from 'typebox'
+import { STATUSES } from '../status/types.js'
+
+const Time = (description: string) => Type.Optional(Type.String({ format: 'date-time', description }))
+
+export const MessageStatusSchema = Type.Object({
+  messageId: Type.String(),
+  // Unsafe only to keep the literal type: a mapped list of literals would infer as never.
+  status: Type.Unsafe<(typeof STATUSES)[number]>(Type.Union(STATUSES.map((s) => Type.Literal(s)), { description: 'accepted (Jelou has it) → delivered_channel (handed to WhatsApp) → delivered_user (on the phone) → read → replied; or failed (see failure). Only ever moves forward.' })),
+  steps: Type.Object({
+    accepted: Time('When Jelou accepted it.'),
+    delivered_channel: Time('When Jelou handed it to WhatsApp.'),
+    delivered_user: Time('When it reached the phone.'),
+    read: Time('When it was read.'),
+    replied: Time('When the person replied.'),
+    failed: Time('When it failed.')
+  }, { description: 'The time of each step seen.' }),
+  failure: Type.Optional(Type.Object({
+    code: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'Meta\'s error code, e.g. 131026 (message undeliverable).' })),
+    message: Type.Optional(Type.String())
+  }, { description: 'Meta\'s reason, when the status is failed.' })),
+  source: Type.Union([Type.Literal('send'), Type.Literal('event'), Type.Literal('jelou')], { description: 'Where the latest news came from: the send\'s own answer, a status event pushed by Jelou, or a poll of Jelou\'s notifications.' }),
+  checkedAt: Type.String({ format: 'date-time', description: 'When the status was last news or confirmed.' }),
+  ageSeconds: Type.Integer({ description: 'Seconds since checkedAt.' }),
+  stale: Type.Boolean({ description: 'True when the status needed a refresh and Jelou could not answer: this is the last known status.' }),
+  resolved: Type.Boolean({ description: 'True when the id was found by resolving a send whose outcome was unknown (504), not from Jelou\'s answer.' }),
+  kind: Type.String(),
+  template: Type.String(),
+  botId: Type.String(),
+  to: Type.String({ description: 'The normalized number.' }),
+  clientRef: Type.Optional(Type.String()),
+  requestId: Type.String({ description: 'The request that sent it.' }),
+  statusUrl: Type.String({ description: 'This resource.' })
+}, { description: 'One message\'s delivery status.' })
+
+export const MessageListSchema = Type.Object({
+  messages: Type.Array(MessageStatusSchema, { description: 'Your messages with this clientRef, oldest first (at most 50).' })
+})
+
+export const EventsResultSchema = Type.Object({
+  received: Type.Integer({ description: 'Events read and stored.' }),
+  changed: Type.Integer({ description: 'Of those, events that told something new (the rest were repeats or older news).' }),
+  refused: Type.Array(Type.Object({ in: Type.String(), path: Type.String(), rule: Type.String(), message: Type.String(), limit: Type.Optional(Type.Union([Type.Integer(), Type.String()])) }), {
+    description: 'Events in the batch that could not be read (the others were stored).'
+  })
+})

@@ -1,0 +1,76 @@
+// In-memory status store for one process: bounded, oldest first out, every entry kept at most the message TTL.
+import { merge, type MessageBase, type MessageState, type StatusStore, type StatusUpdate } from './types.js'
+
+interface Entry {
+  state: MessageState
+  expiresAt: number
+}
+
+/** Entries live in a Map in write order (each write re-inserts), so expired and oldest ones sit at the front. */
+export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () => number = Date.now): StatusStore {
+  const entries = new Map<string, Entry>()
+  const refs = new Map<string, string[]>()
+  const refKey = (caller: string, clientRef: string) => `${caller}\0${clientRef}`
+
+  function forget (messageId: string, entry: Entry) {
+    entries.delete(messageId)
+    const base = entry.state.base
+    if (base?.clientRef === undefined) return
+    const key = refKey(base.caller, base.clientRef)
+    const ids = refs.get(key)?.filter((id) => id !== messageId)
+    if (ids === undefined || ids.length === 0) refs.delete(key)
+    else refs.set(key, ids)
+  }
+
+  function sweep (time: number) {
+    for (const [id, entry] of entries) {
+      if (entry.expiresAt > time && entries.size < maxRecords) break
+      forget(id, entry)
+    }
+  }
+
+  function live (messageId: string, time: number): Entry | undefined {
+    const entry = entries.get(messageId)
+    return entry !== undefined && entry.expiresAt > time ? entry : undefined
+  }
+
+  function put (messageId: string, entry: Entry, time: number) {
+    entries.delete(messageId)
+    entry.expiresAt = time + ttlMs
+    entries.set(messageId, entry)
+  }
+
+  return {
+    record (base: MessageBase) {
+      const time = now()
+      sweep(time)
+      const entry = live(base.messageId, time) ?? { state: { steps: {}, source: 'send', checkedAt: base.acceptedAt }, expiresAt: 0 }
+      entry.state.base = base
+      entry.state.steps.accepted ??= base.acceptedAt
+      put(base.messageId, entry, time)
+      if (base.clientRef !== undefined) {
+        const key = refKey(base.caller, base.clientRef)
+        const ids = refs.get(key)
+        if (ids === undefined) refs.set(key, [base.messageId])
+        else if (!ids.includes(base.messageId)) ids.push(base.messageId)
+      }
+    },
+    async apply (messageId: string, update: StatusUpdate) {
+      const time = now()
+      sweep(time)
+      const entry = live(messageId, time) ?? { state: { steps: {}, source: update.source, checkedAt: 0 }, expiresAt: 0 }
+      const changed = merge(entry.state, update)
+      put(messageId, entry, time)
+      return changed
+    },
+    async get (messageId: string) {
+      const entry = live(messageId, now())
+      return entry === undefined ? undefined : structuredClone(entry.state)
+    },
+    async byClientRef (caller: string, clientRef: string) {
+      const time = now()
+      return (refs.get(refKey(caller, clientRef)) ?? []).filter((id) => live(id, time) !== undefined)
+    },
+    async flush () {}
+  }
+}

@@ -1,0 +1,98 @@
+// Message status model (SPEC §18): steps seen per message; the status is derived from them, so it only moves forward.
+
+export const STATUSES = ['accepted', 'delivered_channel', 'delivered_user', 'read', 'replied', 'failed'] as const
+export type Status = typeof STATUSES[number]
+
+/** Where the latest news about a message came from: its own send, a pushed event, or a poll of Jelou's notifications. */
+export type Source = 'send' | 'event' | 'jelou'
+
+/** Meta's reason for a failed message, as Jelou reports it. */
+export interface Failure {
+  code?: number | string
+  message?: string
+}
+
+/** What the send knew when Jelou accepted the message. */
+export interface MessageBase {
+  messageId: string
+  caller: string
+  botId: string
+  template: string
+  kind: string
+  /** The normalized number. */
+  to: string
+  acceptedAt: number
+  requestId: string
+  clientRef?: string
+  /** True when the id was found by resolving an outcome-unknown send rather than from Jelou's answer. */
+  resolved?: boolean
+}
+
+/** Everything stored about one message id; `base` is missing while only events have arrived (early events). */
+export interface MessageState {
+  base?: MessageBase
+  /** Epoch ms of each step seen. The first report of a step wins. */
+  steps: Partial<Record<Status, number>>
+  failure?: Failure
+  source: Source
+  /** Epoch ms of the latest news or confirmation. */
+  checkedAt: number
+}
+
+/** News about one message: the steps it reached (with their times), and Meta's reason when it failed. */
+export interface StatusUpdate {
+  steps: Partial<Record<Status, number>>
+  failure?: Failure
+  source: Source
+  at: number
+}
+
+export interface StatusStore {
+  /** Records an accepted send. Synchronous and cheap: a shared store writes in the background, and a failed write never fails the send. */
+  record: (base: MessageBase) => void
+  /** Merges news; an update for an unknown id is kept until the send is recorded. Resolves to whether any step or reason was new. */
+  apply: (messageId: string, update: StatusUpdate) => Promise<boolean>
+  get: (messageId: string) => Promise<MessageState | undefined>
+  /** Message ids a caller sent with this clientRef, oldest first. */
+  byClientRef: (caller: string, clientRef: string) => Promise<string[]>
+  /** Writes still queued for the shared store (flushed on close). */
+  flush: () => Promise<void>
+}
+
+const RANK: Record<Status, number> = { accepted: 0, delivered_channel: 1, delivered_user: 2, read: 3, replied: 4, failed: 2.5 }
+
+/**
+ * The status a set of steps amounts to: the furthest step. A failure counts unless the message
+ * was read or replied to, which proves it arrived (a late failure report cannot undo that).
+ */
+export function statusOf (steps: Partial<Record<Status, number>>): Status {
+  let best: Status = 'accepted'
+  for (const status of STATUSES) {
+    if (steps[status] !== undefined && RANK[status] > RANK[best]) best = status
+  }
+  return best
+}
+
+/** Final statuses are never refreshed from Jelou. */
+export function isFinal (status: Status): boolean {
+  return status === 'replied' || status === 'failed'
+}
+
+/** Merges `update` into `state` in place; true when a step or the failure reason was new. */
+export function merge (state: MessageState, update: StatusUpdate): boolean {
+  let changed = false
+  for (const status of STATUSES) {
+    const at = update.steps[status]
+    if (at !== undefined && state.steps[status] === undefined) {
+      state.steps[status] = at
+      changed = true
+    }
+  }
+  if (update.failure !== undefined && state.failure === undefined) {
+    state.failure = update.failure
+    changed = true
+  }
+  if (changed || update.source !== 'event') state.source = update.source
+  state.checkedAt = Math.max(state.checkedAt, update.at)
+  return changed
+}
