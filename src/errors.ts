@@ -135,6 +135,7 @@ export function classifyNetworkError (error: unknown): { code: ProblemCode, retr
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
     case 'UND_ERR_ABORTED':
+    case 'HSM_DEADLINE':
       return { code: 'UPSTREAM_TIMEOUT', retrySafe: false, detail: 'Jelou did not answer in time; the message may have been sent. Retry only with the same Idempotency-Key.' }
     case 'ECONNREFUSED':
     case 'UND_ERR_CONNECT_TIMEOUT':

@@ -102,6 +102,50 @@ t.test('a server that never answers → 504 after JELOU_TIMEOUT_MS, not retried'
   t.match(logs.sends(), [{ outcome: 'timeout', code: 'UPSTREAM_TIMEOUT', attempts: 1 }])
 })
 
+/** Answers 200 with a 40-byte body, then writes it one byte every 100 ms (4 s in all). */
+function trickle (socket: net.Socket, progress: { written: number }) {
+  const body = `[{"id":"m-slow","destination":"${'5'.repeat(12)}"}]`.padEnd(40, ' ')
+  socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`)
+  const timer = setInterval(() => {
+    if (socket.destroyed) return
+    socket.write(body[progress.written++])
+    if (progress.written === body.length) clearInterval(timer)
+  }, 100)
+  socket.on('close', () => clearInterval(timer))
+}
+
+t.test('an upstream trickling its body one byte per 100 ms gets 504 at JELOU_TIMEOUT_MS, not a 202 when it finishes', async (t) => {
+  const progress = { written: 0 }
+  const server = await rawServer(t, (socket) => trickle(socket, progress))
+  const { app, logs } = await buildLiveApp(t, server.url, { JELOU_TIMEOUT_MS: '1000' })
+  const started = Date.now()
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'trickle-1' })
+  t.equal(res.status, 504)
+  t.match(res.body, { code: 'UPSTREAM_TIMEOUT', detail: /may have been sent/ })
+  t.ok(Date.now() - started >= 1000, 'not before the deadline')
+  t.ok(progress.written < 40, `answered before the upstream finished its body (${progress.written} of 40 bytes written)`)
+  t.equal(server.requests(), 1, 'not retried: the message may be out')
+  t.match(logs.sends(), [{ outcome: 'timeout', code: 'UPSTREAM_TIMEOUT', attempts: 1, err: { code: 'HSM_DEADLINE' } }])
+  const replay = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'trickle-1' })
+  t.equal(replay.status, 504, 'the timeout is kept for replay')
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  t.equal(server.requests(), 1)
+})
+
+t.test('the deadline covers retries: a 503 retried, then a trickle, ends at JELOU_TIMEOUT_MS from the start', async (t) => {
+  const progress = { written: 0 }
+  const server = await rawServer(t, (socket, i) => i === 0
+    ? answer(socket, 503, '{"code":"busy"}', { 'retry-after': '0' })
+    : trickle(socket, progress))
+  const { app, logs } = await buildLiveApp(t, server.url, { JELOU_TIMEOUT_MS: '1000' })
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 504)
+  t.equal(res.body.code, 'UPSTREAM_TIMEOUT')
+  t.equal(server.requests(), 2)
+  t.ok(progress.written < 40, `the second attempt was cut off (${progress.written} of 40 bytes written)`)
+  t.match(logs.sends(), [{ outcome: 'timeout', attempts: 2 }])
+})
+
 t.test('a closed port → 503 after the allowed retries', async (t) => {
   const probe = net.createServer().listen(0, '127.0.0.1')
   await once(probe, 'listening')

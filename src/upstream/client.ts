@@ -9,12 +9,22 @@ export interface UpstreamClientOptions {
   dispatcher: Dispatcher
   clientId: string
   clientSecret: string
-  /** Deadline for the whole send, retries included. */
+  /** Hard deadline for the whole send, retries included: at this point the caller gets 504 UPSTREAM_TIMEOUT. */
   timeoutMs: number
-  /** At most this many retries, and only where SPEC §8 allows them. */
-  maxRetries?: number
-  /** First backoff step; doubled per retry and jittered. */
-  backoffMs?: number
+}
+
+/** At most this many retries, and only where SPEC §8 allows them. */
+const MAX_RETRIES = 2
+/** First backoff step; doubled per retry and jittered. */
+const BACKOFF_MS = 100
+
+/** Raised when the whole send's deadline passes, whatever undici was doing (queued, writing, reading a trickle). */
+export class DeadlineError extends Error {
+  readonly code = 'HSM_DEADLINE'
+  constructor (timeoutMs: number) {
+    super(`the send did not finish within ${timeoutMs} ms`)
+    this.name = 'DeadlineError'
+  }
 }
 
 export interface SendInput {
@@ -38,7 +48,7 @@ export interface UpstreamClient {
 }
 
 export function createUpstreamClient (options: UpstreamClientOptions): UpstreamClient {
-  const { dispatcher, timeoutMs, maxRetries = 2, backoffMs = 100 } = options
+  const { dispatcher, timeoutMs } = options
   const authorization = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`
 
   async function send (input: SendInput): Promise<SendOutcome> {
@@ -48,7 +58,6 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     let attempts = 0
     for (;;) {
       attempts++
-      const remaining = Math.max(1, deadline - Date.now())
       let retryAfterMs: number | null = null
       let outcome: SendOutcome
       try {
@@ -61,10 +70,8 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
             accept: 'application/json',
             'x-request-id': input.requestId
           },
-          body: payload,
-          headersTimeout: remaining,
-          bodyTimeout: remaining
-        })
+          body: payload
+        }, deadline, timeoutMs)
         outcome = interpret(response.statusCode, response.headers, response.text, input.secrets, attempts)
         if (!outcome.ok && (response.statusCode === 429 || response.statusCode === 503)) {
           retryAfterMs = retryAfterToMs(response.headers['retry-after'])
@@ -74,8 +81,8 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
         outcome = { ok: false, error: problem(failure.code, failure.detail, { cause: error }), upstreamStatus: null, attempts }
         if (failure.retrySafe) retryAfterMs = 0
       }
-      if (outcome.ok || retryAfterMs === null || attempts > maxRetries) return outcome
-      const wait = retryAfterMs + jitter(backoffMs * 2 ** (attempts - 1))
+      if (outcome.ok || retryAfterMs === null || attempts > MAX_RETRIES) return outcome
+      const wait = retryAfterMs + jitter(BACKOFF_MS * 2 ** (attempts - 1))
       if (Date.now() + wait >= deadline) return outcome
       await sleep(wait)
     }
@@ -97,14 +104,29 @@ type IncomingHeaders = Record<string, string | string[] | undefined>
  * always read to the end, so the keep-alive connection goes back to the pool. This is what
  * `dispatcher.request()` + `body.text()` do, without a Readable stream and its ticks per
  * answer (see README "Performance").
+ *
+ * undici's headersTimeout/bodyTimeout bound the gaps between chunks, not the answer: an
+ * upstream trickling one byte at a time would hold the send open for ever. So a timer at the
+ * send's deadline rejects at once and aborts the request (destroying its socket); a request
+ * still queued for a connection is aborted when undici starts it, before any byte is written.
  */
-function post (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<Answered> {
+function post (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, deadline: number, timeoutMs: number): Promise<Answered> {
   return new Promise((resolve, reject) => {
     let statusCode = 0
     let headers: IncomingHeaders = {}
     const chunks: Buffer[] = []
+    let expired: DeadlineError | null = null
+    let abort: ((reason: Error) => void) | null = null
+    const timer = setTimeout(() => {
+      expired = new DeadlineError(timeoutMs)
+      abort?.(expired)
+      reject(expired)
+    }, Math.max(0, deadline - Date.now()))
     dispatcher.dispatch(options, {
-      onRequestStart () {}, // undici tells the handler APIs apart by this method
+      onRequestStart (controller) {
+        if (expired !== null) controller.abort(expired)
+        else abort = (reason) => controller.abort(reason)
+      },
       onResponseStart (_controller, status, responseHeaders) {
         if (status < 200) return // 1xx informational: the real answer follows
         statusCode = status
@@ -112,9 +134,13 @@ function post (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Pro
       },
       onResponseData (_controller, chunk) { chunks.push(chunk) },
       onResponseEnd () {
+        clearTimeout(timer)
         resolve({ statusCode, headers, text: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8') })
       },
-      onResponseError (_controller, error) { reject(error) }
+      onResponseError (_controller, error) {
+        clearTimeout(timer)
+        reject(error)
+      }
     })
   })
 }
