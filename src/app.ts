@@ -5,7 +5,6 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
-import type { Dispatcher } from 'undici'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
 import { validatorCompiler } from './schemas/ajv.js'
@@ -29,8 +28,6 @@ import { startSandbox, type Sandbox } from './sandbox/server.js'
 export interface AppOptions {
   /** A pino logger; tests pass one that writes to a capture stream. */
   logger?: Logger
-  /** Replaces the undici Pool (the app then leaves closing it to the caller). */
-  dispatcher?: Dispatcher
   /** Sandbox mode: use this running sandbox instead of starting one (the caller closes it). */
   sandbox?: Sandbox
 }
@@ -105,13 +102,21 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   })
   await app.register(swagger, { version })
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
-  await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher })
+  await app.register(upstream, { ...config.jelou, origin })
 
   const prefix = config.redis?.keyPrefix ?? ''
+  let idempotency
+  if (app.redis === null) {
+    const memory = memoryIdempotencyStore(config.idempotency.maxKeys)
+    metrics.idempotencyKeys(memory.size)
+    idempotency = memory
+  } else {
+    idempotency = redisIdempotencyStore(app.redis, prefix)
+  }
   const send = createSender({
     config,
     upstream: app.upstream,
-    idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
+    idempotency,
     recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
     observer: metrics
   })

@@ -1,6 +1,6 @@
 // Prometheus metrics at /metrics (prom-client): sends by outcome, upstream latency, refusals, process and HTTP.
 import fp from 'fastify-plugin'
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { FastHistogram, type Series } from '../histogram.js'
 import type { SendObserver } from '../send.js'
 
@@ -8,6 +8,8 @@ export interface Metrics extends SendObserver {
   registry: Registry
   validationFailure: (rule: string) => void
   refusal: (code: string) => void
+  /** Report the memory idempotency store's size at each scrape (not with Redis: its keys belong to every replica). */
+  idempotencyKeys: (size: () => number) => void
 }
 
 declare module 'fastify' {
@@ -50,6 +52,10 @@ export function createMetrics (): Metrics {
       refusals.inc({ code })
       const limit = RATE_LIMITS[code]
       if (limit !== undefined) rateLimited.inc({ limit })
+    },
+    idempotencyKeys (size) {
+      // eslint-disable-next-line no-new -- a Gauge registers itself; collect() reads the size at scrape time.
+      new Gauge({ name: 'hsm_idempotency_keys', help: 'Idempotency keys held by this process (memory store): sends in flight and answers kept for replay. Bounded by IDEMPOTENCY_MAX_KEYS.', registers: [registry], collect () { this.set(size()) } })
     }
   }
 }
@@ -69,7 +75,7 @@ export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
     schema: {
       tags: ['health'],
       summary: 'Prometheus metrics',
-      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, http_request_duration_seconds, and the process metrics.',
+      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, hsm_idempotency_keys (memory store), http_request_duration_seconds, and the process metrics.',
       produces: ['text/plain']
     }
   }, async (_request, reply) => {

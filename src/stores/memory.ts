@@ -2,62 +2,69 @@
 import { problem, type Answer } from '../errors.js'
 import type { Claim, CounterStore, IdempotencyStore } from './types.js'
 
-interface Entry {
+/** A send in flight: who holds the key, until when. */
+interface Lease {
   fingerprint: string
-  answer: Answer | null
+  expiresAt: number
+}
+
+/** A finished send kept for replay: the answer as its JSON text (one flat string, about a third of the object's heap). */
+interface Kept {
+  fingerprint: string
+  answer: string
   expiresAt: number
 }
 
 /**
- * Records live in a Map in expiry order (every write re-inserts), so expired ones are swept
- * from the front. When full, the oldest finished record is dropped; a record in flight never
- * is, since dropping it could let a retry send twice: a full store of in-flight records sheds load.
+ * Leases and kept answers live in two Maps. Within each, every record has the same lifetime
+ * (the sender passes one lease length and one TTL), so insertion order is expiry order and a
+ * sweep from the front stops at the first live record. In one Map, a 25 s lease written after
+ * a 24 h answer would hide behind it and outlive its expiry.
+ *
+ * When full, the oldest kept answer is dropped; a lease never is, since dropping it could let a
+ * retry send twice: a store full of leases refuses new keys with 503 OVERLOADED (nothing sent).
  */
-export function memoryIdempotencyStore (maxKeys: number, now: () => number = Date.now): IdempotencyStore {
-  const entries = new Map<string, Entry>()
+export function memoryIdempotencyStore (maxKeys: number, now: () => number = Date.now): IdempotencyStore & { size: () => number } {
+  const leases = new Map<string, Lease>()
+  const kept = new Map<string, Kept>()
 
-  function sweep (time: number) {
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt > time) break
-      entries.delete(key)
+  function sweep (records: Map<string, Lease | Kept>, time: number) {
+    for (const [key, record] of records) {
+      if (record.expiresAt > time) break
+      records.delete(key)
     }
   }
 
   function makeRoom () {
-    for (const [key, entry] of entries) {
-      if (entry.answer !== null) {
-        entries.delete(key)
-        return
-      }
+    const oldest = kept.keys().next()
+    if (oldest.done === true) {
+      throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 })
     }
-    throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight; nothing was sent. Retry shortly.')
-  }
-
-  function put (key: string, entry: Entry) {
-    entries.delete(key)
-    entries.set(key, entry)
+    kept.delete(oldest.value)
   }
 
   return {
     async claim (key, fingerprint, leaseMs): Promise<Claim> {
       const time = now()
-      sweep(time)
-      const entry = entries.get(key)
-      if (entry !== undefined && entry.expiresAt > time) {
-        return entry.answer === null
-          ? { state: 'in_flight', fingerprint: entry.fingerprint }
-          : { state: 'done', fingerprint: entry.fingerprint, answer: entry.answer }
-      }
-      if (entries.size >= maxKeys) makeRoom()
-      put(key, { fingerprint, answer: null, expiresAt: time + leaseMs })
+      sweep(leases, time)
+      sweep(kept, time)
+      const done = kept.get(key)
+      if (done !== undefined) return { state: 'done', fingerprint: done.fingerprint, answer: JSON.parse(done.answer) as Answer }
+      const lease = leases.get(key)
+      if (lease !== undefined) return { state: 'in_flight', fingerprint: lease.fingerprint }
+      if (leases.size + kept.size >= maxKeys) makeRoom()
+      leases.set(key, { fingerprint, expiresAt: time + leaseMs })
       return { state: 'claimed' }
     },
     async complete (key, fingerprint, answer, ttlMs) {
-      put(key, { fingerprint, answer, expiresAt: now() + ttlMs })
+      leases.delete(key)
+      kept.delete(key)
+      kept.set(key, { fingerprint, answer: JSON.stringify(answer), expiresAt: now() + ttlMs })
     },
     async release (key) {
-      entries.delete(key)
-    }
+      leases.delete(key)
+    },
+    size: () => leases.size + kept.size
   }
 }
 
