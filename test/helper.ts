@@ -1,5 +1,8 @@
 // Test helper: the real app with a captured log, a real sandbox on 127.0.0.1, and a log-leak guard on every test.
 import { randomUUID } from 'node:crypto'
+import { EventEmitter, once } from 'node:events'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
@@ -82,6 +85,7 @@ export async function buildTestApp (t: TapLike, options: { env?: Record<string, 
 
 /** The app in live mode against any base URL (the sandbox with live credentials, or a raw socket server). */
 export async function buildLiveApp (t: TapLike, baseUrl: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, config: Config, logs: LogCapture }> {
+  if (env.REDIS_URL !== undefined && env.REDIS_KEY_PREFIX === undefined) env = { ...env, REDIS_KEY_PREFIX: `test:${randomUUID()}:` }
   const config = loadConfig({
     JELOU_CLIENT_ID: CLIENT_ID,
     JELOU_CLIENT_SECRET: CLIENT_SECRET,
@@ -140,5 +144,56 @@ export async function assertRedisReachable (url: string): Promise<void> {
     throw new Error(`REDIS_URL is set but Redis at that address cannot be reached: ${(error as Error).message}`)
   } finally {
     redis.disconnect()
+  }
+}
+
+export interface GatedUpstream {
+  url: string
+  /** Requests received so far. */
+  received: () => number
+  /** Resolves once `count` requests have arrived (an event, not a sleep). */
+  arrived: (count: number) => Promise<void>
+  /** Answer every held request, and every later one at once, 200 with a message id. */
+  open: () => void
+}
+
+/**
+ * A Jelou stand-in on 127.0.0.1 that holds every request until the test releases it, so a test
+ * knows a send is in flight because the upstream has it, not because some time has passed.
+ */
+export async function gatedUpstream (t: TapLike): Promise<GatedUpstream> {
+  const events = new EventEmitter()
+  const held: http.ServerResponse[] = []
+  let received = 0
+  let opened = false
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      received++
+      held.push(res)
+      events.emit('request')
+      if (opened) open()
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const open = () => {
+    opened = true
+    for (const res of held.splice(0)) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`[{"id":"m-${received}","destination":"593987654321"}]`)
+    }
+  }
+  t.teardown(() => {
+    open()
+    server.closeAllConnections()
+    server.close()
+  })
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received: () => received,
+    arrived: async (count) => {
+      for (let seen = received; seen < count; seen = received) await once(events, 'request')
+    },
+    open
   }
 }

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { startSandbox } from '../src/sandbox/server.js'
-import { assertRedisReachable, buildTestApp, post, storeVariants } from './helper.js'
+import { assertRedisReachable, buildLiveApp, buildTestApp, gatedUpstream, post, storeVariants } from './helper.js'
 
 const body = { to: '+593 98 765 4321', template: 'order_update', params: ['Maria', 'ORD-1234'] }
 
@@ -35,16 +35,27 @@ for (const store of storeVariants(t)) {
     })
 
     t.test('20 concurrent requests with one key: one upstream request, one 202, 409 for the rest', async (t) => {
-      const { app, sandbox, logs } = await buildTestApp(t, { env: store.env, sandbox: { slowMs: 1000 } })
-      const slow = { ...body, template: 'sandbox_slow' }
-      const answers = await Promise.all(Array.from({ length: 20 }, () => post(app, '/v1/messages/text', slow, { 'idempotency-key': 'burst-1' })))
+      const upstream = await gatedUpstream(t)
+      const { app, logs } = await buildLiveApp(t, upstream.url, store.env)
+      // The upstream holds the one send until the other 19 have their answer: no clock decides who is in flight.
+      let refused = 0
+      let allRefused: () => void = () => {}
+      const nineteen = new Promise<void>((resolve) => { allRefused = resolve })
+      const pending = Array.from({ length: 20 }, () => post(app, '/v1/messages/text', body, { 'idempotency-key': 'burst-1' }).then((answer) => {
+        if (answer.status === 409 && ++refused === 19) allRefused()
+        return answer
+      }))
+      await upstream.arrived(1)
+      await nineteen
+      upstream.open()
+      const answers = await Promise.all(pending)
       const statuses = answers.map((a) => a.status).sort()
       t.strictSame(statuses, [202, ...Array(19).fill(409)])
       for (const a of answers.filter((a) => a.status === 409)) {
         t.match(a.body, { code: 'IDEMPOTENCY_IN_PROGRESS', retriable: true })
         t.equal(a.headers['retry-after'], '1')
       }
-      t.equal(sandbox.messages().length, 1)
+      t.equal(upstream.received(), 1)
       t.equal(logs.sends().length, 1, 'one send line; the 409s are refusals')
       t.equal(logs.lines().filter((l) => l.code === 'IDEMPOTENCY_IN_PROGRESS').length, 19)
     })
@@ -118,6 +129,27 @@ for (const store of storeVariants(t)) {
       }
       t.equal(sandbox.messages().length, 0)
     })
+
+    if (store.name === 'memory') {
+      t.test('a store full of sends in flight refuses a new key with 503 OVERLOADED, sends without a key go on', async (t) => {
+        const upstream = await gatedUpstream(t)
+        const { app } = await buildLiveApp(t, upstream.url, { IDEMPOTENCY_MAX_KEYS: '10' })
+        const held = Array.from({ length: 10 }, (_, i) => post(app, '/v1/messages/text', body, { 'idempotency-key': `held-${i}` }))
+        await upstream.arrived(10)
+        const full = await post(app, '/v1/messages/text', body, { 'idempotency-key': 'one-more' })
+        t.match(full, { status: 503, headers: { 'retry-after': '1' }, body: { code: 'OVERLOADED', retriable: true, detail: /nothing was sent/ } })
+        t.equal(upstream.received(), 10, 'the refused send never reached Jelou')
+        t.match(await app.inject({ url: '/metrics' }), { body: /\nhsm_idempotency_keys 10\n/ })
+        const keyless = post(app, '/v1/messages/text', body)
+        await upstream.arrived(11)
+        upstream.open()
+        t.strictSame((await Promise.all([...held, keyless])).map((a) => a.status), Array(11).fill(202))
+        t.equal((await post(app, '/v1/messages/text', body, { 'idempotency-key': 'one-more' })).status, 202, 'once the sends finish, the oldest kept answer makes room')
+        t.equal((await post(app, '/v1/messages/text', body, { 'idempotency-key': 'held-0' })).headers['idempotent-replayed'], undefined, 'held-0 was the one dropped')
+        t.equal((await post(app, '/v1/messages/text', body, { 'idempotency-key': 'held-9' })).headers['idempotent-replayed'], 'true')
+        t.match(await app.inject({ url: '/metrics' }), { body: /\nhsm_idempotency_keys 10\n/ })
+      })
+    }
 
     if (store.name === 'redis') {
       t.test('two app instances sharing one Redis send once', async (t) => {
