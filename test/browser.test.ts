@@ -8,12 +8,12 @@ import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { loggerOptions } from '../src/logger.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
-import { captureLogs } from './helper.js'
+import { CI, captureLogs } from './helper.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOT = new URL('../artifacts/swagger-ui.png', import.meta.url)
 const FAILURE_SCREENSHOT = new URL('../artifacts/swagger-ui-failure.png', import.meta.url)
-const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
+
 const UI_TIMEOUT = 15_000
 
 // Every named example of every kind route (twelve: `text` has two, the others one each).
