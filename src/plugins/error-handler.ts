@@ -85,7 +85,8 @@ export default fp(async (app) => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const coded = toHsmError(error)
     if (coded === null) {
-      request.log.error({ err: { type: error.name, message: error.message, code: error.code, stack: error.stack } }, 'unexpected error')
+      // A careless message can quote the request (a number, a parameter): phone-like digit runs are masked.
+      request.log.error({ err: { name: error.name, message: maskPhonesIn(error.message), code: error.code, stack: maskPhonesIn(error.stack ?? '') } }, 'unexpected error')
       return sendProblem(request, reply, problem('INTERNAL_ERROR', 'Something went wrong on our side; nothing was sent. Quote the requestId when reporting it.'))
     }
     if ((coded as { [SEND_LOGGED]?: boolean })[SEND_LOGGED] !== true) {
