@@ -127,9 +127,11 @@ export function validationFailed (errors: FieldError[]): HsmError {
 
 /**
  * Map an undici failure to what it means for the send. `retrySafe` is true only when no request
- * byte can have reached Jelou (refused, connect timeout, reset with nothing written).
+ * byte can have reached Jelou (refused, connect timeout, reset with nothing written). `written`
+ * says whether undici had begun writing the request: a reset while connecting has not, and
+ * undici's own error then carries no socket to ask.
  */
-export function classifyNetworkError (error: unknown): { code: ProblemCode, retrySafe: boolean, detail: string } {
+export function classifyNetworkError (error: unknown, written = true): { code: ProblemCode, retrySafe: boolean, detail: string } {
   const code = (error as { code?: string }).code
   switch (code) {
     case 'UND_ERR_HEADERS_TIMEOUT':
@@ -151,7 +153,7 @@ export function classifyNetworkError (error: unknown): { code: ProblemCode, retr
     case 'ECONNRESET':
     case 'EPIPE': {
       const bytesWritten = (error as { socket?: { bytesWritten?: number } }).socket?.bytesWritten
-      if (bytesWritten === 0) {
+      if (!written || bytesWritten === 0) {
         return { code: 'UPSTREAM_UNAVAILABLE', retrySafe: true, detail: 'Jelou closed the connection before the request was written; nothing was sent.' }
       }
       return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'Jelou closed the connection before answering; the message may have been sent.' }

@@ -72,8 +72,7 @@ for (const store of storeVariants(t)) {
     })
 
     t.test('a timed-out send replays its 504 instead of sending again', async (t) => {
-      // undici checks header timeouts on a timer wheel of about one second: the sandbox waits well past that.
-      const { app, sandbox } = await buildTestApp(t, { env: { ...store.env, JELOU_TIMEOUT_MS: '200' }, sandbox: { slowMs: 4000 } })
+      const { app, sandbox } = await buildTestApp(t, { env: { ...store.env, JELOU_TIMEOUT_MS: '1000' }, sandbox: { slowMs: 4000 } })
       const slow = { ...body, template: 'sandbox_slow' }
       const first = await post(app, '/v1/messages/text', slow, { 'idempotency-key': 'k-timeout' })
       t.equal(first.status, 504)

@@ -55,7 +55,9 @@ const RESERVED = [
 
 for (const r of RESERVED) {
   t.test(`sandbox ${r.template} → ${r.status} ${r.code}, sent once, one "${r.outcome}" line`, async (t) => {
-    const { app, sandbox, logs } = await buildTestApp(t, { env: { JELOU_TIMEOUT_MS: '300' }, sandbox: { slowMs: 4000, retryAfterSeconds: 30 } })
+    // Only the slow case needs a short deadline; the others keep the default so a busy machine cannot time them out.
+    const env: Record<string, string> = r.code === 'UPSTREAM_TIMEOUT' ? { JELOU_TIMEOUT_MS: '1000' } : {}
+    const { app, sandbox, logs } = await buildTestApp(t, { env, sandbox: { slowMs: 4000, retryAfterSeconds: 30 } })
     const res = await post(app, '/v1/messages/text', send(r.template))
     t.equal(res.status, r.status)
     t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
@@ -92,12 +94,13 @@ t.test('a socket closed mid-response → 502, not retried (the message may have 
 
 t.test('a server that never answers → 504 after JELOU_TIMEOUT_MS, not retried', async (t) => {
   const server = await rawServer(t, () => {})
-  const { app, logs } = await buildLiveApp(t, server.url, { JELOU_TIMEOUT_MS: '250' })
+  // The deadline covers connecting and writing too: long enough for a busy machine to get the request out.
+  const { app, logs } = await buildLiveApp(t, server.url, { JELOU_TIMEOUT_MS: '1000' })
   const started = Date.now()
   const res = await post(app, '/v1/messages/text', send('order_update'))
   t.equal(res.status, 504)
   t.equal(res.body.code, 'UPSTREAM_TIMEOUT')
-  t.ok(Date.now() - started >= 200, 'waited for the deadline')
+  t.ok(Date.now() - started >= 1000, 'waited for the deadline')
   t.equal(server.requests(), 1)
   t.match(logs.sends(), [{ outcome: 'timeout', code: 'UPSTREAM_TIMEOUT', attempts: 1 }])
 })
@@ -247,6 +250,79 @@ t.test('403 → 502 UPSTREAM_AUTH_FAILED; 400 → 422 UPSTREAM_REJECTED', async 
   const second = await post(app, '/v1/messages/text', send('order_update'))
   t.match(second.body, { status: 422, code: 'UPSTREAM_REJECTED', upstream: { status: 400, body: { code: 'forbidden_bot', description: 'to [redacted] from 4420*****95' } } })
   t.notOk('_metadata' in (second.body.upstream as { body: object }).body, 'Jelou\'s echo of the request is dropped')
+})
+
+t.test('a connection reset before the request is written is retried over a real socket, and the retry sends', async (t) => {
+  let connections = 0
+  const server = await rawServer(t, (socket) => answer(socket, 200, '[{"id":"m-after-reset","destination":"593987654321"}]'))
+  // The first connection is reset as it is accepted: undici has not begun writing the request.
+  const reset = net.createServer((socket) => {
+    if (connections++ === 0) return socket.resetAndDestroy()
+    socket.pipe(net.connect(Number(new URL(server.url).port), '127.0.0.1')).pipe(socket)
+  })
+  reset.listen(0, '127.0.0.1')
+  await once(reset, 'listening')
+  t.teardown(() => { reset.close() })
+  const { app, logs } = await buildLiveApp(t, `http://127.0.0.1:${(reset.address() as net.AddressInfo).port}`)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 202)
+  t.equal(res.body.messageId, 'm-after-reset')
+  t.equal(server.requests(), 1, 'one request reached Jelou')
+  t.match(logs.sends(), [{ outcome: 'sent', attempts: 2 }])
+})
+
+t.test('Retry-After as an HTTP date: past the deadline it is not waited for, and the caller gets the seconds left', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 429, '{"code":"rate_limited"}', { 'retry-after': new Date(Date.now() + 120_000).toUTCString() }))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.match(res, { status: 429, body: { code: 'UPSTREAM_RATE_LIMITED', retriable: true } })
+  const seconds = Number(res.headers['retry-after'])
+  t.ok(seconds >= 100 && seconds <= 120, `Retry-After ${seconds} s from the date`)
+  t.equal(server.requests(), 1, 'not retried: the wait is past the deadline')
+})
+
+t.test('Retry-After as an HTTP date inside the deadline is waited for and retried', async (t) => {
+  // A date in the past means "now"; HTTP dates have whole seconds, so a near-future one could be up to 1 s late.
+  const server = await rawServer(t, (socket, i) => i === 0
+    ? answer(socket, 503, '{"code":"busy"}', { 'retry-after': new Date(Date.now() - 5000).toUTCString() })
+    : answer(socket, 200, '[{"id":"m-date","destination":"593987654321"}]'))
+  const { app, logs } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 202)
+  t.equal(server.requests(), 2)
+  t.match(logs.sends(), [{ outcome: 'sent', attempts: 2 }])
+})
+
+t.test('a 429 without Retry-After: not retried, 429 with Retry-After: 1, not kept for replay', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 429, '{"code":"rate_limited"}'))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-429' })
+  t.match(res, { status: 429, headers: { 'retry-after': '1' }, body: { code: 'UPSTREAM_RATE_LIMITED', detail: /nothing was sent/ } })
+  t.equal(server.requests(), 1)
+  const again = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-429' })
+  t.equal(again.headers['idempotent-replayed'], undefined, 'nothing was sent, so the same key may try again')
+  t.equal(server.requests(), 2)
+})
+
+t.test('an error with an empty body → 502 UPSTREAM_ERROR with upstream.body null', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 500, ''))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.match(res, { status: 502, body: { code: 'UPSTREAM_ERROR', upstream: { status: 500, body: null } } })
+  t.equal(server.requests(), 1)
+})
+
+t.test('a long, wide or deep error body is cut: strings at 500 characters, lists at 10 items, 4 levels deep', async (t) => {
+  const deep = { message: { message: { message: { message: { message: 'too deep' } } } } }
+  const error = { description: 'd'.repeat(5000), message: Array.from({ length: 50 }, (_, i) => `item ${i}`), error: deep }
+  const server = await rawServer(t, (socket) => answer(socket, 400, JSON.stringify(error)))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 422)
+  const body = (res.body.upstream as { body: { description: string, message: string[], error: unknown } }).body
+  t.equal(body.description, 'd'.repeat(500))
+  t.strictSame(body.message, Array.from({ length: 10 }, (_, i) => `item ${i}`))
+  t.strictSame(body.error, { message: { message: {} } }, 'nothing below the fourth level of the body')
 })
 
 t.test('the live path sends the configured Basic credentials, JSON and the request id to /v2/whatsapp/{botId}/hsm', async (t) => {

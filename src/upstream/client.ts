@@ -76,8 +76,9 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
         if (!outcome.ok && (response.statusCode === 429 || response.statusCode === 503)) {
           retryAfterMs = retryAfterToMs(response.headers['retry-after'])
         }
-      } catch (error) {
-        const failure = classifyNetworkError(error)
+      } catch (failed) {
+        const { reason: error, written } = failed as Failed
+        const failure = classifyNetworkError(error, written)
         outcome = { ok: false, error: problem(failure.code, failure.detail, { cause: error }), upstreamStatus: null, attempts }
         if (failure.retrySafe) retryAfterMs = 0
       }
@@ -99,6 +100,13 @@ interface Answered {
 
 type IncomingHeaders = Record<string, string | string[] | undefined>
 
+/** A failed request, and whether undici had begun writing it (after that, bytes may have reached Jelou). */
+class Failed extends Error {
+  constructor (readonly reason: unknown, readonly written: boolean) {
+    super('upstream request failed')
+  }
+}
+
 /**
  * One request through undici's dispatcher API, the answer read whole as text. The body is
  * always read to the end, so the keep-alive connection goes back to the pool. This is what
@@ -117,12 +125,14 @@ function post (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, dead
     const chunks: Buffer[] = []
     let expired: DeadlineError | null = null
     let abort: ((reason: Error) => void) | null = null
+    const fail = (error: unknown) => reject(new Failed(error, abort !== null))
     const timer = setTimeout(() => {
       expired = new DeadlineError(timeoutMs)
       abort?.(expired)
-      reject(expired)
+      fail(expired)
     }, Math.max(0, deadline - Date.now()))
     dispatcher.dispatch(options, {
+      // undici calls this just before it writes the request: a failure before it sent nothing.
       onRequestStart (controller) {
         if (expired !== null) controller.abort(expired)
         else abort = (reason) => controller.abort(reason)
@@ -139,7 +149,7 @@ function post (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, dead
       },
       onResponseError (_controller, error) {
         clearTimeout(timer)
-        reject(error)
+        fail(error)
       }
     })
   })
