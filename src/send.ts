@@ -1,8 +1,8 @@
 // The one send pipeline every route uses: idempotency, checks, phone, recipient guard, forward (or dry run), one log line.
-import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
-import { KEPT_FOR_REPLAY, isHsmError, problem, problemAnswer, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
+import { problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
+import { createIdempotency, idempotencyKeyOf } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
@@ -47,28 +47,16 @@ export interface SenderOptions {
   observer?: SendObserver
 }
 
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
-
-const sha256 = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex')
-
-/** Same route, query and JSON value give the same fingerprint, whatever the key order. */
-function fingerprintOf (request: FastifyRequest): string {
-  return sha256(request.routeOptions.url ?? request.url, JSON.stringify(request.query ?? {}), canonical(request.body))
-}
-
-function canonical (value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
-  if (typeof value === 'object' && value !== null) {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`
-  }
-  return JSON.stringify(value)
-}
-
 export function createSender (options: SenderOptions) {
   const { config, upstream, idempotency, recipients, observer } = options
   const sandbox = config.mode === 'sandbox'
-  // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
-  const leaseMs = config.jelou.timeoutMs * 2 + 5000
+  const keyed = createIdempotency({
+    store: idempotency,
+    ttlMs: config.idempotency.ttlMs,
+    // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
+    leaseMs: config.jelou.timeoutMs * 2 + 5000,
+    replayed: (kind, code) => observer?.outcome(kind, 'replayed', code)
+  })
   // Sends between "about to call Jelou" and its answer. Beyond the pool's connections they wait
   // in its queue; past JELOU_QUEUE_LIMIT waiting, new sends are shed (a counter, because
   // undici's pool.stats walks every connection on each read).
@@ -165,57 +153,9 @@ export function createSender (options: SenderOptions) {
   }
 
   return async function send (request: FastifyRequest, reply: FastifyReply, input: SendRequest): Promise<Answer> {
-    const header = request.headers['idempotency-key']
-    if (header === undefined || input.dryRun) return await attempt(request, input, header !== undefined)
-    if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
-      throw validationFailed([{ in: 'headers', path: '/idempotency-key', rule: 'pattern', message: 'must be 1 to 255 printable ASCII characters' }])
-    }
-
-    const key = `${request.caller}\0${header}`
-    const fingerprint = fingerprintOf(request)
-    const claim = await idempotency.claim(key, fingerprint, leaseMs)
-    if (claim.state !== 'claimed') {
-      if (claim.fingerprint !== fingerprint) {
-        throw problem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request; use a new key for a new message.')
-      }
-      if (claim.state === 'in_flight') {
-        throw problem('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed; retry later to get its answer.', { retryAfterSeconds: 1 })
-      }
-      request.log.info({
-        caller: request.caller,
-        kind: input.kind,
-        template: input.template,
-        idempotencyKey: { present: true, replayed: true },
-        status: claim.answer.status,
-        outcome: 'replayed' satisfies Outcome
-      }, 'hsm replayed')
-      observer?.outcome(input.kind, 'replayed', String(claim.answer.body.code ?? 'OK'))
-      reply.header('idempotent-replayed', 'true')
-      return claim.answer
-    }
-
-    let answer: Answer
-    try {
-      answer = await attempt(request, input, true)
-    } catch (error) {
-      if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code)) {
-        await keep(request, key, fingerprint, problemAnswer(error, request.id))
-      } else {
-        await idempotency.release(key).catch(() => {})
-      }
-      throw error
-    }
-    await keep(request, key, fingerprint, answer)
-    return answer
-  }
-
-  /** The message may be out: a store failure now must not turn a send into an error (the in-flight lease still guards it). */
-  async function keep (request: FastifyRequest, key: string, fingerprint: string, answer: Answer) {
-    try {
-      await idempotency.complete(key, fingerprint, answer, config.idempotency.ttlMs)
-    } catch (error) {
-      request.log.error({ err: { code: (error as HsmError).code, message: (error as Error).message } }, 'idempotency answer not stored')
-    }
+    const key = idempotencyKeyOf(request)
+    if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined)
+    return await keyed(request, reply, key, input, async () => await attempt(request, input, true))
   }
 }
 
