@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
 import { problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
-import { createIdempotency, idempotencyKeyOf } from './idempotency.js'
+import { createIdempotency, idempotencyKeyOf, leaseMsFor } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
@@ -53,8 +53,7 @@ export function createSender (options: SenderOptions) {
   const keyed = createIdempotency({
     store: idempotency,
     ttlMs: config.idempotency.ttlMs,
-    // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
-    leaseMs: config.jelou.timeoutMs * 2 + 5000,
+    leaseMs: leaseMsFor(config.jelou.timeoutMs),
     replayed: (kind, code) => observer?.outcome(kind, 'replayed', code)
   })
   // Sends between "about to call Jelou" and its answer. Beyond the pool's connections they wait

@@ -1,6 +1,7 @@
 // Idempotency-Key (SPEC §9), against the memory store and, with REDIS_URL, the Redis store.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { startSandbox } from '../src/sandbox/server.js'
 import { assertRedisReachable, buildLiveApp, buildTestApp, gatedUpstream, post, storeVariants } from './helper.js'
 
@@ -30,6 +31,16 @@ for (const store of storeVariants(t)) {
       const { app, sandbox } = await buildTestApp(t, { env: store.env })
       await post(app, '/v1/messages/text', body, { 'idempotency-key': 'k-order' })
       const reordered = await post(app, '/v1/messages/text', { params: body.params, template: body.template, to: body.to }, { 'idempotency-key': 'k-order' })
+      t.equal(reordered.headers['idempotent-replayed'], 'true')
+      t.equal(sandbox.messages().length, 1)
+    })
+
+    t.test('the same raw request with its query parameters in another order is the same request', async (t) => {
+      const { app, sandbox } = await buildTestApp(t, { env: store.env })
+      const raw = { elementName: 'order_update', destinations: ['98 765 4321'], type: 'text', language: 'es', parameters: ['Maria'] }
+      t.equal((await post(app, '/v1/messages?botId=b1&country=EC', raw, { 'idempotency-key': 'k-query' })).status, 202)
+      const reordered = await post(app, '/v1/messages?country=EC&botId=b1', raw, { 'idempotency-key': 'k-query' })
+      t.equal(reordered.status, 202)
       t.equal(reordered.headers['idempotent-replayed'], 'true')
       t.equal(sandbox.messages().length, 1)
     })
@@ -151,6 +162,32 @@ for (const store of storeVariants(t)) {
     }
 
     if (store.name === 'redis') {
+      t.test('a crashed replica\'s lease frees its key JELOU_TIMEOUT_MS + 5 s after the claim', async (t) => {
+        const upstream = await gatedUpstream(t)
+        const env = { ...store.env, JELOU_TIMEOUT_MS: '1000' }
+        const one = await buildLiveApp(t, upstream.url, env)
+        const held = post(one.app, '/v1/messages/text', body, { 'idempotency-key': 'crash-1' })
+        await upstream.arrived(1)
+        // Replica one's lease as it stands in Redis, copied under replica two's prefix: a claim whose owner is gone.
+        const redis = new Redis(store.env.REDIS_URL)
+        t.teardown(() => { redis.disconnect() })
+        const [lease] = await redis.keys(`${one.config.redis?.keyPrefix ?? ''}idem:*`)
+        const [record, pttl] = await Promise.all([redis.get(lease), redis.pttl(lease)])
+        t.ok(pttl > 6000 - 1000 && pttl <= 6000, `the lease is JELOU_TIMEOUT_MS + 5 s (${pttl} ms left)`)
+        const twoPrefix = `test:${randomUUID()}:`
+        const orphan = lease.replace(one.config.redis?.keyPrefix ?? '', twoPrefix)
+        await redis.set(orphan, record as string, 'PX', pttl)
+        upstream.open()
+        t.equal((await held).status, 202)
+        const two = await buildLiveApp(t, upstream.url, { ...env, REDIS_KEY_PREFIX: twoPrefix })
+        t.match(await post(two.app, '/v1/messages/text', body, { 'idempotency-key': 'crash-1' }), { status: 409, body: { code: 'IDEMPOTENCY_IN_PROGRESS' } })
+        while (await redis.exists(orphan) === 1) await new Promise((resolve) => setTimeout(resolve, 100))
+        const freed = await post(two.app, '/v1/messages/text', body, { 'idempotency-key': 'crash-1' })
+        t.equal(freed.status, 202, 'the key is free once the lease ends')
+        t.equal(freed.headers['idempotent-replayed'], undefined)
+        t.equal(upstream.received(), 2)
+      })
+
       t.test('two app instances sharing one Redis send once', async (t) => {
         const sandbox = await startSandbox({ port: 0, slowMs: 1000 })
         t.teardown(() => sandbox.close())
