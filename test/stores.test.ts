@@ -1,7 +1,7 @@
-// The memory idempotency store on an injected clock: mixed lifetimes, eviction order, a store full of sends in flight.
+// The memory stores on an injected clock: mixed lifetimes, eviction order, a store full of sends in flight, window ends.
 import t from 'tap'
 import type { Answer } from '../src/errors.js'
-import { memoryIdempotencyStore } from '../src/stores/memory.js'
+import { memoryCounterStore, memoryIdempotencyStore } from '../src/stores/memory.js'
 
 const LEASE = 25_000
 const TTL = 86_400_000
@@ -59,4 +59,14 @@ t.test('full of sends in flight: a new key is refused with 503 OVERLOADED until 
   await t.rejects(store.claim('w', 'fw', LEASE), { code: 'OVERLOADED' })
   clock.now += LEASE
   t.match(await store.claim('w', 'fw', LEASE), { state: 'claimed' }, 'expired leases make room')
+})
+
+t.test('a recipient window counts until its end and not a millisecond after', async (t) => {
+  const clock = { now: 5_000 }
+  const counter = memoryCounterStore(() => clock.now)
+  t.strictSame(await counter.hit('n', 300), { count: 1, resetMs: 300 })
+  clock.now += 299
+  t.strictSame(await counter.hit('n', 300), { count: 2, resetMs: 1 })
+  clock.now += 1
+  t.strictSame(await counter.hit('n', 300), { count: 1, resetMs: 300 }, 'a new window')
 })

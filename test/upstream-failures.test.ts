@@ -85,11 +85,13 @@ t.test('a socket closed mid-response → 502, not retried (the message may have 
     setTimeout(() => socket.destroy(), 20)
   })
   const { app, logs } = await buildLiveApp(t, server.url)
-  const res = await post(app, '/v1/messages/text', send('order_update'))
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-cut' })
   t.equal(res.status, 502)
   t.equal(res.body.code, 'UPSTREAM_ERROR')
   t.equal(server.requests(), 1)
   t.match(logs.sends(), [{ outcome: 'failed', code: 'UPSTREAM_ERROR', attempts: 1 }])
+  t.equal((await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-cut' })).headers['idempotent-replayed'], 'true', 'kept for replay')
+  t.equal(server.requests(), 1)
 })
 
 t.test('a server that never answers → 504 after JELOU_TIMEOUT_MS, not retried', async (t) => {
@@ -206,11 +208,15 @@ t.test('an answer over 1 MiB is not buffered: 502 UPSTREAM_ERROR, not retried, o
   t.match(logs.sends(), [{ outcome: 'failed', code: 'UPSTREAM_ERROR', err: { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' } }])
 })
 
-t.test('a 200 with JSON that is not the documented list → 502', async (t) => {
+t.test('a 200 with JSON that is not the documented list → 502, not retried, kept for replay (the message may be out)', async (t) => {
   const server = await rawServer(t, (socket) => answer(socket, 200, '{"ok":true}'))
   const { app } = await buildLiveApp(t, server.url)
-  const res = await post(app, '/v1/messages/text', send('order_update'))
-  t.equal(res.status, 502)
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-odd-200' })
+  t.match(res, { status: 502, body: { code: 'UPSTREAM_ERROR', detail: /may have been sent/ } })
+  t.equal(server.requests(), 1)
+  const again = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-odd-200' })
+  t.match(again, { status: 502, headers: { 'idempotent-replayed': 'true' } })
+  t.equal(server.requests(), 1)
 })
 
 t.test('429 with a Retry-After inside the deadline is retried, and the retry succeeds', async (t) => {
@@ -225,20 +231,22 @@ t.test('429 with a Retry-After inside the deadline is retried, and the retry suc
   t.match(logs.sends(), [{ outcome: 'sent', attempts: 2 }])
 })
 
-t.test('503 with Retry-After is retried at most twice, then 502', async (t) => {
+t.test('503 with Retry-After is retried at most twice, then 502 UPSTREAM_ERROR, kept for replay', async (t) => {
   const server = await rawServer(t, (socket) => answer(socket, 503, '{"code":"busy"}', { 'retry-after': '0' }))
   const { app, logs } = await buildLiveApp(t, server.url)
-  const res = await post(app, '/v1/messages/text', send('order_update'))
-  t.equal(res.status, 502)
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-503' })
+  t.match(res, { status: 502, body: { code: 'UPSTREAM_ERROR', upstream: { status: 503, body: { code: 'busy' } } } })
   t.equal(server.requests(), 3)
+  t.equal((await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-503' })).headers['idempotent-replayed'], 'true')
+  t.equal(server.requests(), 3, 'the replay did not call Jelou')
   t.match(logs.sends(), [{ outcome: 'failed', attempts: 3, upstreamStatus: 503 }])
 })
 
-t.test('a 500 without Retry-After is not retried', async (t) => {
+t.test('a 500 without Retry-After is not retried: 502 UPSTREAM_ERROR', async (t) => {
   const server = await rawServer(t, (socket) => answer(socket, 500, '{}'))
   const { app } = await buildLiveApp(t, server.url)
   const res = await post(app, '/v1/messages/text', send('order_update'))
-  t.equal(res.status, 502)
+  t.match(res, { status: 502, body: { code: 'UPSTREAM_ERROR', retriable: true, upstream: { status: 500, body: {} } } })
   t.equal(server.requests(), 1)
 })
 
