@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { LIVE_BASIC, buildLiveApp, buildTestApp, post } from './helper.js'
+import { LIVE_BASIC, buildLiveApp, buildTestApp, gatedUpstream, post } from './helper.js'
 import { classifyNetworkError } from '../src/errors.js'
 import { MAX_UPSTREAM_ANSWER_BYTES } from '../src/upstream/schema.js'
 
@@ -149,6 +149,18 @@ t.test('the deadline covers retries: a 503 retried, then a trickle, ends at JELO
   t.equal(server.requests(), 2)
   t.ok(progress.written < 40, `the second attempt was cut off (${progress.written} of 40 bytes written)`)
   t.match(logs.sends(), [{ outcome: 'timeout', attempts: 2 }])
+})
+
+t.test('a send still queued for a connection at its deadline gets 504 and is never written', async (t) => {
+  const upstream = await gatedUpstream(t)
+  const { app } = await buildLiveApp(t, upstream.url, { JELOU_TIMEOUT_MS: '1000', JELOU_CONNECTIONS: '1' })
+  const first = post(app, '/v1/messages/text', send('order_update'))
+  await upstream.arrived(1)
+  const queued = await post(app, '/v1/messages/text', send('order_update'))
+  t.match(queued, { status: 504, body: { code: 'UPSTREAM_TIMEOUT' } })
+  t.equal((await first).status, 504, 'the held one times out too')
+  // The queued request started once the first one's connection was torn down, and was aborted before writing.
+  t.equal(upstream.received(), 1, 'Jelou never saw the queued send')
 })
 
 t.test('a closed port → 503 after the allowed retries', async (t) => {
