@@ -24,12 +24,22 @@ import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
+import type { Tracing } from './tracing.js'
 
 export interface AppOptions {
   /** A pino logger; tests pass one that writes to a capture stream. */
   logger?: Logger
   /** Sandbox mode: use this running sandbox instead of starting one (the caller closes it). */
   sandbox?: Sandbox
+  /** OpenTelemetry, started by server.ts only when config.tracing asks for it (see src/tracing.ts). */
+  tracing?: Tracing
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Start draining (SIGTERM): /ready answers 503 and every answer closes its connection; the routes keep serving. */
+    drain: () => void
+  }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -58,7 +68,7 @@ const sharedSerializers: SerializerBuilder = (externalSchemas, serializerOptions
 
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const fastifyOptions: FastifyServerOptions = {
-    loggerInstance: options.logger ?? createLogger(config),
+    loggerInstance: options.logger ?? createLogger(config, undefined, options.tracing?.logMixin),
     // Each send writes its own line; per-request access lines would double the log volume.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
@@ -77,6 +87,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     connectionTimeout: config.jelou.timeoutMs + 15000
   }
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
+  // First, so @fastify/otel sees every route and its request span is open before any other hook.
+  if (options.tracing !== undefined) await app.register(options.tracing.plugin)
   app.setValidatorCompiler(validatorCompiler)
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
 
@@ -86,6 +98,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     sandbox = own
     app.addHook('onClose', async () => { await own.close() })
     app.log.warn({ mode: 'sandbox', upstream: own.url }, 'SANDBOX MODE: no Jelou credentials set, messages go to the built-in sandbox and are never delivered')
+  }
+  if (config.mode === 'live' && config.defaultCountry === null) {
+    // SPEC §6: without a region, formatted national numbers are refused (NEEDS_COUNTRY), never guessed.
+    app.log.warn({ defaultCountry: null }, 'DEFAULT_COUNTRY is not set: national-format numbers without a country field are refused with INVALID_PHONE NEEDS_COUNTRY; only +, 00 or unformatted country-code-first digits are read')
   }
   const origin = config.mode === 'sandbox' ? (sandbox as Sandbox).url : config.jelou.baseUrl
 
@@ -97,12 +113,12 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     maxEventLoopDelay: config.maxEventLoopDelayMs,
     // Shed only sends; health, docs and metrics keep answering so the orchestrator sees why.
     pressureHandler: (request) => request.url.startsWith('/v1/')
-      ? Promise.reject(problem('OVERLOADED', 'The service is overloaded; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 }))
+      ? Promise.reject(problem('OVERLOADED', 'The service is overloaded; nothing was sent.', { retryAfterSeconds: 1 }))
       : undefined
   })
   await app.register(swagger, { version })
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
-  await app.register(upstream, { ...config.jelou, origin })
+  await app.register(upstream, { ...config.jelou, origin, tracer: options.tracing?.attempts })
 
   const prefix = config.redis?.keyPrefix ?? ''
   let idempotency
@@ -121,7 +137,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     observer: metrics
   })
   await app.register(v1Routes, { config, redis: app.redis, send })
-  await app.register(healthRoutes, { mode: config.mode })
+  const lifecycle = { draining: false }
+  app.decorate('drain', () => {
+    if (lifecycle.draining) return
+    lifecycle.draining = true
+    // Keep-alive callers (and load balancers' pooled connections) reconnect, so they land on
+    // another replica; before Fastify's own listener, while the headers are still unsent.
+    app.server.prependListener('request', (_req, res) => { res.setHeader('connection', 'close') })
+  })
+  await app.register(healthRoutes, { mode: config.mode, lifecycle })
   if (sandbox !== undefined) await app.register(sandboxRoutes, { sandbox })
 
   return app

@@ -1,11 +1,13 @@
-// Liveness and readiness: /health answers while the process runs, /ready while it can send.
+// Liveness and readiness: /health answers while the process runs, /ready while it can send and is not draining.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Redis } from 'ioredis'
 
 const HealthSchema = Type.Object({ status: Type.Literal('ok') })
 const ReadySchema = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready'), Type.Literal('draining')], {
+    description: 'draining: SIGTERM arrived; requests are still served for SHUTDOWN_DRAIN_MS so load balancers can stop sending here first.'
+  }),
   mode: Type.Union([Type.Literal('live'), Type.Literal('sandbox')]),
   checks: Type.Object({
     config: Type.String({ description: 'Always ok: the service does not start with an invalid configuration.' }),
@@ -23,7 +25,13 @@ async function pingRedis (redis: Redis): Promise<string> {
   }
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ mode: 'live' | 'sandbox' }> = async (app, { mode }) => {
+export interface HealthOptions {
+  mode: 'live' | 'sandbox'
+  /** Set by the shutdown path (server.ts): from then on /ready answers 503 draining. */
+  lifecycle: { draining: boolean }
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { mode, lifecycle }) => {
   app.get('/health', {
     schema: { tags: ['health'], summary: 'Liveness', description: 'Answers 200 while the process is running.', response: { 200: HealthSchema } }
   }, async () => ({ status: 'ok' as const }))
@@ -32,7 +40,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ mode: 'live' | 'sandbox' 
     schema: {
       tags: ['health'],
       summary: 'Readiness',
-      description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot: the upstream pool, or Redis when REDIS_URL is set.',
+      description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot: the upstream pool, or Redis when REDIS_URL is set. After SIGTERM it answers 503 draining at once, while other routes keep serving for SHUTDOWN_DRAIN_MS.',
       response: { 200: ReadySchema, 503: ReadySchema }
     }
   }, async (_request, reply) => {
@@ -41,6 +49,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ mode: 'live' | 'sandbox' 
       config: 'ok',
       upstream: pool.closed === true || pool.destroyed === true ? 'closed' : 'ok'
     }
+    if (lifecycle.draining) return await reply.code(503).send({ status: 'draining', mode, checks })
     if (app.redis !== null) checks.redis = await pingRedis(app.redis)
     const ready = checks.upstream === 'ok' && (checks.redis ?? 'ok') === 'ok'
     return await reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', mode, checks })

@@ -38,7 +38,7 @@ export function memoryIdempotencyStore (maxKeys: number, now: () => number = Dat
   function makeRoom () {
     const oldest = kept.keys().next()
     if (oldest.done === true) {
-      throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 })
+      throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight; nothing was sent.', { retryAfterSeconds: 1 })
     }
     kept.delete(oldest.value)
   }

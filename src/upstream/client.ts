@@ -11,6 +11,14 @@ export interface UpstreamClientOptions {
   clientSecret: string
   /** Hard deadline for the whole send, retries included: at this point the caller gets 504 UPSTREAM_TIMEOUT. */
   timeoutMs: number
+  /** Tracing (src/tracing.ts); absent when tracing is off, so an attempt pays one check. */
+  tracer?: AttemptTracer
+}
+
+/** One span per attempt: started before the request is dispatched, ended with that attempt's outcome. */
+export interface AttemptTracer {
+  /** May add trace context to `headers` (only with JELOU_SEND_TRACEPARENT=true). */
+  start: (input: SendInput, attempt: number, headers: Record<string, string>) => { end: (outcome: SendOutcome) => void }
 }
 
 /** At most this many retries, and only where SPEC §8 allows them. */
@@ -28,6 +36,8 @@ export class DeadlineError extends Error {
 }
 
 export interface SendInput {
+  /** The template kind, for traces only. */
+  kind?: string
   botId: string
   body: UpstreamBody
   requestId: string
@@ -48,7 +58,7 @@ export interface UpstreamClient {
 }
 
 export function createUpstreamClient (options: UpstreamClientOptions): UpstreamClient {
-  const { dispatcher, timeoutMs } = options
+  const { dispatcher, timeoutMs, tracer } = options
   const authorization = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`
 
   async function send (input: SendInput): Promise<SendOutcome> {
@@ -60,16 +70,18 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
       attempts++
       let retryAfterMs: number | null = null
       let outcome: SendOutcome
+      const headers: Record<string, string> = {
+        authorization,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'x-request-id': input.requestId
+      }
+      const span = tracer?.start(input, attempts, headers)
       try {
         const response = await post(dispatcher, {
           method: 'POST',
           path,
-          headers: {
-            authorization,
-            'content-type': 'application/json',
-            accept: 'application/json',
-            'x-request-id': input.requestId
-          },
+          headers,
           body: payload
         }, deadline, timeoutMs)
         outcome = interpret(response.statusCode, response.headers, response.text, input.secrets, attempts)
@@ -82,6 +94,7 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
         outcome = { ok: false, error: problem(failure.code, failure.detail, { cause: error }), upstreamStatus: null, attempts }
         if (failure.retrySafe) retryAfterMs = 0
       }
+      span?.end(outcome)
       if (outcome.ok || retryAfterMs === null || attempts > MAX_RETRIES) return outcome
       const wait = retryAfterMs + jitter(BACKOFF_MS * 2 ** (attempts - 1))
       if (Date.now() + wait >= deadline) return outcome
