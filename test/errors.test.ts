@@ -13,6 +13,7 @@ t.test('each code\'s status and retriable flag, as the README error table docume
     INVALID_PHONE: [400, false],
     UNAUTHORIZED: [401, false],
     NOT_FOUND: [404, false],
+    METHOD_NOT_ALLOWED: [405, false],
     IDEMPOTENCY_IN_PROGRESS: [409, true],
     PAYLOAD_TOO_LARGE: [413, false],
     UNSUPPORTED_MEDIA_TYPE: [415, false],
@@ -27,7 +28,7 @@ t.test('each code\'s status and retriable flag, as the README error table docume
     UPSTREAM_UNAVAILABLE: [503, true],
     OVERLOADED: [503, true],
     STORE_UNAVAILABLE: [503, true],
-    UPSTREAM_TIMEOUT: [504, false]
+    UPSTREAM_TIMEOUT: [504, true]
   }
   const actual = Object.fromEntries(Object.keys(PROBLEMS).map((code) => {
     const { body } = problemAnswer(problem(code as keyof typeof PROBLEMS, 'x'), 'r')
@@ -48,7 +49,7 @@ t.test('an unexpected error answers 500 INTERNAL_ERROR with no stack, message or
   const res = await app.inject({ method: 'POST', url: '/v1/boom', headers: { 'content-type': 'application/json', 'x-request-id': 'boom-1' }, payload: { to: '+593987654321' } })
   t.equal(res.statusCode, 500)
   t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
-  t.strictSame(Object.keys(res.json()).sort(), ['code', 'detail', 'requestId', 'retriable', 'status', 'title', 'type'])
+  t.strictSame(Object.keys(res.json()).sort(), ['code', 'detail', 'requestId', 'retriable', 'retry', 'status', 'title', 'type'])
   t.match(res.json(), { code: 'INTERNAL_ERROR', status: 500, retriable: false, requestId: 'boom-1', detail: /Quote the requestId/ })
   for (const leak of ['stack', 'TypeError', 'cannot read', 'at ', ...NEVER_LOGGED]) t.notOk(res.body.includes(leak), `no "${leak}" in the answer`)
   const line = capture.lines().find((l) => l.msg === 'unexpected error')
