@@ -9,6 +9,7 @@
 // 0), so each 2xx response's hrtime-based `responseTime` from autocannon's 'response' event is
 // recorded here, in microseconds, into a node:perf_hooks histogram.
 import { execFileSync, spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -265,8 +266,9 @@ function startNaive (stub, port) {
   return startTarget('naive', [path.join(HERE, 'naive.js')], { UPSTREAM_URL: `http://127.0.0.1:${stub.port}`, BOT_ID: 'bot-123' }, port)
 }
 
-function startService (stub, port, stdoutFile) {
+function startService (stub, port, stdoutFile, extraEnv = {}) {
   return startTarget('service', [path.join(ROOT, 'dist', 'server.js')], {
+    ...extraEnv,
     JELOU_CLIENT_ID: 'bench',
     JELOU_CLIENT_SECRET: 'bench',
     JELOU_BASE_URL: `http://127.0.0.1:${stub.port}`,
@@ -609,6 +611,102 @@ async function main () {
   process.stdout.write(`${text}\n\nWritten to ${path.relative(ROOT, path.join(RESULTS_DIR, 'latest.json'))}\n`)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Soak (BENCH_SOAK=1): memory with a full idempotency store. Unique Idempotency-Keys until the
+// memory store holds IDEMPOTENCY_MAX_KEYS, then as many again (eviction at work); resident memory
+// and heap are sampled every second. Bounded by BENCH_SOAK_SENDS and BENCH_SOAK_SECONDS.
+
+function vmRssKb (pid) {
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return match === null ? null : Number(match[1])
+}
+
+function metricValue (text, name) {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
+  return match === null ? null : Number(match[1])
+}
+
+async function soak () {
+  const maxKeys = envInt('BENCH_SOAK_KEYS', 50_000)
+  const sends = envInt('BENCH_SOAK_SENDS', maxKeys * 2)
+  const limitSeconds = envInt('BENCH_SOAK_SECONDS', 600)
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'server.js'))) throw new Error('dist/server.js is missing: run `npm run build` first (npm run bench does)')
+  setTimeout(() => {
+    process.stderr.write(`bench: soak stopped after the ${limitSeconds + 60} s time limit\n`)
+    killAll()
+    process.exit(2)
+  }, (limitSeconds + 60) * 1000).unref()
+  process.stderr.write(`bench: soak, ${sends} sends with unique keys into a store of ${maxKeys}, at most ${limitSeconds} s\n`)
+
+  const stub = await startStub(0)
+  const service = await startService(stub, await freePort(), undefined, { IDEMPOTENCY_MAX_KEYS: String(maxKeys), LOG_LEVEL: 'warn' })
+  const idleRssMb = vmRssKb(service.pid) / 1024
+  const samples = []
+  let full = null
+  const sample = async () => {
+    const metrics = (await httpRequest(service.port, 'GET', '/metrics')).text
+    const point = {
+      seconds: samples.length,
+      keys: metricValue(metrics, 'hsm_idempotency_keys'),
+      rssMb: Math.round(vmRssKb(service.pid) / 1024),
+      heapUsedMb: Math.round(metricValue(metrics, 'nodejs_heap_size_used_bytes') / 1048576)
+    }
+    samples.push(point)
+    if (full === null && point.keys >= maxKeys) full = point
+    process.stderr.write(`soak ${String(point.seconds).padStart(4)} s  keys ${String(point.keys).padStart(8)}  RSS ${point.rssMb} MB  heap ${point.heapUsedMb} MB\n`)
+  }
+  const sampling = { on: true }
+  const sampler = (async () => {
+    while (sampling.on) {
+      await sleep(1000)
+      await sample()
+    }
+  })()
+  let answered = 0
+  const statusCodes = {}
+  const instance = autocannon({
+    url: `http://127.0.0.1:${service.port}`,
+    connections: SETTINGS.connections,
+    amount: sends,
+    requests: [{
+      method: 'POST',
+      path: '/v1/messages/text',
+      setupRequest: (request) => ({ ...request, headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() }, body: JSON.stringify(BODIES.text(answered % SETTINGS.recipients)) })
+    }]
+  })
+  instance.on('response', (_client, statusCode) => {
+    answered++
+    statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1
+  })
+  const stop = setTimeout(() => instance.stop(), limitSeconds * 1000)
+  await instance
+  clearTimeout(stop)
+  sampling.on = false
+  await sampler
+  await sample()
+  const peakRssMb = Math.round(peakRssKb(service.pid) / 1024)
+  for (const proc of [service, stub]) await stopProcess(proc)
+  const last = samples.at(-1)
+  const report = {
+    machine: machine(),
+    maxKeys,
+    sends: answered,
+    statusCodes,
+    idleRssMb: Math.round(idleRssMb),
+    atFullStore: full,
+    end: last,
+    peakRssMb,
+    // What the full store adds over the idle process, per key (resident memory includes heap slack).
+    rssPerKeyBytes: full === null ? null : Math.round((last.rssMb - idleRssMb) * 1048576 / last.keys),
+    samples
+  }
+  fs.mkdirSync(RESULTS_DIR, { recursive: true })
+  fs.writeFileSync(path.join(RESULTS_DIR, 'soak.json'), `${JSON.stringify(report, null, 2)}\n`)
+  const { samples: _, machine: __, ...summary } = report
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n\nWritten to ${path.relative(ROOT, path.join(RESULTS_DIR, 'soak.json'))}\n`)
+  if (full === null) throw new Error(`the store never filled: ${answered} answers, ${JSON.stringify(statusCodes)}`)
+}
+
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     process.stderr.write(`bench: ${signal}, stopping every child process\n`)
@@ -619,7 +717,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 process.on('exit', killAll)
 
 try {
-  await main()
+  await (process.env.BENCH_SOAK === '1' ? soak() : main())
 } catch (error) {
   process.stderr.write(`bench: ${error.stack ?? error}\n`)
   killAll()

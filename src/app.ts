@@ -6,7 +6,6 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
-import type { Dispatcher } from 'undici'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
 import { validatorCompiler } from './schemas/ajv.js'
@@ -40,8 +39,6 @@ import type { Tracing } from './tracing.js'
 export interface AppOptions {
   /** A pino logger; tests pass one that writes to a capture stream. */
   logger?: Logger
-  /** Replaces the undici Pool (the app then leaves closing it to the caller). */
-  dispatcher?: Dispatcher
   /** Sandbox mode: use this running sandbox instead of starting one (the caller closes it). */
   sandbox?: Sandbox
   /** OpenTelemetry, started by server.ts only when config.tracing asks for it (see src/tracing.ts). */
@@ -132,7 +129,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
       : undefined
   })
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
-  await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher, tracer: options.tracing?.attempts })
+  await app.register(upstream, { ...config.jelou, origin, tracer: options.tracing?.attempts })
 
   const prefix = config.redis?.keyPrefix ?? ''
   // Until the catalogue (SPEC §17) is wired in, previews know the demo templates in sandbox mode and nothing live.
@@ -148,10 +145,18 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.addHook('preClose', async () => { await statusStore.flush() })
   const notifications = createNotificationsClient({ dispatcher: app.upstream.pool, clientId: config.jelou.clientId, clientSecret: config.jelou.clientSecret, timeoutMs })
   const resolver = createResolver({ notifications, status: statusStore, windowMs, sendTimeoutMs: config.jelou.timeoutMs })
+  let idempotency
+  if (app.redis === null) {
+    const memory = memoryIdempotencyStore(config.idempotency.maxKeys)
+    metrics.idempotencyKeys(memory.size)
+    idempotency = memory
+  } else {
+    idempotency = redisIdempotencyStore(app.redis, prefix)
+  }
   const send = createSender({
     config,
     upstream: app.upstream,
-    idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
+    idempotency,
     recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
     observer: metrics,
     lookupTemplate,

@@ -187,7 +187,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   const idempotency = {
     ttlMs: int('IDEMPOTENCY_TTL_SECONDS', 86400, 1, 2592000) * 1000,
-    maxKeys: int('IDEMPOTENCY_MAX_KEYS', 100000, 10, 10000000)
+    maxKeys: int('IDEMPOTENCY_MAX_KEYS', 50000, 10, 10000000)
   }
   const rawRedis = read('REDIS_URL')
   let redis: Config['redis'] = null

@@ -203,14 +203,17 @@ export const SAME_KEY_RETRY = 'Retry only with the same Idempotency-Key, after R
 
 /**
  * Map an undici failure to what it means for the send. `retrySafe` is true only when no request
- * byte can have reached Jelou (refused, connect timeout, reset with nothing written).
+ * byte can have reached Jelou (refused, connect timeout, reset with nothing written). `written`
+ * says whether undici had begun writing the request: a reset while connecting has not, and
+ * undici's own error then carries no socket to ask.
  */
-export function classifyNetworkError (error: unknown): { code: ProblemCode, retrySafe: boolean, detail: string } {
+export function classifyNetworkError (error: unknown, written = true): { code: ProblemCode, retrySafe: boolean, detail: string } {
   const code = (error as { code?: string }).code
   switch (code) {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
     case 'UND_ERR_ABORTED':
+    case 'HSM_DEADLINE':
       return { code: 'UPSTREAM_TIMEOUT', retrySafe: false, detail: `Jelou did not answer in time; the message may have been sent. ${SAME_KEY_RETRY}` }
     case 'ECONNREFUSED':
     case 'UND_ERR_CONNECT_TIMEOUT':
@@ -226,7 +229,7 @@ export function classifyNetworkError (error: unknown): { code: ProblemCode, retr
     case 'ECONNRESET':
     case 'EPIPE': {
       const bytesWritten = (error as { socket?: { bytesWritten?: number } }).socket?.bytesWritten
-      if (bytesWritten === 0) {
+      if (!written || bytesWritten === 0) {
         return { code: 'UPSTREAM_UNAVAILABLE', retrySafe: true, detail: 'Jelou closed the connection before the request was written; nothing was sent.' }
       }
       return { code: 'UPSTREAM_ERROR', retrySafe: false, detail: 'Jelou closed the connection before answering; the message may have been sent.' }

@@ -9,7 +9,7 @@ export interface IdempotencyOptions {
   store: IdempotencyStore
   /** How long a finished answer is kept for replay. */
   ttlMs: number
-  /** How long an in-flight claim holds the key; it must outlive the longest possible send. */
+  /** How long an in-flight claim holds the key; it must outlive the longest possible send (see leaseMsFor). */
   leaseMs: number
   /** Called once per replayed answer, for metrics. */
   replayed?: (kind: string, code: string) => void
@@ -33,9 +33,23 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
 
 const sha256 = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex')
 
-/** Same route, query and JSON value give the same fingerprint, whatever the key order. */
+/** Same route, query and JSON value give the same fingerprint, whatever the order of body keys or query parameters. */
 function fingerprintOf (request: FastifyRequest): string {
-  return sha256(request.routeOptions.url ?? request.url, JSON.stringify(request.query ?? {}), canonical(request.body))
+  return sha256(request.routeOptions.url ?? request.url, canonical(request.query ?? {}), canonical(request.body))
+}
+
+/** Time a key is held beyond the upstream deadline: see leaseMsFor. */
+export const STORE_MARGIN_MS = 5000
+
+/**
+ * The in-flight lease: the send's hard deadline (JELOU_TIMEOUT_MS, retries included) plus 5 s
+ * for what runs around it while the key is held (the recipient guard before and storing the
+ * answer after, each bounded by Redis's 1 s command timeout) and for timers firing late on a
+ * busy event loop. So a lease outlives every send, and a crashed replica's key frees itself
+ * JELOU_TIMEOUT_MS + 5 s after its claim.
+ */
+export function leaseMsFor (timeoutMs: number): number {
+  return timeoutMs + STORE_MARGIN_MS
 }
 
 function canonical (value: unknown): string {

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
 import { isHsmError, problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
 import { acceptedAnswer } from './accepted.js'
-import { createIdempotency, idempotencyKeyOf, type IdempotencyOptions, type MarkAttempt } from './idempotency.js'
+import { createIdempotency, idempotencyKeyOf, leaseMsFor, type IdempotencyOptions, type MarkAttempt } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import { MAX_FIELD_ERRORS, inDocumentOrder } from './schemas/field-errors.js'
 import { renderPreview, type TemplateLookup } from './preview/render.js'
@@ -81,8 +81,7 @@ export function createSender (options: SenderOptions) {
   const keyed = createIdempotency({
     store: idempotency,
     ttlMs: config.idempotency.ttlMs,
-    // An in-flight claim outlives the longest possible send, so a crash frees the key eventually.
-    leaseMs: config.jelou.timeoutMs * 2 + 5000,
+    leaseMs: leaseMsFor(config.jelou.timeoutMs),
     replayed: (kind, code) => observer?.outcome(kind, 'replayed', code),
     resolution
   })

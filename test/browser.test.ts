@@ -9,12 +9,12 @@ import { loadConfig } from '../src/config.js'
 import { loggerOptions } from '../src/logger.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
 import { RAW_EXAMPLES } from '../src/routes/raw.js'
-import { captureLogs } from './helper.js'
+import { CI, captureLogs } from './helper.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOT = new URL('../artifacts/swagger-ui.png', import.meta.url)
 const FAILURE_SCREENSHOT = new URL('../artifacts/swagger-ui-failure.png', import.meta.url)
-const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
+
 const UI_TIMEOUT = 15_000
 // A real browser clicking through every example (13) takes longer than .taprc's 60 s on a busy
 // machine; the root test tells the runner its own limit.

@@ -1,5 +1,10 @@
 // Test helper: the real app with a captured log, a real sandbox on 127.0.0.1, and a log-leak guard on every test.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { EventEmitter, once } from 'node:events'
+import http from 'node:http'
+import net, { type AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
@@ -82,6 +87,7 @@ export async function buildTestApp (t: TapLike, options: { env?: Record<string, 
 
 /** The app in live mode against any base URL (the sandbox with live credentials, or a raw socket server). */
 export async function buildLiveApp (t: TapLike, baseUrl: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, config: Config, logs: LogCapture }> {
+  if (env.REDIS_URL !== undefined && env.REDIS_KEY_PREFIX === undefined) env = { ...env, REDIS_KEY_PREFIX: `test:${randomUUID()}:` }
   const config = loadConfig({
     JELOU_CLIENT_ID: CLIENT_ID,
     JELOU_CLIENT_SECRET: CLIENT_SECRET,
@@ -141,4 +147,95 @@ export async function assertRedisReachable (url: string): Promise<void> {
   } finally {
     redis.disconnect()
   }
+}
+
+export interface GatedUpstream {
+  url: string
+  /** Requests received so far. */
+  received: () => number
+  /** Resolves once `count` requests have arrived (an event, not a sleep). */
+  arrived: (count: number) => Promise<void>
+  /** Answer every held request, and every later one at once, 200 with a message id. */
+  open: () => void
+}
+
+/**
+ * A Jelou stand-in on 127.0.0.1 that holds every request until the test releases it, so a test
+ * knows a send is in flight because the upstream has it, not because some time has passed.
+ */
+export async function gatedUpstream (t: TapLike): Promise<GatedUpstream> {
+  const events = new EventEmitter()
+  const held: http.ServerResponse[] = []
+  let received = 0
+  let opened = false
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      received++
+      held.push(res)
+      events.emit('request')
+      if (opened) open()
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const open = () => {
+    opened = true
+    for (const res of held.splice(0)) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`[{"id":"m-${received}","destination":"593987654321"}]`)
+    }
+  }
+  t.teardown(() => {
+    open()
+    server.closeAllConnections()
+    server.close()
+  })
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received: () => received,
+    arrived: async (count) => {
+      for (let seen = received; seen < count; seen = received) await once(events, 'request')
+    },
+    open
+  }
+}
+
+/** CI is on when the variable is set to anything but "" or "false"; every test reads it here. */
+export const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
+
+export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0
+
+/** Skip reason for tests that start their own redis-server: never skipped in CI, where a missing tool fails. */
+export const redisServerSkip = !hasRedisServer && !CI ? 'redis-server is not installed (CI installs it)' : false
+
+export async function freePort (): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** A redis-server of the test's own on 127.0.0.1:port, persistence off; resolves once it accepts connections. */
+export async function startRedis (port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => { socket.end(); resolve(true) }).on('error', () => resolve(false))
+    })
+    if (ok) return child
+    await sleep(50)
+  }
+  child.kill('SIGKILL')
+  throw new Error('redis-server did not start')
+}
+
+/** Poll /ready until it answers `status` (Redis reconnects on its own schedule), at most 10 s. */
+export async function readyIs (app: FastifyInstance, status: number): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 100; i++) {
+    const res = await app.inject({ url: '/ready' })
+    if (res.statusCode === status) return res.json()
+    await sleep(100)
+  }
+  return (await app.inject({ url: '/ready' })).json()
 }

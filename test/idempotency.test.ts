@@ -2,7 +2,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { startSandbox } from '../src/sandbox/server.js'
-import { assertRedisReachable, buildTestApp, post, storeVariants } from './helper.js'
+import { assertRedisReachable, buildLiveApp, buildTestApp, gatedUpstream, post, storeVariants } from './helper.js'
 
 const body = { to: '+593 98 765 4321', template: 'order_update', params: ['Maria', 'ORD-1234'] }
 
@@ -34,17 +34,38 @@ for (const store of storeVariants(t)) {
       t.equal(sandbox.messages().length, 1)
     })
 
+    t.test('the same raw request with its query parameters in another order is the same request', async (t) => {
+      const { app, sandbox } = await buildTestApp(t, { env: store.env })
+      const raw = { elementName: 'order_update', destinations: ['98 765 4321'], type: 'text', language: 'es', parameters: ['Maria'] }
+      t.equal((await post(app, '/v1/messages?botId=b1&country=EC', raw, { 'idempotency-key': 'k-query' })).status, 202)
+      const reordered = await post(app, '/v1/messages?country=EC&botId=b1', raw, { 'idempotency-key': 'k-query' })
+      t.equal(reordered.status, 202)
+      t.equal(reordered.headers['idempotent-replayed'], 'true')
+      t.equal(sandbox.messages().length, 1)
+    })
+
     t.test('20 concurrent requests with one key: one upstream request, one 202, 409 for the rest', async (t) => {
-      const { app, sandbox, logs } = await buildTestApp(t, { env: store.env, sandbox: { slowMs: 1000 } })
-      const slow = { ...body, template: 'sandbox_slow' }
-      const answers = await Promise.all(Array.from({ length: 20 }, () => post(app, '/v1/messages/text', slow, { 'idempotency-key': 'burst-1' })))
+      const upstream = await gatedUpstream(t)
+      const { app, logs } = await buildLiveApp(t, upstream.url, store.env)
+      // The upstream holds the one send until the other 19 have their answer: no clock decides who is in flight.
+      let refused = 0
+      let allRefused: () => void = () => {}
+      const nineteen = new Promise<void>((resolve) => { allRefused = resolve })
+      const pending = Array.from({ length: 20 }, () => post(app, '/v1/messages/text', body, { 'idempotency-key': 'burst-1' }).then((answer) => {
+        if (answer.status === 409 && ++refused === 19) allRefused()
+        return answer
+      }))
+      await upstream.arrived(1)
+      await nineteen
+      upstream.open()
+      const answers = await Promise.all(pending)
       const statuses = answers.map((a) => a.status).sort()
       t.strictSame(statuses, [202, ...Array(19).fill(409)])
       for (const a of answers.filter((a) => a.status === 409)) {
         t.match(a.body, { code: 'IDEMPOTENCY_IN_PROGRESS', retriable: true })
         t.equal(a.headers['retry-after'], '1')
       }
-      t.equal(sandbox.messages().length, 1)
+      t.equal(upstream.received(), 1)
       t.equal(logs.sends().length, 1, 'one send line; the 409s are refusals')
       t.equal(logs.lines().filter((l) => l.code === 'IDEMPOTENCY_IN_PROGRESS').length, 19)
     })
@@ -61,8 +82,7 @@ for (const store of storeVariants(t)) {
     })
 
     t.test('a timed-out send replays its 504 instead of sending again', async (t) => {
-      // undici checks header timeouts on a timer wheel of about one second: the sandbox waits well past that.
-      const { app, sandbox } = await buildTestApp(t, { env: { ...store.env, JELOU_TIMEOUT_MS: '200' }, sandbox: { slowMs: 4000 } })
+      const { app, sandbox } = await buildTestApp(t, { env: { ...store.env, JELOU_TIMEOUT_MS: '1000' }, sandbox: { slowMs: 4000 } })
       const slow = { ...body, template: 'sandbox_slow' }
       const first = await post(app, '/v1/messages/text', slow, { 'idempotency-key': 'k-timeout' })
       t.equal(first.status, 504)

@@ -81,6 +81,11 @@ t.test(`${TOTAL} requests at ${CONCURRENCY} concurrent, a share repeating idempo
   for (const a of answers) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1
   t.comment(`answers by status: ${JSON.stringify(byStatus)}; upstream requests: ${[...upstream.perKey.values()].reduce((n, e) => n + e.requests, 0)}`)
   t.strictSame(Object.keys(byStatus).filter((s) => !['202', '409', '502', '503'].includes(s)), [], 'only 202, 409 (in flight), 502 (upstream 5xx) and 503 (shed)')
+  // Lower bounds, so a run where everything is shed or nothing repeats cannot pass: about 3% of
+  // sends fail upstream and a quarter of the requests repeat a key.
+  t.ok((byStatus[202] ?? 0) > TOTAL / 2, `most requests answered 202 (${byStatus[202] ?? 0} of ${TOTAL})`)
+  const replays = answers.filter((a) => a.replayed).length
+  t.ok(replays > 0, `answers for long-done keys were replayed (${replays})`)
   t.strictSame(answers.filter((a) => a.status === 503 && a.code !== 'OVERLOADED'), [], 'every 503 is load shedding')
   const shedOnly = [...new Set(answers.filter((a) => a.status === 503).map((a) => a.key))]
     .filter((key) => !answers.some((a) => a.key === key && a.status !== 503))

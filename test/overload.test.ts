@@ -1,6 +1,7 @@
 // Load shedding: a full upstream queue or a saturated event loop answers 503 OVERLOADED before anything is sent.
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Pool } from 'undici'
 import { buildTestApp, post } from './helper.js'
 
 const body = { to: '+593 98 765 4321', template: 'sandbox_slow', params: ['Maria'] }
@@ -10,8 +11,8 @@ t.test('when JELOU_QUEUE_LIMIT sends already wait for a connection, the next is 
   const first = post(app, '/v1/messages/text', body)
   while (sandbox.messages().length < 1) await sleep(10)
   const second = post(app, '/v1/messages/text', body)
-  // Long enough for the second send to be waiting for the one connection, even on a busy machine.
-  await sleep(300)
+  // The second send is waiting for the one connection once the pool has it queued.
+  while ((app.upstream.pool as Pool).stats.pending < 1) await sleep(10)
   const third = await post(app, '/v1/messages/text', body)
   t.equal(third.status, 503)
   t.match(third.body, { code: 'OVERLOADED', retriable: true, detail: /nothing was sent/ })
@@ -35,6 +36,7 @@ t.test('a saturated event loop sheds sends, while /health still answers', async 
   t.equal(shed.body.code, 'OVERLOADED')
   t.equal((await app.inject({ url: '/health' })).statusCode, 200)
   t.equal(sandbox.messages().length, 0)
-  await sleep(2100)
+  // Recovery is under-pressure's next sample after the loop frees up: wait for it, not for a guessed time.
+  while (app.isUnderPressure()) await sleep(50)
   t.equal((await post(app, '/v1/messages/text', { ...body, template: 'order_update' })).status, 202, 'and recovers')
 })

@@ -5,9 +5,10 @@ import { accessSync, constants, readFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../src/config.js'
+import { CI } from './helper.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
+
 const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), 'utf8')
 
 interface Run { code: number | null, stdout: string, stderr: string }

@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { LIVE_BASIC, buildLiveApp, buildTestApp, post } from './helper.js'
+import { LIVE_BASIC, buildLiveApp, buildTestApp, gatedUpstream, post } from './helper.js'
 import { classifyNetworkError } from '../src/errors.js'
 import { MAX_UPSTREAM_ANSWER_BYTES } from '../src/upstream/schema.js'
 
@@ -55,7 +55,9 @@ const RESERVED = [
 
 for (const r of RESERVED) {
   t.test(`sandbox ${r.template} → ${r.status} ${r.code}, sent once, one "${r.outcome}" line`, async (t) => {
-    const { app, sandbox, logs } = await buildTestApp(t, { env: { JELOU_TIMEOUT_MS: '300' }, sandbox: { slowMs: 4000, retryAfterSeconds: 30 } })
+    // Only the slow case needs a short deadline; the others keep the default so a busy machine cannot time them out.
+    const env: Record<string, string> = r.code === 'UPSTREAM_TIMEOUT' ? { JELOU_TIMEOUT_MS: '1000' } : {}
+    const { app, sandbox, logs } = await buildTestApp(t, { env, sandbox: { slowMs: 4000, retryAfterSeconds: 30 } })
     const res = await post(app, '/v1/messages/text', send(r.template))
     t.equal(res.status, r.status)
     t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
@@ -83,23 +85,82 @@ t.test('a socket closed mid-response → 502, not retried (the message may have 
     setTimeout(() => socket.destroy(), 20)
   })
   const { app, logs } = await buildLiveApp(t, server.url)
-  const res = await post(app, '/v1/messages/text', send('order_update'))
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-cut' })
   t.equal(res.status, 502)
   t.equal(res.body.code, 'UPSTREAM_ERROR')
   t.equal(server.requests(), 1)
   t.match(logs.sends(), [{ outcome: 'failed', code: 'UPSTREAM_ERROR', attempts: 1 }])
+  t.equal((await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-cut' })).headers['idempotent-replayed'], 'true', 'kept for replay')
+  t.equal(server.requests(), 1)
 })
 
 t.test('a server that never answers → 504 after JELOU_TIMEOUT_MS, not retried', async (t) => {
   const server = await rawServer(t, () => {})
-  const { app, logs } = await buildLiveApp(t, server.url, { JELOU_TIMEOUT_MS: '250' })
+  // The deadline covers connecting and writing too: long enough for a busy machine to get the request out.
+  const { app, logs } = await buildLiveApp(t, server.url, { JELOU_TIMEOUT_MS: '1000' })
   const started = Date.now()
   const res = await post(app, '/v1/messages/text', send('order_update'))
   t.equal(res.status, 504)
   t.equal(res.body.code, 'UPSTREAM_TIMEOUT')
-  t.ok(Date.now() - started >= 200, 'waited for the deadline')
+  t.ok(Date.now() - started >= 1000, 'waited for the deadline')
   t.equal(server.requests(), 1)
   t.match(logs.sends(), [{ outcome: 'timeout', code: 'UPSTREAM_TIMEOUT', attempts: 1 }])
+})
+
+/** Answers 200 with a 40-byte body, then writes it one byte every 100 ms (4 s in all). */
+function trickle (socket: net.Socket, progress: { written: number }) {
+  const body = `[{"id":"m-slow","destination":"${'5'.repeat(12)}"}]`.padEnd(40, ' ')
+  socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`)
+  const timer = setInterval(() => {
+    if (socket.destroyed) return
+    socket.write(body[progress.written++])
+    if (progress.written === body.length) clearInterval(timer)
+  }, 100)
+  socket.on('close', () => clearInterval(timer))
+}
+
+t.test('an upstream trickling its body one byte per 100 ms gets 504 at JELOU_TIMEOUT_MS, not a 202 when it finishes', async (t) => {
+  const progress = { written: 0 }
+  const server = await rawServer(t, (socket) => trickle(socket, progress))
+  const { app, logs } = await buildLiveApp(t, server.url, { JELOU_TIMEOUT_MS: '1000' })
+  const started = Date.now()
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'trickle-1' })
+  t.equal(res.status, 504)
+  t.match(res.body, { code: 'UPSTREAM_TIMEOUT', detail: /may have been sent/ })
+  t.ok(Date.now() - started >= 1000, 'not before the deadline')
+  t.ok(progress.written < 40, `answered before the upstream finished its body (${progress.written} of 40 bytes written)`)
+  t.equal(server.requests(), 1, 'not retried: the message may be out')
+  t.match(logs.sends(), [{ outcome: 'timeout', code: 'UPSTREAM_TIMEOUT', attempts: 1, err: { code: 'HSM_DEADLINE' } }])
+  const replay = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'trickle-1' })
+  t.equal(replay.status, 504, 'the timeout is kept for replay')
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  t.equal(server.requests(), 1)
+})
+
+t.test('the deadline covers retries: a 503 retried, then a trickle, ends at JELOU_TIMEOUT_MS from the start', async (t) => {
+  const progress = { written: 0 }
+  const server = await rawServer(t, (socket, i) => i === 0
+    ? answer(socket, 503, '{"code":"busy"}', { 'retry-after': '0' })
+    : trickle(socket, progress))
+  const { app, logs } = await buildLiveApp(t, server.url, { JELOU_TIMEOUT_MS: '1000' })
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 504)
+  t.equal(res.body.code, 'UPSTREAM_TIMEOUT')
+  t.equal(server.requests(), 2)
+  t.ok(progress.written < 40, `the second attempt was cut off (${progress.written} of 40 bytes written)`)
+  t.match(logs.sends(), [{ outcome: 'timeout', attempts: 2 }])
+})
+
+t.test('a send still queued for a connection at its deadline gets 504 and is never written', async (t) => {
+  const upstream = await gatedUpstream(t)
+  const { app } = await buildLiveApp(t, upstream.url, { JELOU_TIMEOUT_MS: '1000', JELOU_CONNECTIONS: '1' })
+  const first = post(app, '/v1/messages/text', send('order_update'))
+  await upstream.arrived(1)
+  const queued = await post(app, '/v1/messages/text', send('order_update'))
+  t.match(queued, { status: 504, body: { code: 'UPSTREAM_TIMEOUT' } })
+  t.equal((await first).status, 504, 'the held one times out too')
+  // The queued request started once the first one's connection was torn down, and was aborted before writing.
+  t.equal(upstream.received(), 1, 'Jelou never saw the queued send')
 })
 
 t.test('a closed port → 503 after the allowed retries', async (t) => {
@@ -159,11 +220,15 @@ t.test('an answer over 1 MiB is not buffered: 502 UPSTREAM_ERROR, not retried, o
   t.match(logs.sends(), [{ outcome: 'failed', code: 'UPSTREAM_ERROR', err: { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' } }])
 })
 
-t.test('a 200 with JSON that is not the documented list → 502', async (t) => {
+t.test('a 200 with JSON that is not the documented list → 502, not retried, kept for replay (the message may be out)', async (t) => {
   const server = await rawServer(t, (socket) => answer(socket, 200, '{"ok":true}'))
   const { app } = await buildLiveApp(t, server.url)
-  const res = await post(app, '/v1/messages/text', send('order_update'))
-  t.equal(res.status, 502)
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-odd-200' })
+  t.match(res, { status: 502, body: { code: 'UPSTREAM_ERROR', detail: /may have been sent/ } })
+  t.equal(server.requests(), 1)
+  const again = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-odd-200' })
+  t.match(again, { status: 502, headers: { 'idempotent-replayed': 'true' } })
+  t.equal(server.requests(), 1)
 })
 
 t.test('429 with a Retry-After inside the deadline is retried, and the retry succeeds', async (t) => {
@@ -178,20 +243,22 @@ t.test('429 with a Retry-After inside the deadline is retried, and the retry suc
   t.match(logs.sends(), [{ outcome: 'sent', attempts: 2 }])
 })
 
-t.test('503 with Retry-After is retried at most twice, then 502', async (t) => {
+t.test('503 with Retry-After is retried at most twice, then 502 UPSTREAM_ERROR, kept for replay', async (t) => {
   const server = await rawServer(t, (socket) => answer(socket, 503, '{"code":"busy"}', { 'retry-after': '0' }))
   const { app, logs } = await buildLiveApp(t, server.url)
-  const res = await post(app, '/v1/messages/text', send('order_update'))
-  t.equal(res.status, 502)
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-503' })
+  t.match(res, { status: 502, body: { code: 'UPSTREAM_ERROR', upstream: { status: 503, body: { code: 'busy' } } } })
   t.equal(server.requests(), 3)
+  t.equal((await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-503' })).headers['idempotent-replayed'], 'true')
+  t.equal(server.requests(), 3, 'the replay did not call Jelou')
   t.match(logs.sends(), [{ outcome: 'failed', attempts: 3, upstreamStatus: 503 }])
 })
 
-t.test('a 500 without Retry-After is not retried', async (t) => {
+t.test('a 500 without Retry-After is not retried: 502 UPSTREAM_ERROR', async (t) => {
   const server = await rawServer(t, (socket) => answer(socket, 500, '{}'))
   const { app } = await buildLiveApp(t, server.url)
   const res = await post(app, '/v1/messages/text', send('order_update'))
-  t.equal(res.status, 502)
+  t.match(res, { status: 502, body: { code: 'UPSTREAM_ERROR', retriable: true, upstream: { status: 500, body: {} } } })
   t.equal(server.requests(), 1)
 })
 
@@ -203,6 +270,79 @@ t.test('403 → 502 UPSTREAM_AUTH_FAILED; 400 → 422 UPSTREAM_REJECTED', async 
   const second = await post(app, '/v1/messages/text', send('order_update'))
   t.match(second.body, { status: 422, code: 'UPSTREAM_REJECTED', upstream: { status: 400, body: { code: 'forbidden_bot', description: 'to [redacted] from 4420*****95' } } })
   t.notOk('_metadata' in (second.body.upstream as { body: object }).body, 'Jelou\'s echo of the request is dropped')
+})
+
+t.test('a connection reset before the request is written is retried over a real socket, and the retry sends', async (t) => {
+  let connections = 0
+  const server = await rawServer(t, (socket) => answer(socket, 200, '[{"id":"m-after-reset","destination":"593987654321"}]'))
+  // The first connection is reset as it is accepted: undici has not begun writing the request.
+  const reset = net.createServer((socket) => {
+    if (connections++ === 0) return socket.resetAndDestroy()
+    socket.pipe(net.connect(Number(new URL(server.url).port), '127.0.0.1')).pipe(socket)
+  })
+  reset.listen(0, '127.0.0.1')
+  await once(reset, 'listening')
+  t.teardown(() => { reset.close() })
+  const { app, logs } = await buildLiveApp(t, `http://127.0.0.1:${(reset.address() as net.AddressInfo).port}`)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 202)
+  t.equal(res.body.messageId, 'm-after-reset')
+  t.equal(server.requests(), 1, 'one request reached Jelou')
+  t.match(logs.sends(), [{ outcome: 'sent', attempts: 2 }])
+})
+
+t.test('Retry-After as an HTTP date: past the deadline it is not waited for, and the caller gets the seconds left', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 429, '{"code":"rate_limited"}', { 'retry-after': new Date(Date.now() + 120_000).toUTCString() }))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.match(res, { status: 429, body: { code: 'UPSTREAM_RATE_LIMITED', retriable: true } })
+  const seconds = Number(res.headers['retry-after'])
+  t.ok(seconds >= 100 && seconds <= 120, `Retry-After ${seconds} s from the date`)
+  t.equal(server.requests(), 1, 'not retried: the wait is past the deadline')
+})
+
+t.test('Retry-After as an HTTP date inside the deadline is waited for and retried', async (t) => {
+  // A date in the past means "now"; HTTP dates have whole seconds, so a near-future one could be up to 1 s late.
+  const server = await rawServer(t, (socket, i) => i === 0
+    ? answer(socket, 503, '{"code":"busy"}', { 'retry-after': new Date(Date.now() - 5000).toUTCString() })
+    : answer(socket, 200, '[{"id":"m-date","destination":"593987654321"}]'))
+  const { app, logs } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 202)
+  t.equal(server.requests(), 2)
+  t.match(logs.sends(), [{ outcome: 'sent', attempts: 2 }])
+})
+
+t.test('a 429 without Retry-After: not retried, 429 with Retry-After: 1, not kept for replay', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 429, '{"code":"rate_limited"}'))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-429' })
+  t.match(res, { status: 429, headers: { 'retry-after': '1' }, body: { code: 'UPSTREAM_RATE_LIMITED', detail: /nothing was sent/ } })
+  t.equal(server.requests(), 1)
+  const again = await post(app, '/v1/messages/text', send('order_update'), { 'idempotency-key': 'k-429' })
+  t.equal(again.headers['idempotent-replayed'], undefined, 'nothing was sent, so the same key may try again')
+  t.equal(server.requests(), 2)
+})
+
+t.test('an error with an empty body → 502 UPSTREAM_ERROR with upstream.body null', async (t) => {
+  const server = await rawServer(t, (socket) => answer(socket, 500, ''))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.match(res, { status: 502, body: { code: 'UPSTREAM_ERROR', upstream: { status: 500, body: null } } })
+  t.equal(server.requests(), 1)
+})
+
+t.test('a long, wide or deep error body is cut: strings at 500 characters, lists at 10 items, 4 levels deep', async (t) => {
+  const deep = { message: { message: { message: { message: { message: 'too deep' } } } } }
+  const error = { description: 'd'.repeat(5000), message: Array.from({ length: 50 }, (_, i) => `item ${i}`), error: deep }
+  const server = await rawServer(t, (socket) => answer(socket, 400, JSON.stringify(error)))
+  const { app } = await buildLiveApp(t, server.url)
+  const res = await post(app, '/v1/messages/text', send('order_update'))
+  t.equal(res.status, 422)
+  const body = (res.body.upstream as { body: { description: string, message: string[], error: unknown } }).body
+  t.equal(body.description, 'd'.repeat(500))
+  t.strictSame(body.message, Array.from({ length: 10 }, (_, i) => `item ${i}`))
+  t.strictSame(body.error, { message: { message: {} } }, 'nothing below the fourth level of the body')
 })
 
 t.test('the live path sends the configured Basic credentials, JSON and the request id to /v2/whatsapp/{botId}/hsm', async (t) => {

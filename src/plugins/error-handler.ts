@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { PROBLEMS, isHsmError, problem, problemAnswer, sendAnswer, validationFailed, type HsmError } from '../errors.js'
 import { MAX_FIELD_ERRORS, inDocumentOrder, schemaFieldErrors } from '../schemas/field-errors.js'
+import { maskPhonesIn } from '../phone.js'
 import { REFUSAL, SEND_LOGGED, type Refusal } from '../send.js'
 
 /** Turn Fastify's own errors (schema, body parsing, limits) into our coded errors. */
@@ -67,7 +68,8 @@ export default fp(async (app) => {
     if (request.is404) return noRoute(request, reply)
     const coded = toHsmError(error, request)
     if (coded === null) {
-      request.log.error({ err: { type: error.name, message: error.message, code: error.code, stack: error.stack } }, 'unexpected error')
+      // A careless message can quote the request (a number, a parameter): phone-like digit runs are masked.
+      request.log.error({ err: { name: error.name, message: maskPhonesIn(error.message), code: error.code, stack: maskPhonesIn(error.stack ?? '') } }, 'unexpected error')
       return sendProblem(request, reply, problem('INTERNAL_ERROR', 'Something went wrong on our side; nothing was sent. Quote the requestId when reporting it.'))
     }
     if ((coded as { [SEND_LOGGED]?: boolean })[SEND_LOGGED] !== true) {

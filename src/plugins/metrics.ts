@@ -1,7 +1,7 @@
 // Prometheus metrics at /metrics (prom-client): sends by outcome, upstream latency, refusals, process and HTTP.
 import fp from 'fastify-plugin'
 import { OPEN_ROUTE, openResponses } from '../schemas/routes.js'
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { FastHistogram, type Series } from '../histogram.js'
 import type { SendObserver } from '../send.js'
 
@@ -17,6 +17,8 @@ export interface Metrics extends SendObserver {
   statusLookup: (source: string) => void
   /** Resolutions of outcome-unknown sends: found, resent, unresolved. */
   resolution: (outcome: string) => void
+  /** Report the memory idempotency store's size at each scrape (not with Redis: its keys belong to every replica). */
+  idempotencyKeys: (size: () => number) => void
 }
 
 declare module 'fastify' {
@@ -71,7 +73,11 @@ export function createMetrics (): Metrics {
     },
     statusEvents (outcome, count) { if (count > 0) events.inc({ outcome }, count) },
     statusLookup (source) { lookups.inc({ source }) },
-    resolution (outcome) { resolutions.inc({ outcome }) }
+    resolution (outcome) { resolutions.inc({ outcome }) },
+    idempotencyKeys (size) {
+      // eslint-disable-next-line no-new -- a Gauge registers itself; collect() reads the size at scrape time.
+      new Gauge({ name: 'hsm_idempotency_keys', help: 'Idempotency keys held by this process (memory store): sends in flight and answers kept for replay. Bounded by IDEMPOTENCY_MAX_KEYS.', registers: [registry], collect () { this.set(size()) } })
+    }
   }
 }
 
@@ -91,7 +97,7 @@ export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
       tags: ['health'],
       operationId: 'metrics',
       summary: 'Prometheus metrics',
-      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, hsm_message_status_total{status}, hsm_status_events_total{outcome}, hsm_status_lookups_total{source}, hsm_resolutions_total{outcome}, http_request_duration_seconds, and the process metrics.',
+      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, hsm_message_status_total{status}, hsm_status_events_total{outcome}, hsm_status_lookups_total{source}, hsm_resolutions_total{outcome}, hsm_idempotency_keys (memory store), http_request_duration_seconds, and the process metrics.',
       produces: ['text/plain'],
       response: {
         200: { description: 'Prometheus text exposition format 0.0.4.', type: 'string' },

@@ -1,4 +1,4 @@
-// Owns the undici Pool to Jelou (or an injected dispatcher), decorates `upstream`, closes it on shutdown.
+// Owns the undici Pool to Jelou, decorates `upstream`, closes it on shutdown.
 import fp from 'fastify-plugin'
 import { Pool, type Dispatcher } from 'undici'
 import { createUpstreamClient, type AttemptTracer, type UpstreamClient } from '../upstream/client.js'
@@ -11,8 +11,6 @@ export interface UpstreamPluginOptions {
   timeoutMs: number
   connectTimeoutMs: number
   connections: number
-  /** Tests may pass their own dispatcher; the app then does not close it. */
-  dispatcher?: Dispatcher
   /** Only when tracing is on. */
   tracer?: AttemptTracer
 }
@@ -24,7 +22,7 @@ declare module 'fastify' {
 }
 
 export default fp<UpstreamPluginOptions>(async (app, opts) => {
-  const pool = opts.dispatcher ?? new Pool(opts.origin, {
+  const pool = new Pool(opts.origin, {
     connections: opts.connections,
     connect: { timeout: opts.connectTimeoutMs },
     headersTimeout: opts.timeoutMs,
@@ -34,7 +32,5 @@ export default fp<UpstreamPluginOptions>(async (app, opts) => {
   })
   const client = createUpstreamClient({ dispatcher: pool, clientId: opts.clientId, clientSecret: opts.clientSecret, timeoutMs: opts.timeoutMs, tracer: opts.tracer })
   app.decorate('upstream', { ...client, pool })
-  if (opts.dispatcher === undefined) {
-    app.addHook('onClose', async () => { await pool.close() })
-  }
+  app.addHook('onClose', async () => { await pool.close() })
 }, { name: 'upstream', fastify: '5.x' })

@@ -2,9 +2,20 @@
 import { problem, type Answer } from '../errors.js'
 import type { AttemptContext, Claim, CounterStore, IdempotencyStore } from './types.js'
 
-interface Entry {
+/** A send in flight: who holds the key, until when. */
+interface Lease {
   fingerprint: string
-  answer: Answer | null
+  expiresAt: number
+}
+
+/**
+ * A key whose send reached Jelou: a finished answer kept for replay (as its JSON text, one flat
+ * string, about a third of the object's heap), or an attempt marked just before Jelou was called
+ * (`answer` null) so that a replica's crash leaves something to resolve.
+ */
+interface Kept {
+  fingerprint: string
+  answer: string | null
   expiresAt: number
   /** Set once the attempt calls Jelou, and kept with an outcome-unknown answer. */
   attempt?: AttemptContext
@@ -14,68 +25,83 @@ interface Entry {
 }
 
 /**
- * Records live in a Map in expiry order (every write re-inserts), so expired ones are swept
- * from the front. When full, the oldest finished record is dropped; a record in flight never
- * is, since dropping it could let a retry send twice: a full store of in-flight records sheds load.
+ * Leases and kept records live in two Maps. Within each, every record has the same lifetime
+ * (the sender passes one lease length and one TTL), so insertion order is expiry order and a
+ * sweep from the front stops at the first live record. In one Map, a 25 s lease written after
+ * a 24 h answer would hide behind it and outlive its expiry.
+ *
+ * When full, the oldest finished answer is dropped; a lease or a marked attempt never is, since
+ * dropping it could let a retry send twice: a store full of them refuses new keys with 503
+ * OVERLOADED (nothing sent).
  */
-export function memoryIdempotencyStore (maxKeys: number, now: () => number = Date.now): IdempotencyStore {
-  const entries = new Map<string, Entry>()
+export function memoryIdempotencyStore (maxKeys: number, now: () => number = Date.now): IdempotencyStore & { size: () => number } {
+  const leases = new Map<string, Lease>()
+  const kept = new Map<string, Kept>()
 
-  function sweep (time: number) {
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt > time) break
-      entries.delete(key)
+  function sweep (records: Map<string, Lease | Kept>, time: number) {
+    for (const [key, record] of records) {
+      if (record.expiresAt > time) break
+      records.delete(key)
     }
   }
 
   function makeRoom () {
-    for (const [key, entry] of entries) {
-      if (entry.answer !== null) {
-        entries.delete(key)
+    for (const [key, record] of kept) {
+      if (record.answer !== null) {
+        kept.delete(key)
         return
       }
     }
-    throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight; nothing was sent.')
-  }
-
-  function put (key: string, entry: Entry) {
-    entries.delete(key)
-    entries.set(key, entry)
+    throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight; nothing was sent.', { retryAfterSeconds: 1 })
   }
 
   return {
     async claim (key, fingerprint, leaseMs): Promise<Claim> {
       const time = now()
-      sweep(time)
-      const entry = entries.get(key)
-      if (entry !== undefined && entry.expiresAt > time) {
-        if (entry.fingerprint === fingerprint && entry.attempt !== undefined && (entry.answer === null || entry.open === true) && (entry.leaseUntil ?? 0) <= time) {
-          entry.leaseUntil = time + leaseMs
-          return { state: 'unresolved', fingerprint, attempt: entry.attempt, answer: entry.answer }
+      sweep(leases, time)
+      sweep(kept, time)
+      const record = kept.get(key)
+      if (record !== undefined) {
+        const answer = record.answer === null ? null : JSON.parse(record.answer) as Answer
+        if (record.fingerprint === fingerprint && record.attempt !== undefined && (answer === null || record.open === true) && (record.leaseUntil ?? 0) <= time) {
+          record.leaseUntil = time + leaseMs
+          return { state: 'unresolved', fingerprint, attempt: record.attempt, answer }
         }
-        return entry.answer === null
-          ? { state: 'in_flight', fingerprint: entry.fingerprint }
-          : { state: 'done', fingerprint: entry.fingerprint, answer: entry.answer }
+        return answer === null
+          ? { state: 'in_flight', fingerprint: record.fingerprint }
+          : { state: 'done', fingerprint: record.fingerprint, answer }
       }
-      if (entries.size >= maxKeys) makeRoom()
-      put(key, { fingerprint, answer: null, expiresAt: time + leaseMs, leaseUntil: time + leaseMs })
+      const lease = leases.get(key)
+      if (lease !== undefined) return { state: 'in_flight', fingerprint: lease.fingerprint }
+      if (leases.size + kept.size >= maxKeys) makeRoom()
+      leases.set(key, { fingerprint, expiresAt: time + leaseMs })
       return { state: 'claimed' }
     },
     async mark (key, attempt, ttlMs) {
-      const entry = entries.get(key)
-      if (entry === undefined) return
-      entry.attempt = attempt
-      entry.expiresAt = now() + ttlMs
-      put(key, entry)
+      const time = now()
+      const lease = leases.get(key)
+      const record = kept.get(key)
+      if (lease !== undefined) {
+        leases.delete(key)
+        kept.set(key, { fingerprint: lease.fingerprint, answer: null, expiresAt: time + ttlMs, attempt, leaseUntil: lease.expiresAt })
+      } else if (record !== undefined) {
+        kept.delete(key)
+        kept.set(key, { ...record, attempt, expiresAt: time + ttlMs })
+      }
     },
     async complete (key, fingerprint, answer, ttlMs, unresolved) {
-      put(key, unresolved === undefined
-        ? { fingerprint, answer, expiresAt: now() + ttlMs }
-        : { fingerprint, answer, expiresAt: now() + ttlMs, attempt: unresolved, open: true, leaseUntil: 0 })
+      leases.delete(key)
+      kept.delete(key)
+      const expiresAt = now() + ttlMs
+      kept.set(key, unresolved === undefined
+        ? { fingerprint, answer: JSON.stringify(answer), expiresAt }
+        : { fingerprint, answer: JSON.stringify(answer), expiresAt, attempt: unresolved, open: true, leaseUntil: 0 })
     },
     async release (key) {
-      entries.delete(key)
-    }
+      leases.delete(key)
+      kept.delete(key)
+    },
+    size: () => leases.size + kept.size
   }
 }
 

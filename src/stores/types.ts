@@ -17,6 +17,8 @@ export interface IdempotencyStore {
   complete: (key: string, fingerprint: string, answer: Answer, ttlMs: number, unresolved?: AttemptContext) => Promise<void>
   /** Forget the key: the attempt provably sent nothing, so a retry may send. */
   release: (key: string) => Promise<void>
+  /** Keys held in this process (memory store only: Redis's keys belong to every replica). */
+  size?: () => number
 }
 
 export interface CounterStore {

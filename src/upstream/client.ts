@@ -9,12 +9,8 @@ export interface UpstreamClientOptions {
   dispatcher: Dispatcher
   clientId: string
   clientSecret: string
-  /** Deadline for the whole send, retries included. */
+  /** Hard deadline for the whole send, retries included: at this point the caller gets 504 UPSTREAM_TIMEOUT. */
   timeoutMs: number
-  /** At most this many retries, and only where SPEC §8 allows them. */
-  maxRetries?: number
-  /** First backoff step; doubled per retry and jittered. */
-  backoffMs?: number
   /** Tracing (src/tracing.ts); absent when tracing is off, so an attempt pays one check. */
   tracer?: AttemptTracer
 }
@@ -23,6 +19,20 @@ export interface UpstreamClientOptions {
 export interface AttemptTracer {
   /** May add trace context to `headers` (only with JELOU_SEND_TRACEPARENT=true). */
   start: (input: SendInput, attempt: number, headers: Record<string, string>) => { end: (outcome: SendOutcome) => void }
+}
+
+/** At most this many retries, and only where SPEC §8 allows them. */
+const MAX_RETRIES = 2
+/** First backoff step; doubled per retry and jittered. */
+const BACKOFF_MS = 100
+
+/** Raised when the whole send's deadline passes, whatever undici was doing (queued, writing, reading a trickle). */
+export class DeadlineError extends Error {
+  readonly code = 'HSM_DEADLINE'
+  constructor (timeoutMs: number) {
+    super(`the send did not finish within ${timeoutMs} ms`)
+    this.name = 'DeadlineError'
+  }
 }
 
 export interface SendInput {
@@ -48,7 +58,7 @@ export interface UpstreamClient {
 }
 
 export function createUpstreamClient (options: UpstreamClientOptions): UpstreamClient {
-  const { dispatcher, timeoutMs, maxRetries = 2, backoffMs = 100, tracer } = options
+  const { dispatcher, timeoutMs, tracer } = options
   const authorization = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`
 
   async function send (input: SendInput): Promise<SendOutcome> {
@@ -58,7 +68,6 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     let attempts = 0
     for (;;) {
       attempts++
-      const remaining = Math.max(1, deadline - Date.now())
       let retryAfterMs: number | null = null
       let outcome: SendOutcome
       const headers: Record<string, string> = {
@@ -73,22 +82,21 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
           method: 'POST',
           path,
           headers,
-          body: payload,
-          headersTimeout: remaining,
-          bodyTimeout: remaining
-        })
+          body: payload
+        }, deadline, timeoutMs)
         outcome = interpret(response.statusCode, response.headers, response.text, input.secrets, attempts)
         if (!outcome.ok && (response.statusCode === 429 || response.statusCode === 503)) {
           retryAfterMs = retryAfterToMs(response.headers['retry-after'])
         }
-      } catch (error) {
-        const failure = classifyNetworkError(error)
+      } catch (failed) {
+        const { reason: error, written } = failed as Failed
+        const failure = classifyNetworkError(error, written)
         outcome = { ok: false, error: problem(failure.code, failure.detail, { cause: error }), upstreamStatus: null, attempts }
         if (failure.retrySafe) retryAfterMs = 0
       }
       span?.end(outcome)
-      if (outcome.ok || retryAfterMs === null || attempts > maxRetries) return outcome
-      const wait = retryAfterMs + jitter(backoffMs * 2 ** (attempts - 1))
+      if (outcome.ok || retryAfterMs === null || attempts > MAX_RETRIES) return outcome
+      const wait = retryAfterMs + jitter(BACKOFF_MS * 2 ** (attempts - 1))
       if (Date.now() + wait >= deadline) return outcome
       await sleep(wait)
     }
@@ -105,19 +113,43 @@ interface Answered {
 
 type IncomingHeaders = Record<string, string | string[] | undefined>
 
+/** A failed request, and whether undici had begun writing it (after that, bytes may have reached Jelou). */
+class Failed extends Error {
+  constructor (readonly reason: unknown, readonly written: boolean) {
+    super('upstream request failed')
+  }
+}
+
 /**
  * One request through undici's dispatcher API, the answer read whole as text. The body is
  * always read to the end, so the keep-alive connection goes back to the pool. This is what
  * `dispatcher.request()` + `body.text()` do, without a Readable stream and its ticks per
  * answer (see docs/performance.md).
+ *
+ * undici's headersTimeout/bodyTimeout bound the gaps between chunks, not the answer: an
+ * upstream trickling one byte at a time would hold the send open for ever. So a timer at the
+ * send's deadline rejects at once and aborts the request (destroying its socket); a request
+ * still queued for a connection is aborted when undici starts it, before any byte is written.
  */
-function post (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<Answered> {
+function post (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, deadline: number, timeoutMs: number): Promise<Answered> {
   return new Promise((resolve, reject) => {
     let statusCode = 0
     let headers: IncomingHeaders = {}
     const chunks: Buffer[] = []
+    let expired: DeadlineError | null = null
+    let abort: ((reason: Error) => void) | null = null
+    const fail = (error: unknown) => reject(new Failed(error, abort !== null))
+    const timer = setTimeout(() => {
+      expired = new DeadlineError(timeoutMs)
+      abort?.(expired)
+      fail(expired)
+    }, Math.max(0, deadline - Date.now()))
     dispatcher.dispatch(options, {
-      onRequestStart () {}, // undici tells the handler APIs apart by this method
+      // undici calls this just before it writes the request: a failure before it sent nothing.
+      onRequestStart (controller) {
+        if (expired !== null) controller.abort(expired)
+        else abort = (reason) => controller.abort(reason)
+      },
       onResponseStart (_controller, status, responseHeaders) {
         if (status < 200) return // 1xx informational: the real answer follows
         statusCode = status
@@ -125,9 +157,13 @@ function post (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Pro
       },
       onResponseData (_controller, chunk) { chunks.push(chunk) },
       onResponseEnd () {
+        clearTimeout(timer)
         resolve({ statusCode, headers, text: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8') })
       },
-      onResponseError (_controller, error) { reject(error) }
+      onResponseError (_controller, error) {
+        clearTimeout(timer)
+        fail(error)
+      }
     })
   })
 }
