@@ -6,7 +6,11 @@ import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
-import type { Config } from './config.js'
+import { SANDBOX_BOT_ID, type Config } from './config.js'
+import { createCatalogue, type Catalogue } from './catalogue/catalogue.js'
+import { loadTemplatesFile } from './catalogue/file.js'
+import { createListClient } from './catalogue/jelou.js'
+import { demoCatalogueFile } from './sandbox/demo-catalogue.js'
 import { createLogger } from './logger.js'
 import { validatorCompiler } from './schemas/ajv.js'
 import { SHARED_SCHEMAS } from './schemas/routes.js'
@@ -25,6 +29,13 @@ import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The template catalogue (tests refresh it on demand). */
+    catalogue: Catalogue
+  }
+}
 
 export interface AppOptions {
   /** A pino logger; tests pass one that writes to a capture stream. */
@@ -60,6 +71,12 @@ const sharedSerializers: SerializerBuilder = (externalSchemas, serializerOptions
 }
 
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  // A bad catalogue file stops start-up before anything else starts (CatalogueFileError names each problem).
+  const templatesBot = config.jelou.botId ?? (config.mode === 'sandbox' ? SANDBOX_BOT_ID : null)
+  const fileTemplates = config.templates.file !== null
+    ? loadTemplatesFile(config.templates.file, templatesBot)
+    : config.mode === 'sandbox' ? demoCatalogueFile() : []
+
   const fastifyOptions: FastifyServerOptions = {
     loggerInstance: options.logger ?? createLogger(config),
     // Each send writes its own line; per-request access lines would double the log volume.
@@ -107,16 +124,37 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
   await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher })
 
+  const catalogue = createCatalogue({
+    botIds: config.templates.botIds,
+    file: fileTemplates,
+    defaultBot: templatesBot,
+    list: createListClient({ dispatcher: app.upstream.pool, clientId: config.jelou.clientId, clientSecret: config.jelou.clientSecret, timeoutMs: config.jelou.timeoutMs }),
+    refreshMs: config.templates.refreshMs,
+    strict: config.templates.strict,
+    log: app.log,
+    observer: metrics
+  })
+  // Stopped first on close, so no refresh starts against a closing pool.
+  app.addHook('preClose', async () => { await catalogue.stop() })
+  await catalogue.start()
+  metrics.watchCatalogue(() => {
+    const templates = new Map<string, number>(config.templates.botIds.map((id) => [id, 0]))
+    for (const t of catalogue.all()) templates.set(t.botId, (templates.get(t.botId) ?? 0) + 1)
+    return { templates, loadedAt: new Map(catalogue.states().map((s) => [s.botId, s.loadedAt])) }
+  })
+  app.decorate('catalogue', catalogue)
+
   const prefix = config.redis?.keyPrefix ?? ''
   const send = createSender({
     config,
     upstream: app.upstream,
     idempotency: app.redis === null ? memoryIdempotencyStore(config.idempotency.maxKeys) : redisIdempotencyStore(app.redis, prefix),
     recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
-    observer: metrics
+    observer: metrics,
+    catalogue: catalogue.guard
   })
-  await app.register(v1Routes, { config, redis: app.redis, send })
-  await app.register(healthRoutes, { mode: config.mode })
+  await app.register(v1Routes, { config, redis: app.redis, send, catalogue })
+  await app.register(healthRoutes, { mode: config.mode, catalogue })
   if (sandbox !== undefined) await app.register(sandboxRoutes, { sandbox })
 
   return app

@@ -11,7 +11,8 @@ export const ENV_VARIABLES = [
   'JELOU_TIMEOUT_MS', 'JELOU_CONNECT_TIMEOUT_MS', 'JELOU_CONNECTIONS', 'DEFAULT_COUNTRY',
   'DEFAULT_LANGUAGE', 'LOG_LEVEL', 'BODY_LIMIT_BYTES', 'API_KEYS', 'ALLOW_ANONYMOUS',
   'RATE_LIMIT_PER_MINUTE', 'RECIPIENT_LIMIT', 'IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_MAX_KEYS',
-  'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS'
+  'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS',
+  'TEMPLATES_FILE', 'TEMPLATES_BOT_IDS', 'TEMPLATES_REFRESH_SECONDS', 'TEMPLATES_STRICT'
 ] as const
 type EnvName = typeof ENV_VARIABLES[number]
 
@@ -43,6 +44,16 @@ export interface Config {
   queueLimit: number
   maxEventLoopDelayMs: number
   shutdownTimeoutMs: number
+  /** The template catalogue (SPEC §17). */
+  templates: {
+    /** Path of the catalogue file (JSON or YAML); read at start-up. */
+    file: string | null
+    /** Bots whose Jelou list is loaded: JELOU_BOT_ID, TEMPLATES_BOT_IDS, and in sandbox mode the examples' bot. */
+    botIds: readonly string[]
+    refreshMs: number
+    /** Refuse sends to templates the catalogue does not know. */
+    strict: boolean
+  }
 }
 
 export class ConfigError extends Error {
@@ -54,6 +65,8 @@ export class ConfigError extends Error {
 
 export const BOT_ID_PATTERN = '^(?!.*\\.\\.)[A-Za-z0-9+_.-]{1,128}$'
 export const SANDBOX_CREDENTIALS = { clientId: 'sandbox', clientSecret: 'sandbox' }
+/** The bot every OpenAPI example uses; in sandbox mode the demo catalogue belongs to it. */
+export const SANDBOX_BOT_ID = 'bot-123'
 
 /** Pure: the same environment always gives the same Config, or one ConfigError naming every bad variable. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
@@ -164,6 +177,20 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const maxEventLoopDelayMs = int('MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60000)
   const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', timeoutMs + 5000, 1000, 600000)
 
+  const templateBots = new Set<string>()
+  if (botId !== null) templateBots.add(botId)
+  for (const id of (read('TEMPLATES_BOT_IDS') ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    if (new RegExp(BOT_ID_PATTERN).test(id)) templateBots.add(id)
+    else problems.push(`TEMPLATES_BOT_IDS must be comma-separated bot ids matching ${BOT_ID_PATTERN} (got "${id}")`)
+  }
+  if (mode === 'sandbox') templateBots.add(SANDBOX_BOT_ID)
+  const templates = {
+    file: read('TEMPLATES_FILE') ?? null,
+    botIds: [...templateBots],
+    refreshMs: int('TEMPLATES_REFRESH_SECONDS', 300, 10, 86400) * 1000,
+    strict: oneOf('TEMPLATES_STRICT', ['true', 'false'] as const) === 'true'
+  }
+
   const rawCountry = read('DEFAULT_COUNTRY')
   let defaultCountry: string | null = null
   if (rawCountry !== undefined) {
@@ -193,7 +220,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     redis,
     queueLimit,
     maxEventLoopDelayMs,
-    shutdownTimeoutMs
+    shutdownTimeoutMs,
+    templates
   })
 }
 

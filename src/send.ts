@@ -4,6 +4,7 @@ import type { Config, Language } from './config.js'
 import { problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
 import { createIdempotency, idempotencyKeyOf } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
+import type { SendGuard } from './catalogue/catalogue.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
@@ -45,10 +46,12 @@ export interface SenderOptions {
   idempotency: IdempotencyStore
   recipients: CounterStore
   observer?: SendObserver
+  /** The template catalogue's checks (SPEC §17): a map lookup per send. */
+  catalogue?: SendGuard
 }
 
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, observer } = options
+  const { config, upstream, idempotency, recipients, observer, catalogue } = options
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
     store: idempotency,
@@ -81,6 +84,8 @@ export function createSender (options: SenderOptions) {
     }
     const phone = phoneResult.phone
     const body = input.build({ to: phone.normalized, language: input.language ?? config.defaultLanguage ?? undefined })
+    const refusal = catalogue?.check(botId as string, input.template, input.kind, body)
+    if (refusal !== undefined) throw refusal
     const path = upstreamPath(botId as string)
     const line = {
       caller: request.caller,

@@ -1,13 +1,23 @@
 // Prometheus metrics at /metrics (prom-client): sends by outcome, upstream latency, refusals, process and HTTP.
 import fp from 'fastify-plugin'
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import type { CatalogueObserver } from '../catalogue/catalogue.js'
 import { FastHistogram, type Series } from '../histogram.js'
 import type { SendObserver } from '../send.js'
 
-export interface Metrics extends SendObserver {
+export interface Metrics extends SendObserver, CatalogueObserver {
   registry: Registry
   validationFailure: (rule: string) => void
   refusal: (code: string) => void
+  /** Reads the catalogue's size and age at each scrape. */
+  watchCatalogue: (read: () => CatalogueReading) => void
+}
+
+export interface CatalogueReading {
+  /** Templates per configured bot (file-declared ones included). */
+  templates: Map<string, number>
+  /** Epoch ms of each configured bot's last good Jelou list; null if never. */
+  loadedAt: Map<string, number | null>
 }
 
 declare module 'fastify' {
@@ -30,8 +40,37 @@ export function createMetrics (): Metrics {
   const replays = new Counter({ name: 'hsm_idempotent_replays_total', help: 'Answers replayed for a repeated Idempotency-Key.', labelNames: ['kind'], registers: [registry] })
   const rateLimited = new Counter({ name: 'hsm_rate_limit_refusals_total', help: 'Requests refused by a rate limit: caller or recipient.', labelNames: ['limit'], registers: [registry] })
   const refusals = new Counter({ name: 'hsm_refusals_total', help: 'Requests refused before any send, by error code.', labelNames: ['code'], registers: [registry] })
+  const catalogueFailures = new Counter({ name: 'hsm_catalogue_refresh_failures_total', help: 'Failed loads of a bot\'s Jelou template list (the last good catalogue stays in force).', labelNames: ['bot'], registers: [registry] })
+  const unknownSends = new Counter({ name: 'hsm_catalogue_unknown_sends_total', help: 'Sends to a template the catalogue does not know (sent anyway unless TEMPLATES_STRICT), by kind route.', labelNames: ['kind'], registers: [registry] })
+  const catalogueRefusals = new Counter({ name: 'hsm_catalogue_refusals_total', help: 'Sends the catalogue refused before Jelou, by reason (the error code).', labelNames: ['reason'], registers: [registry] })
+  let readCatalogue: (() => CatalogueReading) | null = null
+  // Bots are configured (JELOU_BOT_ID, TEMPLATES_BOT_IDS), so the `bot` label is bounded.
+  const size = new Gauge({
+    name: 'hsm_catalogue_templates',
+    help: 'Templates in the catalogue, by bot.',
+    labelNames: ['bot'],
+    registers: [registry],
+    collect () {
+      if (readCatalogue === null) return
+      for (const [bot, count] of readCatalogue().templates) this.set({ bot }, count)
+    }
+  })
+  const age = new Gauge({
+    name: 'hsm_catalogue_age_seconds',
+    help: 'Seconds since a bot\'s Jelou template list last loaded; -1 while it never has.',
+    labelNames: ['bot'],
+    registers: [registry],
+    collect () {
+      if (readCatalogue === null) return
+      const now = Date.now()
+      for (const [bot, at] of readCatalogue().loadedAt) this.set({ bot }, at === null ? -1 : (now - at) / 1000)
+    }
+  })
+  void size
+  void age
   // Labelled children are looked up once per label set, not hashed again on every send.
   const sendChildren = new Map<string, { inc: () => void }>()
+  const unknownChildren = new Map<string, { inc: () => void }>()
   return {
     registry,
     outcome (kind, outcome, code) {
@@ -45,6 +84,17 @@ export function createMetrics (): Metrics {
       if (outcome === 'replayed') replays.inc({ kind })
     },
     upstreamSeconds (seconds) { upstream.observe(seconds) },
+    refreshFailed (bot) { catalogueFailures.inc({ bot }) },
+    unknownSend (kind) {
+      let child = unknownChildren.get(kind)
+      if (child === undefined) {
+        child = unknownSends.labels({ kind })
+        unknownChildren.set(kind, child)
+      }
+      child.inc()
+    },
+    refused (code) { catalogueRefusals.inc({ reason: code }) },
+    watchCatalogue (read) { readCatalogue = read },
     validationFailure (rule) { validation.inc({ rule }) },
     refusal (code) {
       refusals.inc({ code })
@@ -69,7 +119,7 @@ export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
     schema: {
       tags: ['health'],
       summary: 'Prometheus metrics',
-      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, http_request_duration_seconds, and the process metrics.',
+      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, hsm_catalogue_templates{bot}, hsm_catalogue_age_seconds{bot}, hsm_catalogue_refresh_failures_total{bot}, hsm_catalogue_refusals_total{reason}, hsm_catalogue_unknown_sends_total{kind}, http_request_duration_seconds, and the process metrics.',
       produces: ['text/plain']
     }
   }, async (_request, reply) => {

@@ -8,8 +8,10 @@ import auth from '../plugins/auth.js'
 import type { Sender } from '../send.js'
 import { rawRoute } from './raw.js'
 import { templateRoutes } from './templates.js'
+import { catalogueRoutes } from './catalogue.js'
+import type { Catalogue } from '../catalogue/catalogue.js'
 
-export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender }> = async (v1, { config, redis, send }) => {
+export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, catalogue: Catalogue }> = async (v1, { config, redis, send, catalogue }) => {
   await v1.register(auth, { apiKeys: config.apiKeys })
   await v1.register(rateLimit, {
     max: config.rateLimitPerMinute,
@@ -26,4 +28,5 @@ export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null,
   })
   await v1.register(templateRoutes, { send })
   await v1.register(rawRoute, { send })
+  await v1.register(catalogueRoutes, { send, catalogue, defaultBot: config.jelou.botId, defaultLanguage: config.defaultLanguage })
 }

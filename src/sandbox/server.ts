@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { headerValue, nonNegativeInteger, sandboxAuth } from './common.js'
 import { sendEndpoint, type SandboxRecord } from './send.js'
+import { templatesEndpoint, type SandboxTemplates } from './templates.js'
 
 export type { SandboxRecord } from './send.js'
 
@@ -32,11 +33,13 @@ export interface Sandbox {
   /** Received requests, newest first, at most `maxRecords`. */
   messages (): SandboxRecord[]
   clear (): void
+  /** The template lists it serves (the demo catalogue for bot-123), changeable while it runs. */
+  templates: SandboxTemplates
   close (): Promise<void>
 }
 
 /** Builds the sandbox app without listening; `messages()` and `clear()` read and reset what it received. */
-export function buildSandbox (opts: SandboxOptions = {}): { app: FastifyInstance, messages: () => SandboxRecord[], clear: () => void } {
+export function buildSandbox (opts: SandboxOptions = {}): { app: FastifyInstance, messages: () => SandboxRecord[], clear: () => void, templates: SandboxTemplates } {
   const auth = sandboxAuth(opts.clientId ?? 'sandbox', opts.clientSecret ?? 'sandbox')
   const slowMs = nonNegativeInteger('slowMs', opts.slowMs, 15_000)
   const retryAfterSeconds = nonNegativeInteger('retryAfterSeconds', opts.retryAfterSeconds, 30)
@@ -78,12 +81,13 @@ export function buildSandbox (opts: SandboxOptions = {}): { app: FastifyInstance
   })
 
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ code: 'not_found', description: `No route ${request.method} ${request.url.split('?')[0]}. The sandbox serves POST /v2/whatsapp/:botId/hsm and GET /sandbox/messages.` })
+    return reply.code(404).send({ code: 'not_found', description: `No route ${request.method} ${request.url.split('?')[0]}. The sandbox serves POST /v2/whatsapp/:botId/hsm, GET /v1/bots/:botId/templates and GET /sandbox/messages.` })
   })
 
   app.get('/sandbox/messages', async () => ({ messages: messages() }))
 
-  sendEndpoint(app, { auth, slowMs, retryAfterSeconds, records, maxRecords, closing: closing.signal })
+  const templates = templatesEndpoint(app, { auth })
+  sendEndpoint(app, { auth, slowMs, retryAfterSeconds, records, maxRecords, closing: closing.signal, known: templates.known })
 
   function messages (): SandboxRecord[] {
     // Copies, so a caller changing a record (or its body) cannot change what the sandbox keeps.
@@ -94,7 +98,7 @@ export function buildSandbox (opts: SandboxOptions = {}): { app: FastifyInstance
     records.length = 0
   }
 
-  return { app, messages, clear }
+  return { app, messages, clear, templates: templates.controls }
 }
 
 function reachableUrl (address: AddressInfo): string {
@@ -107,7 +111,7 @@ function reachableUrl (address: AddressInfo): string {
 
 /** Starts the sandbox on `host:port` (default 127.0.0.1, any free port). */
 export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox> {
-  const { app, messages, clear } = buildSandbox(opts)
+  const { app, messages, clear, templates } = buildSandbox(opts)
   try {
     await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 })
   } catch (err) {
@@ -120,6 +124,7 @@ export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox>
     app,
     messages,
     clear,
+    templates,
     close: async () => { await app.close() }
   }
 }

@@ -24,6 +24,12 @@ function problemResponse (codes: ProblemCode[]): TSchema {
   } as unknown as TSchema
 }
 
+/** Refusals by the template catalogue, on every send route (SPEC §17). */
+export const CATALOGUE_CODES: ProblemCode[] = [
+  'TEMPLATE_UNKNOWN', 'TEMPLATE_NOT_APPROVED', 'TEMPLATE_LANGUAGE_UNAVAILABLE', 'TEMPLATE_VARIABLE_COUNT', 'TEMPLATE_KIND_MISMATCH',
+  'TEMPLATE_NOT_IN_JELOU', 'TEMPLATE_VARIABLES_CONFLICT', 'TEMPLATE_LANGUAGE_CONFLICT'
+]
+
 /** Every status a send route can answer, so Swagger shows them and the serializer knows them. */
 export const sendResponses = {
   200: ref('DryRunResult', 'Dry run: every check passed; nothing was sent.'),
@@ -31,7 +37,7 @@ export const sendResponses = {
   400: problemResponse(['VALIDATION_FAILED', 'INVALID_PHONE']),
   413: problemResponse(['PAYLOAD_TOO_LARGE']),
   415: problemResponse(['UNSUPPORTED_MEDIA_TYPE']),
-  422: problemResponse(['UPSTREAM_REJECTED']),
+  422: problemResponse(['UPSTREAM_REJECTED', ...CATALOGUE_CODES]),
   429: problemResponse(['UPSTREAM_RATE_LIMITED']),
   500: problemResponse(['INTERNAL_ERROR']),
   502: problemResponse(['UPSTREAM_AUTH_FAILED', 'UPSTREAM_ERROR']),
