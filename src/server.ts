@@ -2,6 +2,7 @@
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './app.js'
+import { CatalogueFileError } from './catalogue/file.js'
 
 let config
 try {
@@ -14,7 +15,16 @@ try {
   throw error
 }
 
-const app = await buildApp(config)
+let app
+try {
+  app = await buildApp(config)
+} catch (error) {
+  if (error instanceof CatalogueFileError) {
+    process.stderr.write(`jelou-hsm-proxy: ${error.message}\n`)
+    process.exit(1)
+  }
+  throw error
+}
 
 // In-flight sends may take the whole upstream deadline; past SHUTDOWN_TIMEOUT_MS the process exits 1.
 closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
