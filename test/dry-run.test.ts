@@ -44,7 +44,7 @@ for (const example of kinds) {
 
 t.test('the raw route dry-runs too', async (t) => {
   const { app, sandbox, logs } = await buildTestApp(t)
-  const body = { elementName: 'order_update', destinations: [TO], type: 'text', language: 'es', parameters: ['Maria'] }
+  const body = { elementName: 'shipping_notice', destinations: [TO], type: 'text', language: 'es', parameters: ['Maria'] }
   const dry = await post(app, '/v1/messages?botId=bot-raw&dryRun=true', body)
   t.equal(dry.status, 200)
   t.match(dry.body, { dryRun: true, kind: 'raw', sandbox: true, upstream: { method: 'POST', path: '/v2/whatsapp/bot-raw/hsm' } })
@@ -55,14 +55,14 @@ t.test('the raw route dry-runs too', async (t) => {
 
 t.test('the bot id is URL-encoded in the dry-run path like in the real one', async (t) => {
   const { app } = await buildTestApp(t)
-  const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'order_update', botId: 'bot+1' })
+  const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'shipping_notice', botId: 'bot+1' })
   t.equal(dry.status, 200)
   t.equal((dry.body.upstream as { path: string }).path, '/v2/whatsapp/bot%2B1/hsm')
 })
 
 t.test('dryRun=false sends for real', async (t) => {
   const { app, sandbox, logs } = await buildTestApp(t)
-  const res = await post(app, '/v1/messages/text?dryRun=false', { to: TO, template: 'order_update' })
+  const res = await post(app, '/v1/messages/text?dryRun=false', { to: TO, template: 'shipping_notice' })
   t.equal(res.status, 202)
   t.equal(sandbox.messages().length, 1)
   t.match(logs.sends(), [{ outcome: 'sent' }])
@@ -72,8 +72,8 @@ t.test('a dry run still validates: bad input is 400 and nothing is logged as a s
   const { app, sandbox, logs } = await buildTestApp(t)
   const BAD = [
     { name: 'schema', body: { to: TO, template: 'Order-Update' }, code: 'VALIDATION_FAILED', path: '/template', rule: 'pattern' },
-    { name: 'cross-field', body: { to: TO, template: 'order_update', expiresAt: '2020-01-01T00:00:00Z' }, code: 'VALIDATION_FAILED', path: '/expiresAt', rule: 'future' },
-    { name: 'phone', body: { to: '0987654321', template: 'order_update' }, code: 'INVALID_PHONE', path: '/to', rule: 'NEEDS_COUNTRY' }
+    { name: 'cross-field', body: { to: TO, template: 'shipping_notice', expiresAt: '2020-01-01T00:00:00Z' }, code: 'VALIDATION_FAILED', path: '/expiresAt', rule: 'future' },
+    { name: 'phone', body: { to: '0987654321', template: 'shipping_notice' }, code: 'INVALID_PHONE', path: '/to', rule: 'NEEDS_COUNTRY' }
   ]
   for (const c of BAD) {
     const res = await post(app, '/v1/messages/text?dryRun=true', c.body)
@@ -87,7 +87,7 @@ t.test('a dry run still validates: bad input is 400 and nothing is logged as a s
 
 t.test('the dryRun query parameter is validated', async (t) => {
   const { app, sandbox, logs } = await buildTestApp(t)
-  const body = { to: TO, template: 'order_update' }
+  const body = { to: TO, template: 'shipping_notice' }
 
   const yes = await post(app, '/v1/messages/text?dryRun=yes', body)
   t.equal(yes.status, 400)
@@ -102,7 +102,7 @@ t.test('the dryRun query parameter is validated', async (t) => {
   t.equal(other.status, 400)
   t.match(other.body, { errors: [{ in: 'querystring', path: '/debug', rule: 'additionalProperties' }] })
 
-  const rawYes = await post(app, '/v1/messages?dryRun=yes', { elementName: 'order_update', destinations: [TO] })
+  const rawYes = await post(app, '/v1/messages?dryRun=yes', { elementName: 'shipping_notice', destinations: [TO] })
   t.equal(rawYes.status, 400)
   t.match(rawYes.body, { errors: [{ in: 'querystring', path: '/dryRun', rule: 'type' }] })
 

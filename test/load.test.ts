@@ -68,7 +68,7 @@ t.test(`${TOTAL} requests at ${CONCURRENCY} concurrent, a share repeating idempo
         method: 'POST',
         path: '/v1/messages/text',
         headers: { 'content-type': 'application/json', 'idempotency-key': key, 'x-request-id': requestId },
-        body: JSON.stringify({ to: '+593 98 765 4321', template: 'order_update', params: [key] })
+        body: JSON.stringify({ to: '+593 98 765 4321', template: 'shipping_notice', params: [key] })
       })
       const body = await res.body.json() as { messageId?: string, code?: string }
       answers.push({ key, requestId, status: res.statusCode, code: body.code, messageId: body.messageId, replayed: res.headers['idempotent-replayed'] === 'true' })
