@@ -49,7 +49,7 @@ export function createMetrics (): Metrics {
     name: 'hsm_catalogue_templates',
     help: 'Templates in the catalogue, by bot.',
     labelNames: ['bot'],
-    registers: [registry],
+    registers: [],
     collect () {
       if (readCatalogue === null) return
       for (const [bot, count] of readCatalogue().templates) this.set({ bot }, count)
@@ -59,15 +59,15 @@ export function createMetrics (): Metrics {
     name: 'hsm_catalogue_age_seconds',
     help: 'Seconds since a bot\'s Jelou template list last loaded; -1 while it never has.',
     labelNames: ['bot'],
-    registers: [registry],
+    registers: [],
     collect () {
       if (readCatalogue === null) return
       const now = Date.now()
       for (const [bot, at] of readCatalogue().loadedAt) this.set({ bot }, at === null ? -1 : (now - at) / 1000)
     }
   })
-  void size
-  void age
+  registry.registerMetric(size)
+  registry.registerMetric(age)
   // Labelled children are looked up once per label set, not hashed again on every send.
   const sendChildren = new Map<string, { inc: () => void }>()
   const unknownChildren = new Map<string, { inc: () => void }>()
