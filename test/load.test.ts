@@ -15,6 +15,8 @@ async function flakyUpstream (t: Test, seed: number) {
   const random = () => { state = (state * 1103515245 + 12345) % 2147483648; return state / 2147483648 }
   const perKey = new Map<string, { requests: number, ok: number }>()
   const server = http.createServer((req, res) => {
+    // The template list the service loads at start-up: not this stub's subject.
+    if (req.method !== 'POST') return res.writeHead(404).end()
     let raw = ''
     req.on('data', (chunk) => { raw += String(chunk) })
     req.on('end', () => {
