@@ -46,7 +46,8 @@ interface Entry {
   template: CatalogueTemplate
   /** Jelou's `type` this template needs, or null when no source says its kind. */
   type: string | null
-  refusal: HsmError | null
+  /** The first problem: every send to the template is refused with its code. */
+  refusal: { code: ProblemCode, detail: string } | null
 }
 
 export interface BotState {
@@ -82,7 +83,7 @@ export function createCatalogue (options: CatalogueOptions) {
       bot.set(template.name, {
         template,
         type: template.kind === null ? null : KIND_UPSTREAM_TYPE.get(template.kind) ?? null,
-        refusal: first === undefined ? null : problem(first.code as ProblemCode, `${first.message} Nothing was sent.`)
+        refusal: first === undefined ? null : { code: first.code as ProblemCode, detail: `${first.message} Nothing was sent.` }
       })
     }
     byBot = next
@@ -138,10 +139,7 @@ export function createCatalogue (options: CatalogueOptions) {
         observer?.unknownSend(kind)
         return undefined
       }
-      if (entry.refusal !== null) {
-        observer?.refused(entry.refusal.code)
-        return entry.refusal
-      }
+      if (entry.refusal !== null) return refuse(entry.refusal.code, entry.refusal.detail)
       const template = entry.template
       const language = body.language
       if (language !== undefined && template.languages.length > 0) {
