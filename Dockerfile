@@ -15,9 +15,12 @@ RUN npm run build
 # ---- runtime: production dependencies and dist/ only ----
 FROM node:24-slim AS runtime
 # NODE_ENV is for dependencies (the app has no NODE_ENV switches); HOST so the port is reachable.
+# SHUTDOWN_DRAIN_MS: on SIGTERM /ready answers 503 for 10 s while requests are still served, long
+# enough for a load balancer or Kubernetes to stop routing here (docs/observability.md).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
-    PORT=3000
+    PORT=3000 \
+    SHUTDOWN_DRAIN_MS=10000
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund \

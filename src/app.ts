@@ -29,6 +29,7 @@ import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
+import type { Tracing } from './tracing.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -44,6 +45,15 @@ export interface AppOptions {
   dispatcher?: Dispatcher
   /** Sandbox mode: use this running sandbox instead of starting one (the caller closes it). */
   sandbox?: Sandbox
+  /** OpenTelemetry, started by server.ts only when config.tracing asks for it (see src/tracing.ts). */
+  tracing?: Tracing
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Start draining (SIGTERM): /ready answers 503 and every answer closes its connection; the routes keep serving. */
+    drain: () => void
+  }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -78,7 +88,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     : config.mode === 'sandbox' ? demoCatalogueFile() : []
 
   const fastifyOptions: FastifyServerOptions = {
-    loggerInstance: options.logger ?? createLogger(config),
+    loggerInstance: options.logger ?? createLogger(config, undefined, options.tracing?.logMixin),
     // Each send writes its own line; per-request access lines would double the log volume.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
@@ -97,6 +107,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     connectionTimeout: config.jelou.timeoutMs + 15000
   }
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
+  // First, so @fastify/otel sees every route and its request span is open before any other hook.
+  if (options.tracing !== undefined) await app.register(options.tracing.plugin)
   app.setValidatorCompiler(validatorCompiler)
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
 
@@ -106,6 +118,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     sandbox = own
     app.addHook('onClose', async () => { await own.close() })
     app.log.warn({ mode: 'sandbox', upstream: own.url }, 'SANDBOX MODE: no Jelou credentials set, messages go to the built-in sandbox and are never delivered')
+  }
+  if (config.mode === 'live' && config.defaultCountry === null) {
+    // SPEC §6: without a region, formatted national numbers are refused (NEEDS_COUNTRY), never guessed.
+    app.log.warn({ defaultCountry: null }, 'DEFAULT_COUNTRY is not set: national-format numbers without a country field are refused with INVALID_PHONE NEEDS_COUNTRY; only +, 00 or unformatted country-code-first digits are read')
   }
   const origin = config.mode === 'sandbox' ? (sandbox as Sandbox).url : config.jelou.baseUrl
 
@@ -117,12 +133,12 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     maxEventLoopDelay: config.maxEventLoopDelayMs,
     // Shed only sends; health, docs and metrics keep answering so the orchestrator sees why.
     pressureHandler: (request) => request.url.startsWith('/v1/')
-      ? Promise.reject(problem('OVERLOADED', 'The service is overloaded; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 }))
+      ? Promise.reject(problem('OVERLOADED', 'The service is overloaded; nothing was sent.', { retryAfterSeconds: 1 }))
       : undefined
   })
   await app.register(swagger, { version })
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
-  await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher })
+  await app.register(upstream, { ...config.jelou, origin, dispatcher: options.dispatcher, tracer: options.tracing?.attempts })
 
   const catalogue = createCatalogue({
     botIds: config.templates.botIds,
@@ -154,7 +170,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     catalogue: catalogue.guard
   })
   await app.register(v1Routes, { config, redis: app.redis, send, catalogue })
-  await app.register(healthRoutes, { mode: config.mode, catalogue })
+  const lifecycle = { draining: false }
+  app.decorate('drain', () => {
+    if (lifecycle.draining) return
+    lifecycle.draining = true
+    // Keep-alive callers (and load balancers' pooled connections) reconnect, so they land on
+    // another replica; before Fastify's own listener, while the headers are still unsent.
+    app.server.prependListener('request', (_req, res) => { res.setHeader('connection', 'close') })
+  })
+  await app.register(healthRoutes, { mode: config.mode, lifecycle, catalogue })
   if (sandbox !== undefined) await app.register(sandboxRoutes, { sandbox })
 
   return app

@@ -12,6 +12,9 @@ export const ENV_VARIABLES = [
   'DEFAULT_LANGUAGE', 'LOG_LEVEL', 'BODY_LIMIT_BYTES', 'API_KEYS', 'ALLOW_ANONYMOUS',
   'RATE_LIMIT_PER_MINUTE', 'RECIPIENT_LIMIT', 'IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_MAX_KEYS',
   'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS',
+  'SHUTDOWN_DRAIN_MS', 'OTEL_SDK_DISABLED', 'OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_SERVICE_NAME', 'JELOU_SEND_TRACEPARENT',
   'TEMPLATES_FILE', 'TEMPLATES_BOT_IDS', 'TEMPLATES_REFRESH_SECONDS', 'TEMPLATES_STRICT'
 ] as const
 type EnvName = typeof ENV_VARIABLES[number]
@@ -43,6 +46,9 @@ export interface Config {
   /** Sends allowed to wait for an upstream connection before new ones are shed with 503 OVERLOADED. */
   queueLimit: number
   maxEventLoopDelayMs: number
+  /** After SIGTERM: /ready answers 503 while requests are still served this long, so load balancers stop sending first. */
+  shutdownDrainMs: number
+  /** From SIGTERM to a forced exit 1: the drain, then in-flight sends. */
   shutdownTimeoutMs: number
   /** The template catalogue (SPEC §17). */
   templates: {
@@ -54,7 +60,21 @@ export interface Config {
     /** Refuse sends to templates the catalogue does not know. */
     strict: boolean
   }
+  /** OpenTelemetry tracing, or null when the OTEL_* variables do not ask for it (nothing of it is loaded then). */
+  tracing: TracingConfig | null
 }
+
+export interface TracingConfig {
+  /** Where spans go over OTLP/HTTP, already resolved the way the OTLP spec says (…/v1/traces). */
+  endpoint: string
+  protocol: 'http/protobuf' | 'http/json'
+  serviceName: string
+  /** Send traceparent/tracestate to Jelou (a third party); off unless JELOU_SEND_TRACEPARENT=true. */
+  sendTraceparent: boolean
+}
+
+/** The service name in traces when OTEL_SERVICE_NAME is unset: the package name. */
+export const SERVICE_NAME = 'jelou-hsm-proxy'
 
 export class ConfigError extends Error {
   constructor (readonly problems: string[]) {
@@ -175,7 +195,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   const queueLimit = int('JELOU_QUEUE_LIMIT', 1000, 0, 1000000)
   const maxEventLoopDelayMs = int('MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60000)
-  const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', timeoutMs + 5000, 1000, 600000)
+  const shutdownDrainMs = int('SHUTDOWN_DRAIN_MS', 0, 0, 300000)
+  const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', shutdownDrainMs + timeoutMs + 5000, 1000, 900000)
+  if (read('SHUTDOWN_TIMEOUT_MS') !== undefined && shutdownTimeoutMs <= shutdownDrainMs) {
+    problems.push(`SHUTDOWN_TIMEOUT_MS must be greater than SHUTDOWN_DRAIN_MS: it counts from SIGTERM and covers the drain, then the in-flight sends (got ${shutdownTimeoutMs} <= ${shutdownDrainMs}); leave it unset for SHUTDOWN_DRAIN_MS + JELOU_TIMEOUT_MS + 5000`)
+  }
+  const tracing = tracingConfig(read, problems)
 
   const templateBots = new Set<string>()
   if (botId !== null) templateBots.add(botId)
@@ -220,9 +245,53 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     redis,
     queueLimit,
     maxEventLoopDelayMs,
+    shutdownDrainMs,
     shutdownTimeoutMs,
+    tracing,
     templates
   })
+}
+
+/**
+ * Tracing is on when OTEL_TRACES_EXPORTER=otlp, or when an OTLP endpoint is set and
+ * OTEL_TRACES_EXPORTER is unset; OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true turn it off.
+ * (The OTel spec defaults the exporter to otlp; a proxy that nobody asked to trace must not
+ * try to reach localhost:4318, so here nothing set means off.)
+ */
+function tracingConfig (read: (name: EnvName) => string | undefined, problems: string[]): TracingConfig | null {
+  const exporter = read('OTEL_TRACES_EXPORTER')
+  const general = read('OTEL_EXPORTER_OTLP_ENDPOINT')
+  const traces = read('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
+  const sendTraceparent = read('JELOU_SEND_TRACEPARENT')
+  if (sendTraceparent !== undefined && sendTraceparent !== 'true' && sendTraceparent !== 'false') {
+    problems.push(`JELOU_SEND_TRACEPARENT must be true or false (got "${sendTraceparent}")`)
+  }
+  const disabled = read('OTEL_SDK_DISABLED')
+  if (disabled !== undefined && disabled !== 'true' && disabled !== 'false') {
+    problems.push(`OTEL_SDK_DISABLED must be true or false (got "${disabled}")`)
+  }
+  if (exporter !== undefined && exporter !== 'otlp' && exporter !== 'none') {
+    problems.push(`OTEL_TRACES_EXPORTER must be otlp or none (got "${exporter}"): this service exports traces over OTLP/HTTP only`)
+    return null
+  }
+  if (disabled === 'true' || exporter === 'none' || (exporter === undefined && general === undefined && traces === undefined)) return null
+
+  const protocol = read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? read('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf'
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    problems.push(`OTEL_EXPORTER_OTLP_PROTOCOL (or _TRACES_PROTOCOL) must be http/protobuf or http/json (got "${protocol}"): grpc is not supported`)
+  }
+  // The signal-specific URL is used as given; the general one gets /v1/traces appended (OTLP exporter spec).
+  const endpoint = traces ?? `${(general ?? 'http://localhost:4318').replace(/\/+$/, '')}/v1/traces`
+  const name = traces === undefined ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'
+  if (!URL.canParse(endpoint) || !['http:', 'https:'].includes(new URL(endpoint).protocol)) {
+    problems.push(`${name} must be an http(s) URL such as http://otel-collector:4318 (its value is not shown: it may hold a token)`)
+  }
+  return {
+    endpoint,
+    protocol: protocol === 'http/json' ? 'http/json' : 'http/protobuf',
+    serviceName: read('OTEL_SERVICE_NAME') ?? SERVICE_NAME,
+    sendTraceparent: sendTraceparent === 'true'
+  }
 }
 
 function deepFreeze<T extends object> (value: T): T {

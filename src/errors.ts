@@ -12,44 +12,68 @@ export interface FieldError {
   rule: string
   message: string
   limit?: number | string
+  /** For INVALID_PHONE: the region the number was assumed to belong to. */
+  region?: string
+}
+
+/**
+ * How a caller may retry after a problem (SPEC §18 "every error says how to retry"):
+ * - `never`: the same request fails the same way; change it first.
+ * - `same-key`: send the same request again (with the same Idempotency-Key, if one was sent)
+ *   after `afterSeconds`. Either nothing was sent and the key was released, or the key holds
+ *   an outcome that the retry resolves; a new key could send the message twice.
+ * - `new-key`: only as a new message, with a new Idempotency-Key (no code uses it today).
+ */
+export type RetryPolicy = 'never' | 'same-key' | 'new-key'
+
+export interface Retry {
+  policy: RetryPolicy
+  /** Seconds to wait; on a 429 or 503 with Retry-After, the same value. */
+  afterSeconds?: number
 }
 
 interface ProblemDefinition {
   status: number
   title: string
-  retriable: boolean
+  retry: Retry
 }
 
-/** The SPEC §7 error table. The error handler reads it; nothing else decides a status. */
+/** Seconds after which a same-key retry of a "may have been sent" answer can learn the outcome from Jelou. */
+export const OUTCOME_RETRY_SECONDS = 30
+
+const NEVER = { policy: 'never' } as const
+
+/** The SPEC §7 error table. The error handler reads it; nothing else decides a status or a retry policy. */
 export const PROBLEMS = {
-  VALIDATION_FAILED: { status: 400, title: 'Validation failed', retriable: false },
-  INVALID_PHONE: { status: 400, title: 'Invalid phone number', retriable: false },
-  UNAUTHORIZED: { status: 401, title: 'Unauthorized', retriable: false },
-  NOT_FOUND: { status: 404, title: 'Not found', retriable: false },
-  IDEMPOTENCY_IN_PROGRESS: { status: 409, title: 'Same Idempotency-Key still in progress', retriable: true },
-  PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retriable: false },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retriable: false },
-  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request', retriable: false },
-  UPSTREAM_REJECTED: { status: 422, title: 'Jelou rejected the message', retriable: false },
-  // Template catalogue (SPEC §17): refused before Jelou is called, nothing sent.
-  TEMPLATE_UNKNOWN: { status: 422, title: 'Template not in the catalogue', retriable: false },
-  TEMPLATE_NOT_APPROVED: { status: 422, title: 'Template not approved', retriable: false },
-  TEMPLATE_LANGUAGE_UNAVAILABLE: { status: 422, title: 'Template not available in this language', retriable: false },
-  TEMPLATE_VARIABLE_COUNT: { status: 422, title: 'Wrong number of template variables', retriable: false },
-  TEMPLATE_KIND_MISMATCH: { status: 422, title: 'Template is of another kind', retriable: false },
-  TEMPLATE_NOT_IN_JELOU: { status: 422, title: 'Catalogue file declares a template Jelou does not list', retriable: false },
-  TEMPLATE_VARIABLES_CONFLICT: { status: 422, title: 'Catalogue file and Jelou disagree on the variables', retriable: false },
-  TEMPLATE_LANGUAGE_CONFLICT: { status: 422, title: 'Catalogue file and Jelou disagree on the languages', retriable: false },
-  RATE_LIMITED: { status: 429, title: 'Caller rate limit reached', retriable: true },
-  RECIPIENT_RATE_LIMITED: { status: 429, title: 'Too many messages to this recipient', retriable: true },
-  UPSTREAM_RATE_LIMITED: { status: 429, title: 'Jelou rate limit reached', retriable: true },
-  INTERNAL_ERROR: { status: 500, title: 'Internal error', retriable: false },
-  UPSTREAM_AUTH_FAILED: { status: 502, title: 'Jelou refused our credentials', retriable: false },
-  UPSTREAM_ERROR: { status: 502, title: 'Jelou answered with an error', retriable: true },
-  UPSTREAM_UNAVAILABLE: { status: 503, title: 'Jelou is unreachable', retriable: true },
-  OVERLOADED: { status: 503, title: 'Service overloaded', retriable: true },
-  STORE_UNAVAILABLE: { status: 503, title: 'Shared store unreachable', retriable: true },
-  UPSTREAM_TIMEOUT: { status: 504, title: 'Jelou did not answer in time', retriable: false }
+  VALIDATION_FAILED: { status: 400, title: 'Validation failed', retry: NEVER },
+  INVALID_PHONE: { status: 400, title: 'Invalid phone number', retry: NEVER },
+  UNAUTHORIZED: { status: 401, title: 'Unauthorized', retry: NEVER },
+  NOT_FOUND: { status: 404, title: 'Not found', retry: NEVER },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retry: NEVER },
+  IDEMPOTENCY_IN_PROGRESS: { status: 409, title: 'Same Idempotency-Key still in progress', retry: { policy: 'same-key', afterSeconds: 1 } },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retry: NEVER },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retry: NEVER },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request', retry: NEVER },
+  UPSTREAM_REJECTED: { status: 422, title: 'Jelou rejected the message', retry: NEVER },
+  // Template catalogue (SPEC §17): refused before Jelou is called, nothing sent; the same request is refused until the catalogue changes.
+  TEMPLATE_UNKNOWN: { status: 422, title: 'Template not in the catalogue', retry: NEVER },
+  TEMPLATE_NOT_APPROVED: { status: 422, title: 'Template not approved', retry: NEVER },
+  TEMPLATE_LANGUAGE_UNAVAILABLE: { status: 422, title: 'Template not available in this language', retry: NEVER },
+  TEMPLATE_VARIABLE_COUNT: { status: 422, title: 'Wrong number of template variables', retry: NEVER },
+  TEMPLATE_KIND_MISMATCH: { status: 422, title: 'Template is of another kind', retry: NEVER },
+  TEMPLATE_NOT_IN_JELOU: { status: 422, title: 'Catalogue file declares a template Jelou does not list', retry: NEVER },
+  TEMPLATE_VARIABLES_CONFLICT: { status: 422, title: 'Catalogue file and Jelou disagree on the variables', retry: NEVER },
+  TEMPLATE_LANGUAGE_CONFLICT: { status: 422, title: 'Catalogue file and Jelou disagree on the languages', retry: NEVER },
+  RATE_LIMITED: { status: 429, title: 'Caller rate limit reached', retry: { policy: 'same-key', afterSeconds: 60 } },
+  RECIPIENT_RATE_LIMITED: { status: 429, title: 'Too many messages to this recipient', retry: { policy: 'same-key', afterSeconds: 60 } },
+  UPSTREAM_RATE_LIMITED: { status: 429, title: 'Jelou rate limit reached', retry: { policy: 'same-key', afterSeconds: 1 } },
+  INTERNAL_ERROR: { status: 500, title: 'Internal error', retry: NEVER },
+  UPSTREAM_AUTH_FAILED: { status: 502, title: 'Jelou refused our credentials', retry: NEVER },
+  UPSTREAM_ERROR: { status: 502, title: 'Jelou answered with an error', retry: { policy: 'same-key', afterSeconds: OUTCOME_RETRY_SECONDS } },
+  UPSTREAM_UNAVAILABLE: { status: 503, title: 'Jelou is unreachable', retry: { policy: 'same-key', afterSeconds: 5 } },
+  OVERLOADED: { status: 503, title: 'Service overloaded', retry: { policy: 'same-key', afterSeconds: 1 } },
+  STORE_UNAVAILABLE: { status: 503, title: 'Shared store unreachable', retry: { policy: 'same-key', afterSeconds: 5 } },
+  UPSTREAM_TIMEOUT: { status: 504, title: 'Jelou did not answer in time', retry: { policy: 'same-key', afterSeconds: OUTCOME_RETRY_SECONDS } }
 } as const satisfies Record<string, ProblemDefinition>
 
 export type ProblemCode = keyof typeof PROBLEMS
@@ -59,6 +83,8 @@ export interface ProblemExtras {
   errors?: FieldError[]
   upstream?: { status: number, body: unknown }
   retryAfterSeconds?: number
+  /** For INVALID_PHONE: the reason code (TOO_SHORT, NEEDS_COUNTRY, …). */
+  reason?: string
   cause?: unknown
 }
 
@@ -98,21 +124,47 @@ export interface Answer {
   body: Record<string, unknown>
 }
 
+/** The retry advice of one error: the table's policy, with the error's own wait (Retry-After) when it has one. */
+export function retryOf (error: HsmError): Retry {
+  const { retry } = PROBLEMS[error.code] as ProblemDefinition
+  if (retry.policy === 'never') return { policy: 'never' }
+  return { policy: retry.policy, afterSeconds: error.retryAfterSeconds ?? retry.afterSeconds }
+}
+
+/**
+ * The sentence that ends every retriable detail, written from the policy so the detail can never
+ * say something a retry does not do. "May have been sent" codes name the double-send risk.
+ */
+export function retryAdvice (code: ProblemCode, retry: Retry): string {
+  if (retry.policy === 'never') return ''
+  const after = retry.afterSeconds === undefined ? 'later' : `after ${retry.afterSeconds} s`
+  if (KEPT_FOR_REPLAY.has(code)) {
+    return ` Retry with the same Idempotency-Key ${after} to learn the outcome; a new key may send the message twice.`
+  }
+  if (retry.policy === 'new-key') return ` Retry only as a new message with a new Idempotency-Key, ${after}.`
+  if (code === 'IDEMPOTENCY_IN_PROGRESS') return ` Retry with the same Idempotency-Key ${after} to get its answer.`
+  return ` Retry ${after}, with the same Idempotency-Key if you sent one.`
+}
+
 export function problemAnswer (error: HsmError, requestId: string): Answer {
   const definition = PROBLEMS[error.code]
+  const retry = retryOf(error)
   const body: Record<string, unknown> = {
     type: `https://jelou-hsm-proxy/errors/${error.code.toLowerCase().replaceAll('_', '-')}`,
     title: definition.title,
     status: definition.status,
     code: error.code,
-    detail: error.message,
-    retriable: definition.retriable,
+    detail: error.message + retryAdvice(error.code, retry),
+    retriable: retry.policy !== 'never',
+    retry,
     requestId
   }
+  if (error.reason !== undefined) body.reason = error.reason
   if (error.errors !== undefined) body.errors = error.errors
   if (error.upstream !== undefined) body.upstream = error.upstream
   const answer: Answer = { status: definition.status, contentType: 'application/problem+json; charset=utf-8', body }
-  if (error.retryAfterSeconds !== undefined) answer.retryAfter = String(error.retryAfterSeconds)
+  // Retry-After says the same wait as `retry.afterSeconds`, so a client reading either gets one answer.
+  if (retry.afterSeconds !== undefined) answer.retryAfter = String(retry.afterSeconds)
   return answer
 }
 
@@ -128,10 +180,30 @@ export function sendAnswer (reply: FastifyReply, answer: Answer) {
   return reply.code(answer.status).type(answer.contentType).send(answer.body)
 }
 
-export function validationFailed (errors: FieldError[]): HsmError {
-  const first = errors[0]
-  const detail = first === undefined ? 'the request is invalid' : `${first.in} ${first.path} ${first.message}`
-  return problem('VALIDATION_FAILED', detail, { errors })
+const PARTS: Record<string, string> = { body: 'Body field', querystring: 'Query parameter', headers: 'Header' }
+
+/** One field error as a sentence: "Body field /params/0 must not contain a newline or tab." */
+export function describeFieldError (field: FieldError): string {
+  const where = `${PARTS[field.in] ?? field.in} ${field.in === 'body' ? field.path : field.path.slice(1)}`
+  return /^[A-Z]/.test(field.message) ? `${where}: ${field.message}` : `${where} ${field.message}.`
+}
+
+/**
+ * Every problem of a request at once (SPEC §7), at most `max` of them listed; the detail names
+ * the first few as sentences and says how many there were.
+ */
+export function validationFailed (errors: FieldError[], max = Number.POSITIVE_INFINITY): HsmError {
+  const listed = errors.slice(0, max)
+  let detail: string
+  if (errors.length === 0) detail = 'The request is invalid.'
+  else if (errors.length === 1) detail = describeFieldError(errors[0])
+  else {
+    const shown = listed.slice(0, 3).map(describeFieldError).join(' ')
+    const rest = errors.length > 3 ? ` And ${errors.length - 3} more.` : ''
+    const cap = errors.length > listed.length ? ` Only the first ${listed.length} are listed in errors.` : ''
+    detail = `The request has ${errors.length} problems. ${shown}${rest}${cap}`
+  }
+  return problem('VALIDATION_FAILED', detail, { errors: listed })
 }
 
 /**
@@ -144,7 +216,7 @@ export function classifyNetworkError (error: unknown): { code: ProblemCode, retr
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
     case 'UND_ERR_ABORTED':
-      return { code: 'UPSTREAM_TIMEOUT', retrySafe: false, detail: 'Jelou did not answer in time; the message may have been sent. Retry only with the same Idempotency-Key.' }
+      return { code: 'UPSTREAM_TIMEOUT', retrySafe: false, detail: 'Jelou did not answer in time; the message may have been sent.' }
     case 'ECONNREFUSED':
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ENOTFOUND':

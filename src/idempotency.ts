@@ -17,7 +17,7 @@ export interface IdempotencyOptions {
 /** What the log line of a replay names. */
 export interface KeyedSend {
   kind: string
-  template: string
+  template: string | undefined
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
@@ -73,7 +73,7 @@ export function createIdempotency (options: IdempotencyOptions) {
         throw problem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request; use a new key for a new message.')
       }
       if (claim.state === 'in_flight') {
-        throw problem('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed; retry later to get its answer.', { retryAfterSeconds: 1 })
+        throw problem('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed.', { retryAfterSeconds: 1 })
       }
       request.log.info({
         caller: request.caller,
@@ -81,6 +81,8 @@ export function createIdempotency (options: IdempotencyOptions) {
         template: send.template,
         idempotencyKey: { present: true, replayed: true },
         status: claim.answer.status,
+        // The replayed body keeps the id of the request that sent; this line's reqId is the replay's.
+        originalRequestId: claim.answer.body.requestId,
         outcome: 'replayed'
       }, 'hsm replayed')
       replayed?.(send.kind, String(claim.answer.body.code ?? 'OK'))

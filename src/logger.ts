@@ -19,8 +19,10 @@ export const REDACT_PATHS = [
   'body'
 ]
 
-export function loggerOptions (config: Pick<Config, 'logLevel'>): LoggerOptions {
+/** `mixin` adds fields to every line: the trace and span ids when tracing is on (src/tracing.ts). */
+export function loggerOptions (config: Pick<Config, 'logLevel'>, mixin?: () => Record<string, unknown>): LoggerOptions {
   return {
+    ...(mixin === undefined ? {} : { mixin }),
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     // Every line that names a recipient does so under `to`: masked here, never at the call site.
@@ -28,6 +30,6 @@ export function loggerOptions (config: Pick<Config, 'logLevel'>): LoggerOptions 
   }
 }
 
-export function createLogger (config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
-  return destination === undefined ? pino(loggerOptions(config)) : pino(loggerOptions(config), destination)
+export function createLogger (config: Pick<Config, 'logLevel'>, destination?: DestinationStream, mixin?: () => Record<string, unknown>): Logger {
+  return destination === undefined ? pino(loggerOptions(config, mixin)) : pino(loggerOptions(config, mixin), destination)
 }

@@ -13,7 +13,12 @@
  *   extensions), is NOT_A_NUMBER. Input longer than 64 characters is TOO_LONG unparsed.
  * - `+` or `00` starts an international number. A stray trunk zero right after the
  *   country calling code is dropped (`+593 098 765 4321`, `+44 (0)20 7946 0958`).
- * - Bare digits without a region are read as international only (as if prefixed with `+`).
+ * - Without a region (SPEC §6), only `+`/`00` input or an unformatted digit string
+ *   (Jelou's own format, country code first: `593987654321`) is read as international.
+ *   Anything formatted like a national number (spaces, dashes, dots, parentheses, slashes)
+ *   is NEEDS_COUNTRY: `(201) 555-0123` is valid in Egypt as international digits, and a
+ *   message must never go to another country because a local number happened to be valid
+ *   there too. A bare digit string starting with a trunk `0` is NEEDS_COUNTRY as well.
  * - Bare digits with a region are read both ways: international, and as a national number
  *   of that region (trunk prefixes, Argentina's mobile `15` and the region's own
  *   international prefix such as `011` in the US are understood by libphonenumber).
@@ -21,26 +26,25 @@
  *   `593987654321` with CO is Ecuadorian). When both are accepted, the national reading
  *   wins, unless the digits start with the region's own country calling code (`593…`
  *   with EC, `1…` with US), where the international reading is kept.
- *   Why: many national numbers are also valid numbers of another country when read as
- *   international (`(201) 555-0123` with US would be Egypt, `321 123 4567` with CO
- *   Belgium, `15123456789` with DE the US, `1 55 1234 5678` with MX the US).
- *   A WhatsApp message sent to the wrong person is worse than following the SPEC §6
- *   wording ("international first") literally, so this is a documented deviation from it:
- *   international still comes first whenever the national reading is not a number.
  *   An accepted national reading includes one accepted through an allowance below
  *   (`1 55 1234 5678` with MX is `5215512345678`, MX_521).
+ * - Every accepted number says where its country came from (`countrySource`): `prefix`
+ *   (`+`, `00` or the region's own international prefix such as `011`), `digits` (an
+ *   unformatted digit string read country code first), `country-field` or
+ *   `default-country` (read as a national number of that region).
  * - `region` is an ISO 3166-1 alpha-2 code, case-insensitive; an unknown one is
  *   INVALID_COUNTRY whatever the number looks like. An empty region counts as none.
  *
  * Rejections (reason codes)
  * - TOO_SHORT / TOO_LONG: too few / too many digits for the number's country.
  * - INVALID_COUNTRY: unknown region given, or unknown country calling code.
- * - NEEDS_COUNTRY: bare digits, no region, no valid international reading, and the
- *   digits look national (trunk `0`, or 6 to 10 digits). Otherwise bare digits without a
- *   region get the reason of their international reading.
+ * - NEEDS_COUNTRY: no region, and the input is formatted, or bare digits with no valid
+ *   international reading that look national (trunk `0`, or 6 to 10 digits). Otherwise bare
+ *   digits without a region get the reason of their international reading.
  * - NOT_A_NUMBER: empty, letters, or characters other than the ones above.
- * - INVALID_FOR_REGION: parsed, but not a valid number of its country.
- * Rejection messages are fixed sentences that never contain digits.
+ * - INVALID_FOR_REGION: parsed, but not a valid number of its country; the message and
+ *   `region` name the region assumed (of the calling code, or the one given).
+ * Rejection messages are sentences that never contain digits.
  *
  * Allowances: WhatsApp identities that strict metadata rejects but that exist in the
  * wild pass unchanged, flagged with `allowance`. They apply only when strict validation
@@ -62,19 +66,26 @@ import {
   type CountryCode,
   type PhoneNumber
 } from 'libphonenumber-js/max'
+import { createRequire } from 'node:module'
 
 export type PhoneRejectReason = 'TOO_SHORT' | 'TOO_LONG' | 'INVALID_COUNTRY' | 'NEEDS_COUNTRY' | 'NOT_A_NUMBER' | 'INVALID_FOR_REGION'
+
+/** Where the region of the number came from. */
+export type CountrySource = 'prefix' | 'digits' | 'country-field' | 'default-country'
+/** Where a region given to normalizePhone came from. */
+export type RegionSource = 'country-field' | 'default-country'
 
 export interface NormalizedPhone {
   input: string // exactly what the caller sent
   normalized: string // country calling code + national number, digits only, e.g. '593987654321'
   country: string | null // ISO 3166 alpha-2 region of the number when known (e.g. 'EC'), else null
+  countrySource: CountrySource
   allowance?: 'MX_521' | 'BR_NO_NINTH_DIGIT' // set when the number passes only through a documented allowance
 }
 
 export type PhoneResult =
   | { ok: true, phone: NormalizedPhone }
-  | { ok: false, reason: PhoneRejectReason, message: string }
+  | { ok: false, reason: PhoneRejectReason, message: string, region?: string }
 
 const MAX_INPUT_LENGTH = 64
 // Longest digit string that could still be a number: 17-digit national number + trunk prefix.
@@ -87,9 +98,9 @@ const MAX_NATIONAL_LOOKING_DIGITS = 10
 const MESSAGES: Record<PhoneRejectReason, string> = {
   TOO_SHORT: 'The phone number has too few digits.',
   TOO_LONG: 'The phone number has too many digits.',
-  INVALID_COUNTRY: 'The country calling code of the phone number is not recognised.',
-  NEEDS_COUNTRY: 'The phone number looks national; add the country calling code or give a country.',
-  NOT_A_NUMBER: 'The value is not a phone number.',
+  INVALID_COUNTRY: 'The phone number has a country calling code that is not recognised.',
+  NEEDS_COUNTRY: 'The phone number has no country: write it with + and the country calling code, or give its region in the country field (a two-letter code such as US).',
+  NOT_A_NUMBER: 'The phone number is not a number: use digits, an optional leading +, and spaces, dashes, dots or parentheses.',
   INVALID_FOR_REGION: 'The phone number is not a valid number for its country.'
 }
 
@@ -105,12 +116,14 @@ interface Valid {
   kind: 'valid'
   normalized: string
   country: string | null
+  source: CountrySource
 }
 
 interface Allowed {
   kind: 'allowance'
   normalized: string
   country: string
+  source: CountrySource
   allowance: Allowance
 }
 
@@ -119,14 +132,50 @@ type Accepted = Valid | Allowed
 interface Rejected {
   kind: 'rejected'
   reason: PhoneRejectReason
+  /** The region the number was assumed to belong to, when it parsed. */
+  region?: string
+  source?: CountrySource
+}
+
+const regionNames = new Intl.DisplayNames(['en'], { type: 'region' })
+
+let callingCodes: Record<string, string[] | undefined> | undefined
+
+/**
+ * The main region of a calling code (US for 1, GB for 44), as libphonenumber's metadata lists it
+ * first. Read on first use only: just an invalid number of a shared calling code needs it.
+ */
+function mainRegion (callingCode: string): string | undefined {
+  callingCodes ??= (createRequire(import.meta.url)('libphonenumber-js/metadata.max.json') as { country_calling_codes: Record<string, string[]> }).country_calling_codes
+  return callingCodes[callingCode]?.[0]
+}
+
+const SOURCE_PHRASES: Record<CountrySource, string> = {
+  prefix: 'the country of its calling code',
+  digits: 'the country of its calling code',
+  'country-field': 'the region given in the country field',
+  'default-country': 'the region set in DEFAULT_COUNTRY'
+}
+
+function invalidForRegion (region: string | undefined, source: CountrySource | undefined): string {
+  if (region === undefined) return MESSAGES.INVALID_FOR_REGION
+  const name = regionNames.of(region) ?? region
+  return `The phone number is not a valid number in ${name} (${region}), ${SOURCE_PHRASES[source ?? 'prefix']}.`
 }
 
 type Reading = Valid | Allowed | Rejected
 
 const UNKNOWN_REGION_MESSAGE = 'The country given for the phone number is not a known two-letter region code.'
 
-function reject (reason: PhoneRejectReason, message = MESSAGES[reason]): { ok: false, reason: PhoneRejectReason, message: string } {
+function reject (reason: PhoneRejectReason, message = MESSAGES[reason]): PhoneResult {
   return { ok: false, reason, message }
+}
+
+function rejectReading (r: Rejected): PhoneResult {
+  if (r.reason !== 'INVALID_FOR_REGION') return reject(r.reason)
+  const result: PhoneResult = { ok: false, reason: r.reason, message: invalidForRegion(r.region, r.source) }
+  if (r.region !== undefined) result.region = r.region
+  return result
 }
 
 function parse (text: string, region?: CountryCode): PhoneNumber | PhoneRejectReason {
@@ -155,49 +204,56 @@ function lengthReason (text: string, region?: CountryCode): PhoneRejectReason {
   return 'INVALID_FOR_REGION'
 }
 
-function accepted (p: PhoneNumber): Valid {
-  return { kind: 'valid', normalized: p.countryCallingCode + p.nationalNumber, country: p.country ?? null }
+function accepted (p: PhoneNumber, source: CountrySource): Valid {
+  return { kind: 'valid', normalized: p.countryCallingCode + p.nationalNumber, country: p.country ?? null, source }
 }
 
-/** Evaluates one reading of the input: strict, then stray trunk zero, then allowances. */
-function read (text: string, region?: CountryCode): Reading {
+/**
+ * Evaluates one reading of the input: strict, then stray trunk zero, then allowances.
+ * `source` says where the region came from; a national reading that dialled out through the
+ * region's international prefix (`011 593…` with US) reports `prefix`.
+ */
+function read (text: string, source: CountrySource, region?: CountryCode): Reading {
   const p = parse(text, region)
   if (typeof p === 'string') return { kind: 'rejected', reason: p }
-  if (p.isValid()) return accepted(p)
-
   const cc = p.countryCallingCode
+  if (region !== undefined && cc !== getCountryCallingCode(region)) source = 'prefix'
+  if (p.isValid()) return accepted(p, source)
+
   const nn = p.nationalNumber
 
   // Stray trunk zero after the country calling code, when libphonenumber kept it.
   if (nn.startsWith('0')) {
     const q = isValid(`+${cc}${nn.slice(1)}`)
-    if (q !== null) return accepted(q)
+    if (q !== null) return accepted(q, source)
   }
 
   if (cc === '52' && MX_521.test(nn) && isValid(`+52${nn.slice(1)}`) !== null) {
-    return { kind: 'allowance', normalized: cc + nn, country: 'MX', allowance: 'MX_521' }
+    return { kind: 'allowance', normalized: cc + nn, country: 'MX', source, allowance: 'MX_521' }
   }
   if (cc === '55' && BR_NO_NINTH.test(nn)) {
     const q = isValid(`+55${nn.slice(0, 2)}9${nn.slice(2)}`)
     if (q !== null && q.getType() === 'MOBILE') {
-      return { kind: 'allowance', normalized: cc + nn, country: 'BR', allowance: 'BR_NO_NINTH_DIGIT' }
+      return { kind: 'allowance', normalized: cc + nn, country: 'BR', source, allowance: 'BR_NO_NINTH_DIGIT' }
     }
   }
 
-  return { kind: 'rejected', reason: lengthReason(text, region) }
+  const assumed = region !== undefined && source !== 'prefix' ? region : (p.country ?? mainRegion(cc))
+  return { kind: 'rejected', reason: lengthReason(text, region), region: assumed, source }
 }
 
 function ok (input: string, r: Accepted): PhoneResult {
-  const phone: NormalizedPhone = { input, normalized: r.normalized, country: r.country }
+  const phone: NormalizedPhone = { input, normalized: r.normalized, country: r.country, countrySource: r.source }
   if (r.kind === 'allowance') phone.allowance = r.allowance
   return { ok: true, phone }
 }
 
 /**
  * Normalizes a phone number to Jelou's digits-only international form.
- * `region` (ISO alpha-2, any case) is used for national numbers. Never throws.
+ * `region` (ISO alpha-2, any case) is used for national numbers; `regionSource` says where it
+ * came from, for the answer's `countrySource`. Never throws.
  */
-export function normalizePhone (input: string, region?: string): PhoneResult {
+export function normalizePhone (input: string, region?: string, regionSource: RegionSource = 'country-field'): PhoneResult {
   if (typeof input !== 'string') return reject('NOT_A_NUMBER')
   if (input.length > MAX_INPUT_LENGTH) return reject('TOO_LONG')
 
@@ -218,16 +274,15 @@ export function normalizePhone (input: string, region?: string): PhoneResult {
   if (plus || digits.startsWith('00')) {
     if (!plus) digits = digits.slice(2)
     if (digits === '') return reject('NOT_A_NUMBER')
-    const r = read(`+${digits}`)
-    return r.kind === 'rejected' ? reject(r.reason) : ok(input, r)
+    const r = read(`+${digits}`, 'prefix')
+    return r.kind === 'rejected' ? rejectReading(r) : ok(input, r)
   }
 
-  // Bare digits: international, and national when a region is known. When both readings
-  // are accepted the national one wins, unless the digits start with the region's own
-  // country calling code (see the module comment: deviation from SPEC §6 wording).
-  const intl = read(`+${digits}`)
+  // Bare digits with a region: international, and national. When both readings are accepted
+  // the national one wins, unless the digits start with the region's own country calling code.
   if (country !== undefined) {
-    const national = read(digits, country)
+    const intl = read(`+${digits}`, 'digits')
+    const national = read(digits, regionSource, country)
     if (intl.kind === 'valid') {
       const ownCode = digits.startsWith(getCountryCallingCode(country))
       return ok(input, national.kind === 'rejected' || ownCode ? intl : national)
@@ -235,17 +290,20 @@ export function normalizePhone (input: string, region?: string): PhoneResult {
     if (national.kind === 'valid') return ok(input, national)
     if (intl.kind === 'allowance') return ok(input, intl)
     if (national.kind === 'allowance') return ok(input, national)
-    return reject(national.reason)
+    return rejectReading(national)
   }
-  if (intl.kind === 'valid' || intl.kind === 'allowance') return ok(input, intl)
 
-  // No region and no international reading: pick the most telling reason.
-  if (intl.reason === 'TOO_LONG' || digits.length > MAX_DIGITS) return reject('TOO_LONG')
+  // No region: formatted input looks national and is never guessed into a country (SPEC §6).
+  if (digits.length > MAX_DIGITS) return reject('TOO_LONG')
   if (digits.length < MIN_DIGITS) return reject('TOO_SHORT')
-  if (digits.startsWith('0') || digits.length <= MAX_NATIONAL_LOOKING_DIGITS) {
-    return reject('NEEDS_COUNTRY')
-  }
-  return reject(intl.reason)
+  if (digits !== trimmed || digits.startsWith('0')) return reject('NEEDS_COUNTRY')
+
+  // An unformatted digit string is Jelou's own format: country code first.
+  const intl = read(`+${digits}`, 'digits')
+  if (intl.kind !== 'rejected') return ok(input, intl)
+  if (intl.reason === 'TOO_LONG') return reject('TOO_LONG')
+  if (digits.length <= MAX_NATIONAL_LOOKING_DIGITS) return reject('NEEDS_COUNTRY')
+  return rejectReading(intl)
 }
 
 /**

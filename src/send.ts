@@ -1,10 +1,11 @@
 // The one send pipeline every route uses: idempotency, checks, phone, recipient guard, forward (or dry run), one log line.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
-import { problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
+import { isHsmError, problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
 import { createIdempotency, idempotencyKeyOf } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import type { SendGuard } from './catalogue/catalogue.js'
+import { MAX_FIELD_ERRORS, inDocumentOrder } from './schemas/field-errors.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
@@ -13,8 +14,12 @@ import type { CounterStore, IdempotencyStore } from './stores/types.js'
 /** What a route hands to the pipeline once its schema has passed. */
 export interface SendRequest {
   kind: string
-  template: string
-  to: string
+  /** The template name, when the schema found it valid (it is logged). */
+  template: string | undefined
+  /** The parsed body as the caller wrote it, to list problems in document order. */
+  body: unknown
+  /** The phone field, when its value (and `country`) passed the schema; else the schema error names it. */
+  to: string | undefined
   /** JSON pointer of the phone field, for INVALID_PHONE. */
   toPath: string
   /** Where the caller names the bot: the body on kind routes, the query string on the raw route. */
@@ -24,12 +29,25 @@ export interface SendRequest {
   language: Language | undefined
   clientRef: string | undefined
   dryRun: boolean
-  /** Cross-field rule failures the route found; any of them stops the send. */
+  /** Values the caller filled, when the kind knows better than counting Jelou's body. */
+  paramCount?: number
+  /** Schema and cross-field rule failures the route found; any of them stops the send. */
   fieldErrors: FieldError[]
   build: (ctx: BuildContext) => UpstreamBody
 }
 
 export type Outcome = 'sent' | 'rejected' | 'failed' | 'timeout' | 'replayed' | 'dry_run'
+
+/** What a refused request was about, for the error handler's log line: the recipient is masked by the logger. */
+export interface Refusal {
+  kind: string
+  template: string | undefined
+  /** The normalized number once read, else what the caller sent. */
+  to: string | undefined
+}
+
+/** Carries a Refusal on an error thrown by the pipeline. */
+export const REFUSAL = Symbol('refusal')
 
 /** Marks an error whose send line is already written, so the error handler does not log it again. */
 export const SEND_LOGGED = Symbol('sendLogged')
@@ -67,25 +85,33 @@ export function createSender (options: SenderOptions) {
   const maxInFlight = config.jelou.connections + config.queueLimit
 
   /** One attempt: answers 202/200, or throws a coded error (after writing the send line if Jelou was called). */
-  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean): Promise<Answer> {
+  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean, refusal: Refusal): Promise<Answer> {
     const started = performance.now()
     const errors = [...input.fieldErrors]
     const botId = input.botId ?? config.jelou.botId
     if (botId === null) {
       errors.push({ in: input.botIdIn, path: '/botId', rule: 'required', message: 'is required when JELOU_BOT_ID is not set' })
     }
-    if (errors.length > 0) throw validationFailed(errors)
-
-    const phoneResult = normalizePhone(input.to, input.country ?? config.defaultCountry ?? undefined)
-    if (!phoneResult.ok) {
-      throw problem('INVALID_PHONE', `${input.toPath.slice(1)} ${phoneResult.message}`, {
-        errors: [{ in: 'body', path: input.toPath, rule: phoneResult.reason, message: phoneResult.message }]
-      })
+    const phoneResult = input.to === undefined
+      ? undefined
+      : input.country !== undefined
+        ? normalizePhone(input.to, input.country, 'country-field')
+        : normalizePhone(input.to, config.defaultCountry ?? undefined, 'default-country')
+    if (phoneResult !== undefined && !phoneResult.ok) {
+      const field: FieldError = { in: 'body', path: input.toPath, rule: phoneResult.reason, message: phoneResult.message }
+      if (phoneResult.region !== undefined) field.region = phoneResult.region
+      if (errors.length === 0) {
+        const name = `\`${input.toPath.slice(1).replaceAll('/', '.')}\``
+        throw problem('INVALID_PHONE', phoneResult.message.replace(/^The phone number/, `The phone number in ${name}`), { reason: phoneResult.reason, errors: [field] })
+      }
+      errors.push(field)
     }
+    if (errors.length > 0 || phoneResult === undefined || !phoneResult.ok) throw validationFailed(inDocumentOrder(errors, input.body), MAX_FIELD_ERRORS)
     const phone = phoneResult.phone
+    refusal.to = phone.normalized
     const body = input.build({ to: phone.normalized, language: input.language ?? config.defaultLanguage ?? undefined })
-    const refusal = catalogue?.check(botId as string, input.template, input.kind, body)
-    if (refusal !== undefined) throw refusal
+    const rejected = input.template === undefined ? undefined : catalogue?.check(botId as string, input.template, input.kind, body)
+    if (rejected !== undefined) throw rejected
     const path = upstreamPath(botId as string)
     const line = {
       caller: request.caller,
@@ -94,7 +120,7 @@ export function createSender (options: SenderOptions) {
       language: body.language,
       botId,
       to: phone.normalized,
-      paramCount: countParams(body),
+      paramCount: input.paramCount ?? countParams(body),
       clientRef: input.clientRef,
       idempotencyKey: { present: idempotencyKey, replayed: false }
     }
@@ -106,7 +132,7 @@ export function createSender (options: SenderOptions) {
     }
 
     if (inFlight >= maxInFlight) {
-      throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent. Retry shortly.', { retryAfterSeconds: 1 })
+      throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent.', { retryAfterSeconds: 1 })
     }
     const { max, windowMs } = config.recipientLimit
     const window = await recipients.hit(phone.normalized, windowMs)
@@ -120,7 +146,7 @@ export function createSender (options: SenderOptions) {
     const upstreamStarted = performance.now()
     let result
     try {
-      result = await upstream.send({ botId: botId as string, body, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
+      result = await upstream.send({ kind: input.kind, botId: botId as string, body, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
     } finally {
       inFlight--
     }
@@ -158,9 +184,17 @@ export function createSender (options: SenderOptions) {
   }
 
   return async function send (request: FastifyRequest, reply: FastifyReply, input: SendRequest): Promise<Answer> {
-    const key = idempotencyKeyOf(request)
-    if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined)
-    return await keyed(request, reply, key, input, async () => await attempt(request, input, true))
+    const refusal: Refusal = { kind: input.kind, template: input.template, to: input.to }
+    try {
+      // A dry run checks the Idempotency-Key header as a real send does, then skips the store.
+      const key = idempotencyKeyOf(request)
+      if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined, refusal)
+      return await keyed(request, reply, key, input, async () => await attempt(request, input, true, refusal))
+    } catch (error) {
+      // The error handler's "request refused" line names what was refused, where it is known.
+      if (isHsmError(error)) Object.assign(error, { [REFUSAL]: refusal })
+      throw error
+    }
   }
 }
 
@@ -170,7 +204,7 @@ function json (status: number, body: Record<string, unknown>): Answer {
   return { status, contentType: 'application/json; charset=utf-8', body }
 }
 
-function outcomeOf (code: ProblemCode): Outcome {
+export function outcomeOf (code: ProblemCode): Outcome {
   if (code === 'UPSTREAM_REJECTED') return 'rejected'
   if (code === 'UPSTREAM_TIMEOUT') return 'timeout'
   return 'failed'
@@ -184,8 +218,8 @@ function causeOf (error: HsmError): { code?: string, message?: string } | undefi
 
 function echo (phone: NormalizedPhone): NormalizedPhone {
   return phone.allowance === undefined
-    ? { input: phone.input, normalized: phone.normalized, country: phone.country }
-    : { input: phone.input, normalized: phone.normalized, country: phone.country, allowance: phone.allowance }
+    ? { input: phone.input, normalized: phone.normalized, country: phone.country, countrySource: phone.countrySource }
+    : { input: phone.input, normalized: phone.normalized, country: phone.country, countrySource: phone.countrySource, allowance: phone.allowance }
 }
 
 function elapsed (started: number): number {

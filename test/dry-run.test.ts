@@ -92,7 +92,7 @@ t.test('the dryRun query parameter is validated', async (t) => {
   const yes = await post(app, '/v1/messages/text?dryRun=yes', body)
   t.equal(yes.status, 400)
   t.match(yes.headers['content-type'], /^application\/problem\+json/)
-  t.match(yes.body, { code: 'VALIDATION_FAILED', errors: [{ in: 'querystring', path: '/dryRun', rule: 'type' }] })
+  t.match(yes.body, { code: 'VALIDATION_FAILED', errors: [{ in: 'querystring', path: '/dryRun', rule: 'enum', message: 'must be one of true, false, 1, 0' }] })
 
   const unknown = await post(app, '/v1/messages/text?dryrun=true', body)
   t.equal(unknown.status, 400)
@@ -104,7 +104,7 @@ t.test('the dryRun query parameter is validated', async (t) => {
 
   const rawYes = await post(app, '/v1/messages?dryRun=yes', { elementName: 'shipping_notice', destinations: [TO] })
   t.equal(rawYes.status, 400)
-  t.match(rawYes.body, { errors: [{ in: 'querystring', path: '/dryRun', rule: 'type' }] })
+  t.match(rawYes.body, { errors: [{ in: 'querystring', path: '/dryRun', rule: 'enum' }] })
 
   t.equal(sandbox.messages().length, 0, 'nothing sent')
   t.equal(logs.sends().length, 0, 'no send line')

@@ -49,6 +49,10 @@ t.test('docker-compose -f docker-compose.yml config -q exits 0', { skip: compose
   delete env.HSM_ENV_FILE
   const result = await run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], env)
   t.equal(result.code, 0, `config -q: ${result.stderr.trim() || 'valid'}`)
+  for (const profile of ['tracing', 'observability']) {
+    const profiled = await run('docker-compose', ['-f', 'docker-compose.yml', '--profile', profile, 'config', '-q'], env)
+    t.equal(profiled.code, 0, `--profile ${profile} config -q: ${profiled.stderr.trim() || 'valid'}`)
+  }
 })
 
 t.test('dockerfile-utils lint Dockerfile reports no errors', async (t) => {
@@ -128,8 +132,11 @@ t.test('the proxy service starts with what compose gives it: compose.env plus it
   const fromFile = Object.fromEntries([...composeEnv.matchAll(/^([A-Z][A-Z0-9_]*)=(.*)$/gm)].map(([, name, value]) => [name, value]))
   const proxyBlock = /^ {2}proxy:\n((?: {4}.*\n|\n)*)/m.exec(compose)?.[1] ?? ''
   const environment = /^ {4}environment:\n((?: {6}.*\n)*)/m.exec(proxyBlock)?.[1] ?? ''
-  const fromBlock = Object.fromEntries([...environment.matchAll(/^ {6}([A-Z][A-Z0-9_]*): "?([^"\n]*)"?$/gm)].map(([, name, value]) => [name, value]))
-  t.same(Object.keys(fromBlock).sort(), ['HOST', 'PORT', 'REDIS_URL'], 'the environment block holds addresses only')
+  // ${NAME:-default} is what compose substitutes when the shell does not set NAME.
+  const fromBlock = Object.fromEntries([...environment.matchAll(/^ {6}([A-Z][A-Z0-9_]*): "?([^"\n]*)"?$/gm)].map(([, name, value]) => [name, value.replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1')]))
+  t.same(Object.keys(fromBlock).sort(), ['HOST', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_EXPORTER', 'PORT', 'REDIS_URL'], 'the environment block holds addresses and the tracing switch only')
+  t.equal(loadConfig({ ...fromFile, ...fromBlock }).tracing, null, 'tracing off unless the shell sets OTEL_TRACES_EXPORTER=otlp')
+  t.ok(loadConfig({ ...fromFile, ...fromBlock, OTEL_TRACES_EXPORTER: 'otlp' }).tracing, '… and on with it')
   // environment: wins over env_file in compose.
   const config = loadConfig({ ...fromFile, ...fromBlock })
   t.equal(config.mode, 'live', 'live mode: credentials present, so the proxy really sends over HTTP to the sandbox service')

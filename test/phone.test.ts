@@ -2,7 +2,7 @@
 import t from 'tap'
 import { getExampleNumber, parsePhoneNumberWithError, type CountryCode } from 'libphonenumber-js/max'
 import examples from 'libphonenumber-js/mobile/examples'
-import { normalizePhone, maskPhone, type PhoneRejectReason } from '../src/phone.js'
+import { normalizePhone, maskPhone, type CountrySource, type PhoneRejectReason } from '../src/phone.js'
 
 interface OkRow {
   input: string
@@ -10,6 +10,7 @@ interface OkRow {
   normalized: string
   country: string | null
   allowance?: 'MX_521' | 'BR_NO_NINTH_DIGIT'
+  source: CountrySource
   note: string
 }
 
@@ -22,82 +23,78 @@ interface RejectRow {
 
 const accepted: OkRow[] = [
   // Ecuador
-  { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC', note: 'EC mobile, international' },
-  { input: '+593987654321', region: 'MX', normalized: '593987654321', country: 'EC', note: 'explicit + ignores the region' },
-  { input: '0987654321', region: 'EC', normalized: '593987654321', country: 'EC', note: 'EC national with trunk zero' },
-  { input: '098-765-4321', region: 'ec', normalized: '593987654321', country: 'EC', note: 'region is case-insensitive' },
-  { input: '987654321', region: 'EC', normalized: '593987654321', country: 'EC', note: 'EC national without trunk zero' },
-  { input: '+593 098 765 4321', normalized: '593987654321', country: 'EC', note: 'stray trunk zero after country code' },
-  { input: '5930987654321', normalized: '593987654321', country: 'EC', note: 'bare digits with stray trunk zero' },
-  { input: '00593 98 765 4321', normalized: '593987654321', country: 'EC', note: '00 international prefix' },
-  { input: '593-98-765-4321', normalized: '593987654321', country: 'EC', note: 'bare international digits with dashes' },
-  { input: '(593) 98.765.4321', normalized: '593987654321', country: 'EC', note: 'parentheses and dots' },
-  { input: '+593–98–765–4321', normalized: '593987654321', country: 'EC', note: 'Unicode en dashes' },
-  { input: '\t+593987654321\n', normalized: '593987654321', country: 'EC', note: 'surrounding whitespace' },
-  { input: '02 212 3456', region: 'EC', normalized: '59322123456', country: 'EC', note: 'EC Quito landline, national' },
-  { input: '593 98 765 4321', region: 'CO', normalized: '593987654321', country: 'EC', note: 'bare foreign digits: only the international reading is valid' },
-  { input: '593987654321', region: 'EC', normalized: '593987654321', country: 'EC', note: 'digits start with the region\'s own calling code: international kept' },
+  { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC', source: 'prefix', note: 'EC mobile, international' },
+  { input: '+593987654321', region: 'MX', normalized: '593987654321', country: 'EC', source: 'prefix', note: 'explicit + ignores the region' },
+  { input: '0987654321', region: 'EC', normalized: '593987654321', country: 'EC', source: 'country-field', note: 'EC national with trunk zero' },
+  { input: '098-765-4321', region: 'ec', normalized: '593987654321', country: 'EC', source: 'country-field', note: 'region is case-insensitive' },
+  { input: '987654321', region: 'EC', normalized: '593987654321', country: 'EC', source: 'country-field', note: 'EC national without trunk zero' },
+  { input: '+593 098 765 4321', normalized: '593987654321', country: 'EC', source: 'prefix', note: 'stray trunk zero after country code' },
+  { input: '5930987654321', normalized: '593987654321', country: 'EC', source: 'digits', note: 'bare digits with stray trunk zero' },
+  { input: '00593 98 765 4321', normalized: '593987654321', country: 'EC', source: 'prefix', note: '00 international prefix' },
+  { input: '+593–98–765–4321', normalized: '593987654321', country: 'EC', source: 'prefix', note: 'Unicode en dashes' },
+  { input: '\t+593987654321\n', normalized: '593987654321', country: 'EC', source: 'prefix', note: 'surrounding whitespace' },
+  { input: '02 212 3456', region: 'EC', normalized: '59322123456', country: 'EC', source: 'country-field', note: 'EC Quito landline, national' },
+  { input: '593 98 765 4321', region: 'CO', normalized: '593987654321', country: 'EC', source: 'digits', note: 'bare foreign digits: only the international reading is valid' },
+  { input: '593987654321', region: 'EC', normalized: '593987654321', country: 'EC', source: 'digits', note: 'digits start with the region\'s own calling code: international kept' },
   // Mexico
-  { input: '+52 55 1234 5678', normalized: '525512345678', country: 'MX', note: 'MX current 10-digit form' },
-  { input: '55 1234 5678', region: 'MX', normalized: '525512345678', country: 'MX', note: 'MX national' },
-  { input: '+52 1 55 1234 5678', normalized: '5215512345678', country: 'MX', allowance: 'MX_521', note: 'MX old mobile 521 form, allowance' },
-  { input: '5215512345678', normalized: '5215512345678', country: 'MX', allowance: 'MX_521', note: 'MX 521 bare digits' },
-  { input: '5215512345678', region: 'MX', normalized: '5215512345678', country: 'MX', allowance: 'MX_521', note: 'MX 521 with region' },
-  { input: '00 52 1 222 123 4567', normalized: '5212221234567', country: 'MX', allowance: 'MX_521', note: 'MX 521 with 00 prefix' },
-  { input: '1 55 1234 5678', region: 'MX', normalized: '5215512345678', country: 'MX', allowance: 'MX_521', note: 'also a valid US number; with region MX the national reading (521 allowance) wins' },
-  { input: '1 55 1234 5678', normalized: '15512345678', country: 'US', note: 'same digits without a region: international only, US' },
-  { input: '525512345678', region: 'MX', normalized: '525512345678', country: 'MX', note: 'own calling code 52 with region MX: international' },
+  { input: '+52 55 1234 5678', normalized: '525512345678', country: 'MX', source: 'prefix', note: 'MX current 10-digit form' },
+  { input: '55 1234 5678', region: 'MX', normalized: '525512345678', country: 'MX', source: 'country-field', note: 'MX national' },
+  { input: '+52 1 55 1234 5678', normalized: '5215512345678', country: 'MX', allowance: 'MX_521', source: 'prefix', note: 'MX old mobile 521 form, allowance' },
+  { input: '5215512345678', normalized: '5215512345678', country: 'MX', allowance: 'MX_521', source: 'digits', note: 'MX 521 bare digits' },
+  { input: '5215512345678', region: 'MX', normalized: '5215512345678', country: 'MX', allowance: 'MX_521', source: 'digits', note: 'MX 521 with region' },
+  { input: '00 52 1 222 123 4567', normalized: '5212221234567', country: 'MX', allowance: 'MX_521', source: 'prefix', note: 'MX 521 with 00 prefix' },
+  { input: '1 55 1234 5678', region: 'MX', normalized: '5215512345678', country: 'MX', allowance: 'MX_521', source: 'country-field', note: 'also a valid US number; with region MX the national reading (521 allowance) wins' },
+  { input: '525512345678', region: 'MX', normalized: '525512345678', country: 'MX', source: 'digits', note: 'own calling code 52 with region MX: international' },
   // Argentina
-  { input: '011 15 2345 6789', region: 'AR', normalized: '5491123456789', country: 'AR', note: 'AR national mobile with 15: libphonenumber gives 54 9 11' },
-  { input: '11 15-2345-6789', region: 'ar', normalized: '5491123456789', country: 'AR', note: 'AR mobile with 15, no trunk zero' },
-  { input: '+54 9 11 2345 6789', normalized: '5491123456789', country: 'AR', note: 'AR mobile international with 9' },
-  { input: '+54 11 15 2345 6789', normalized: '5491123456789', country: 'AR', note: 'AR 15 inside international form becomes 9' },
-  { input: '+54 11 2345 6789', normalized: '541123456789', country: 'AR', note: 'AR without 9 is a valid landline, kept as is' },
+  { input: '011 15 2345 6789', region: 'AR', normalized: '5491123456789', country: 'AR', source: 'country-field', note: 'AR national mobile with 15: libphonenumber gives 54 9 11' },
+  { input: '11 15-2345-6789', region: 'ar', normalized: '5491123456789', country: 'AR', source: 'country-field', note: 'AR mobile with 15, no trunk zero' },
+  { input: '+54 9 11 2345 6789', normalized: '5491123456789', country: 'AR', source: 'prefix', note: 'AR mobile international with 9' },
+  { input: '+54 11 15 2345 6789', normalized: '5491123456789', country: 'AR', source: 'prefix', note: 'AR 15 inside international form becomes 9' },
+  { input: '+54 11 2345 6789', normalized: '541123456789', country: 'AR', source: 'prefix', note: 'AR without 9 is a valid landline, kept as is' },
   // Brazil
-  { input: '+55 11 98765 4321', normalized: '5511987654321', country: 'BR', note: 'BR mobile with ninth digit' },
-  { input: '0 21 98765 4321', region: 'BR', normalized: '5521987654321', country: 'BR', note: 'BR national with trunk zero' },
-  { input: '+55 11 3456 7890', normalized: '551134567890', country: 'BR', note: 'BR landline, strictly valid' },
-  { input: '+55 11 8765 4321', normalized: '551187654321', country: 'BR', allowance: 'BR_NO_NINTH_DIGIT', note: 'BR mobile without ninth digit' },
-  { input: '551187654321', normalized: '551187654321', country: 'BR', allowance: 'BR_NO_NINTH_DIGIT', note: 'BR no ninth digit, bare' },
-  { input: '(11) 8765-4321', region: 'BR', normalized: '551187654321', country: 'BR', allowance: 'BR_NO_NINTH_DIGIT', note: 'BR no ninth digit, national' },
+  { input: '+55 11 98765 4321', normalized: '5511987654321', country: 'BR', source: 'prefix', note: 'BR mobile with ninth digit' },
+  { input: '0 21 98765 4321', region: 'BR', normalized: '5521987654321', country: 'BR', source: 'country-field', note: 'BR national with trunk zero' },
+  { input: '+55 11 3456 7890', normalized: '551134567890', country: 'BR', source: 'prefix', note: 'BR landline, strictly valid' },
+  { input: '+55 11 8765 4321', normalized: '551187654321', country: 'BR', allowance: 'BR_NO_NINTH_DIGIT', source: 'prefix', note: 'BR mobile without ninth digit' },
+  { input: '551187654321', normalized: '551187654321', country: 'BR', allowance: 'BR_NO_NINTH_DIGIT', source: 'digits', note: 'BR no ninth digit, bare' },
+  { input: '(11) 8765-4321', region: 'BR', normalized: '551187654321', country: 'BR', allowance: 'BR_NO_NINTH_DIGIT', source: 'country-field', note: 'BR no ninth digit, national' },
   // Colombia
-  { input: '+57 321 123 4567', normalized: '573211234567', country: 'CO', note: 'CO mobile' },
-  { input: '321 123 4567', region: 'CO', normalized: '573211234567', country: 'CO', note: 'also a valid Belgian number; with region CO the national reading wins' },
-  { input: '321 123 4567', normalized: '3211234567', country: 'BE', note: 'same digits without a region: international only, Belgium' },
-  { input: '593987654321', region: 'CO', normalized: '593987654321', country: 'EC', note: 'national CO reading invalid: international EC' },
+  { input: '+57 321 123 4567', normalized: '573211234567', country: 'CO', source: 'prefix', note: 'CO mobile' },
+  { input: '321 123 4567', region: 'CO', normalized: '573211234567', country: 'CO', source: 'country-field', note: 'also a valid Belgian number; with region CO the national reading wins' },
+  { input: '593987654321', region: 'CO', normalized: '593987654321', country: 'EC', source: 'digits', note: 'national CO reading invalid: international EC' },
   // Peru
-  { input: '+51 912 345 678', normalized: '51912345678', country: 'PE', note: 'PE mobile' },
-  { input: '912345678', region: 'PE', normalized: '51912345678', country: 'PE', note: 'PE national' },
-  { input: '+51 0912 345 678', normalized: '51912345678', country: 'PE', note: 'PE stray zero' },
+  { input: '+51 912 345 678', normalized: '51912345678', country: 'PE', source: 'prefix', note: 'PE mobile' },
+  { input: '912345678', region: 'PE', normalized: '51912345678', country: 'PE', source: 'country-field', note: 'PE national' },
+  { input: '+51 0912 345 678', normalized: '51912345678', country: 'PE', source: 'prefix', note: 'PE stray zero' },
   // United States
-  { input: '+1 201-555-0123', normalized: '12015550123', country: 'US', note: 'US international' },
-  { input: '1 (201) 555-0123', region: 'US', normalized: '12015550123', country: 'US', note: 'US with leading 1' },
-  { input: '(201) 555-0123', region: 'US', normalized: '12015550123', country: 'US', note: 'also a valid Egyptian number; with region US the national reading wins' },
-  { input: '(201) 555-0123', normalized: '2015550123', country: 'EG', note: 'same digits without a region: international only, Egypt' },
-  { input: '011 593 98 765 4321', region: 'US', normalized: '593987654321', country: 'EC', note: 'US international prefix 011 understood with region US' },
+  { input: '+1 201-555-0123', normalized: '12015550123', country: 'US', source: 'prefix', note: 'US international' },
+  { input: '1 (201) 555-0123', region: 'US', normalized: '12015550123', country: 'US', source: 'digits', note: 'US with leading 1' },
+  { input: '(201) 555-0123', region: 'US', normalized: '12015550123', country: 'US', source: 'country-field', note: 'also a valid Egyptian number; with region US the national reading wins' },
+  { input: '2015550123', normalized: '2015550123', country: 'EG', source: 'digits', note: 'unformatted digits are Jelou\'s own format, country code first (SPEC §6): Egypt' },
+  { input: '011 593 98 765 4321', region: 'US', normalized: '593987654321', country: 'EC', source: 'prefix', note: 'US international prefix 011 understood with region US' },
   // United Kingdom
-  { input: '+44 (0)20 7946 0958', normalized: '442079460958', country: 'GB', note: 'GB (0) stray zero' },
-  { input: '07400 123456', region: 'GB', normalized: '447400123456', country: 'GB', note: 'GB national mobile' },
-  { input: '00 44 7400 123456', normalized: '447400123456', country: 'GB', note: 'GB with 00' },
+  { input: '+44 (0)20 7946 0958', normalized: '442079460958', country: 'GB', source: 'prefix', note: 'GB (0) stray zero' },
+  { input: '07400 123456', region: 'GB', normalized: '447400123456', country: 'GB', source: 'country-field', note: 'GB national mobile' },
+  { input: '00 44 7400 123456', normalized: '447400123456', country: 'GB', source: 'prefix', note: 'GB with 00' },
   // Spain
-  { input: '+34 612 34 56 78', normalized: '34612345678', country: 'ES', note: 'ES mobile' },
-  { input: '612 345 678', region: 'ES', normalized: '34612345678', country: 'ES', note: 'ES national (no trunk prefix)' },
+  { input: '+34 612 34 56 78', normalized: '34612345678', country: 'ES', source: 'prefix', note: 'ES mobile' },
+  { input: '612 345 678', region: 'ES', normalized: '34612345678', country: 'ES', source: 'country-field', note: 'ES national (no trunk prefix)' },
   // Germany
-  { input: '+49 151 23456789', normalized: '4915123456789', country: 'DE', note: 'DE mobile' },
-  { input: '0151 23456789', region: 'DE', normalized: '4915123456789', country: 'DE', note: 'DE national with trunk zero' },
-  { input: '4915123456789', region: 'EC', normalized: '4915123456789', country: 'DE', note: 'bare German digits with region EC: national EC reading invalid' },
-  { input: '15123456789', region: 'DE', normalized: '4915123456789', country: 'DE', note: 'DE mobile without trunk zero is also a valid US number; national wins' },
-  { input: '15123456789', normalized: '15123456789', country: 'US', note: 'same digits without a region: international only, US' },
-  { input: '4915123456789', region: 'DE', normalized: '4915123456789', country: 'DE', note: 'own calling code 49 with region DE: international, although national +49 4915123456789 is valid too' },
+  { input: '+49 151 23456789', normalized: '4915123456789', country: 'DE', source: 'prefix', note: 'DE mobile' },
+  { input: '0151 23456789', region: 'DE', normalized: '4915123456789', country: 'DE', source: 'country-field', note: 'DE national with trunk zero' },
+  { input: '4915123456789', region: 'EC', normalized: '4915123456789', country: 'DE', source: 'digits', note: 'bare German digits with region EC: national EC reading invalid' },
+  { input: '15123456789', region: 'DE', normalized: '4915123456789', country: 'DE', source: 'country-field', note: 'DE mobile without trunk zero is also a valid US number; national wins' },
+  { input: '15123456789', normalized: '15123456789', country: 'US', source: 'digits', note: 'unformatted digits without a region: Jelou\'s own format, country code first' },
+  { input: '4915123456789', region: 'DE', normalized: '4915123456789', country: 'DE', source: 'digits', note: 'own calling code 49 with region DE: international, although national +49 4915123456789 is valid too' },
   // Chile
-  { input: '+56 9 6123 4567', normalized: '56961234567', country: 'CL', note: 'CL mobile' },
-  { input: '09 6123 4567', region: 'CL', normalized: '56961234567', country: 'CL', note: 'CL national with trunk zero' },
-  { input: '+56 2 2123 4567', normalized: '56221234567', country: 'CL', note: 'CL Santiago landline' },
+  { input: '+56 9 6123 4567', normalized: '56961234567', country: 'CL', source: 'prefix', note: 'CL mobile' },
+  { input: '09 6123 4567', region: 'CL', normalized: '56961234567', country: 'CL', source: 'country-field', note: 'CL national with trunk zero' },
+  { input: '+56 2 2123 4567', normalized: '56221234567', country: 'CL', source: 'prefix', note: 'CL Santiago landline' },
   // India
-  { input: '+91 81234 56789', normalized: '918123456789', country: 'IN', note: 'IN mobile' },
-  { input: '081234 56789', region: 'IN', normalized: '918123456789', country: 'IN', note: 'IN national with trunk zero' },
+  { input: '+91 81234 56789', normalized: '918123456789', country: 'IN', source: 'prefix', note: 'IN mobile' },
+  { input: '081234 56789', region: 'IN', normalized: '918123456789', country: 'IN', source: 'country-field', note: 'IN national with trunk zero' },
   // Non-geographic
-  { input: '+800 1234 5678', normalized: '80012345678', country: null, note: 'international freephone has no region' }
+  { input: '+800 1234 5678', normalized: '80012345678', country: null, source: 'prefix', note: 'international freephone has no region' }
 ]
 
 const rejected: RejectRow[] = [
@@ -127,6 +124,20 @@ const rejected: RejectRow[] = [
   { input: '098 765 4321', region: '', reason: 'NEEDS_COUNTRY', note: 'empty region counts as none' },
   { input: '987654321', reason: 'NEEDS_COUNTRY', note: 'EC national without trunk zero, no region' },
   { input: '07400 123456', reason: 'NEEDS_COUNTRY', note: 'GB national without region' },
+  { input: '593-98-765-4321', reason: 'NEEDS_COUNTRY', note: 'formatted digits without + or a region are never guessed' },
+  { input: '(593) 98.765.4321', reason: 'NEEDS_COUNTRY', note: 'parentheses and dots without + or a region' },
+  { input: '1 55 1234 5678', reason: 'NEEDS_COUNTRY', note: 'same digits formatted, no region: not guessed as US' },
+  { input: '321 123 4567', reason: 'NEEDS_COUNTRY', note: 'CO mobile formatted, no region: never sent to Belgium' },
+  { input: '(201) 555-0123', reason: 'NEEDS_COUNTRY', note: 'US national formatted, no region: never sent to Egypt' },
+  { input: '201-555-7788', reason: 'NEEDS_COUNTRY', note: 'US national with dashes, no region (valid in Egypt as digits)' },
+  { input: '020 7946 0958', reason: 'NEEDS_COUNTRY', note: 'GB London national with trunk zero, no region' },
+  { input: '55 1234 5678', reason: 'NEEDS_COUNTRY', note: 'MX national formatted, no region' },
+  { input: '(11) 98765-4321', reason: 'NEEDS_COUNTRY', note: 'BR national formatted, no region' },
+  { input: '098.765.4321', reason: 'NEEDS_COUNTRY', note: 'EC national with dots, no region' },
+  { input: '12 34', reason: 'TOO_SHORT', note: 'formatted, no region, too few digits to be any number' },
+  { input: '1234 5678 9012 3456 7890', reason: 'TOO_LONG', note: 'formatted, no region, too many digits to be any number' },
+  { input: '02 212 345', region: 'EC', reason: 'INVALID_FOR_REGION', note: 'EC landline one digit short, with region' },
+  { input: '555 123 4567', region: 'US', reason: 'INVALID_FOR_REGION', note: 'US area code 555 read nationally' },
   { input: '+593 5 123 4567', reason: 'INVALID_FOR_REGION', note: 'EC area code 5 does not exist' },
   { input: '+1 555 123 4567', reason: 'INVALID_FOR_REGION', note: 'US area code 555 does not exist' },
   { input: '+44 20 1234 567', reason: 'INVALID_FOR_REGION', note: 'GB London number one digit short' },
@@ -147,7 +158,7 @@ t.test('accepted numbers normalize to digits-only international form', async t =
   t.ok(countries.size >= 8, 'covers at least 8 countries')
   for (const row of accepted) {
     const r = normalizePhone(row.input, row.region)
-    const expected: Record<string, unknown> = { input: row.input, normalized: row.normalized, country: row.country }
+    const expected: Record<string, unknown> = { input: row.input, normalized: row.normalized, country: row.country, countrySource: row.source }
     if (row.allowance !== undefined) expected.allowance = row.allowance
     t.strictSame(r, { ok: true, phone: expected }, `${describe(row.input, row.region)}: ${row.note}`)
   }
@@ -201,15 +212,33 @@ t.test('example mobile numbers round-trip in every accepted format', async t => 
       continue
     }
     const want = ex.number.slice(1)
-    const forms = [ex.number, `00${want}`, want, ex.formatInternational()]
-    for (const form of forms) {
+    const forms: Array<[string, CountrySource]> = [[ex.number, 'prefix'], [`00${want}`, 'prefix'], [want, 'digits'], [ex.formatInternational(), 'prefix']]
+    for (const [form, countrySource] of forms) {
       const r = normalizePhone(form)
-      t.strictSame(r, { ok: true, phone: { input: form, normalized: want, country: region } }, `${region} ${form}`)
+      t.strictSame(r, { ok: true, phone: { input: form, normalized: want, country: region, countrySource } }, `${region} ${form}`)
     }
     const national = ex.formatNational()
     const r = normalizePhone(national, region)
-    t.strictSame(r, { ok: true, phone: { input: national, normalized: want, country: region } }, `${region} national ${national}`)
+    t.strictSame(r, { ok: true, phone: { input: national, normalized: want, country: region, countrySource: 'country-field' } }, `${region} national ${national}`)
+    const byDefault = normalizePhone(national, region, 'default-country')
+    t.match(byDefault, { ok: true, phone: { normalized: want, countrySource: 'default-country' } }, `${region} national through DEFAULT_COUNTRY`)
+    t.match(normalizePhone(national), { ok: false }, `${region} national ${national} without a region is refused, never guessed`)
   }
+})
+
+t.test('without a region, formatted input is NEEDS_COUNTRY with a sentence naming + and the country field', async t => {
+  for (const input of ['(201) 555-0123', '201-555-7788', '321 123 4567']) {
+    const r = normalizePhone(input)
+    t.match(r, { ok: false, reason: 'NEEDS_COUNTRY', message: /with \+ and the country calling code, or give its region in the country field/ }, input)
+    t.match(normalizePhone(input, 'US'), { ok: true }, `${input} with a region is read`)
+  }
+})
+
+t.test('INVALID_FOR_REGION names the region assumed and where it came from', async t => {
+  t.match(normalizePhone('+1 555 123 4567'), { ok: false, reason: 'INVALID_FOR_REGION', region: 'US', message: 'The phone number is not a valid number in United States (US), the country of its calling code.' })
+  t.match(normalizePhone('+593 5 123 4567'), { ok: false, region: 'EC', message: /Ecuador \(EC\)/ })
+  t.match(normalizePhone('555 123 4567', 'US'), { ok: false, region: 'US', message: /United States \(US\), the region given in the country field/ })
+  t.match(normalizePhone('555 123 4567', 'US', 'default-country'), { ok: false, region: 'US', message: /the region set in DEFAULT_COUNTRY/ })
 })
 
 t.test('input longer than 64 characters is TOO_LONG without parsing', async t => {

@@ -247,12 +247,15 @@ t.test('missing botId when JELOU_BOT_ID is unset: 400 /botId required', async (t
   t.equal(sandbox.messages()[0].path, '/v2/whatsapp/bot-9/hsm')
 })
 
-t.test('the first failing rule is reported even when a cross-field rule also fails', async (t) => {
-  // A schema failure wins: the cross-field checks only run on a schema-valid body.
+t.test('a schema failure and a cross-field failure are reported together', async (t) => {
   const { app, sandbox } = await buildTestApp(t)
   const res = await post(app, '/v1/messages/carousel', { ...VALID.carousel, cards: [card(PNG), card(MP4, { extra: 1 })] })
   t.equal(res.status, 400)
-  t.match(res.body.errors?.[0], { path: '/cards/1/extra', rule: 'additionalProperties' })
+  t.match(res.body.errors, [
+    { path: '/cards/1/mediaUrl', rule: 'sameMediaKind' },
+    { path: '/cards/1/extra', rule: 'additionalProperties' }
+  ], 'both, in the order the body holds them (mediaUrl is written before extra)')
+  t.equal(res.body.errors?.length, 2)
   t.equal(sandbox.messages().length, 0)
 })
 

@@ -1,68 +1,19 @@
 // The one place that decides what a caller sees when something fails: RFC 9457 problem bodies, no stack traces.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { PROBLEMS, isHsmError, problem, problemAnswer, sendAnswer, validationFailed, type FieldError, type HsmError } from '../errors.js'
-import { PATTERN_MESSAGES } from '../schemas/common.js'
-import { SEND_LOGGED } from '../send.js'
-import { maskPhonesIn } from '../phone.js'
-
-interface AjvError {
-  keyword: string
-  instancePath: string
-  message?: string
-  params: Record<string, unknown>
-}
-
-const LIMIT_KEYWORDS = new Set(['maxLength', 'minLength', 'maxItems', 'minItems', 'maxProperties', 'minProperties', 'maximum', 'minimum', 'exclusiveMaximum', 'exclusiveMinimum'])
-
-/** Field names come from the caller (unknown keys, memory keys): shorten them and mask digit runs that could be a phone number. */
-function safePath (path: string): string {
-  return maskPhonesIn(path.slice(0, 200))
-}
-
-/** One Ajv error as a field error naming the field and the rule. */
-export function toFieldError (error: AjvError, part: string): FieldError {
-  const { keyword, params } = error
-  let path = error.instancePath
-  let message = error.message ?? 'is invalid'
-  let limit: number | string | undefined
-  if (keyword === 'required') {
-    path = `${path}/${String(params.missingProperty)}`
-    message = 'is required'
-  } else if (keyword === 'additionalProperties') {
-    path = `${path}/${String(params.additionalProperty)}`
-    message = 'is not an allowed field'
-  } else if (keyword === 'pattern') {
-    message = PATTERN_MESSAGES.get(String(params.pattern)) ?? `must match ${String(params.pattern)}`
-  } else if (keyword === 'format') {
-    message = `must be a valid ${String(params.format)}`
-  } else if (keyword === 'enum') {
-    message = `must be one of ${(params.allowedValues as unknown[]).join(', ')}`
-  } else if (keyword === 'anyOf') {
-    message = 'must be one of the documented forms (see the schema)'
-  }
-  if (LIMIT_KEYWORDS.has(keyword)) limit = params.limit as number
-  const field: FieldError = { in: part, path: path === '' ? '/' : safePath(path), rule: keyword, message }
-  if (limit !== undefined) field.limit = limit
-  return field
-}
-
-/** Ajv reports a failed anyOf branch by branch, then the anyOf itself: keep the anyOf, which names the field. */
-function pickErrors (errors: AjvError[]): AjvError[] {
-  const anyOf = errors.find((e) => e.keyword === 'anyOf')
-  return anyOf === undefined ? errors.slice(0, 1) : [anyOf]
-}
+import { PROBLEMS, isHsmError, problem, problemAnswer, sendAnswer, validationFailed, type HsmError } from '../errors.js'
+import { MAX_FIELD_ERRORS, inDocumentOrder, schemaFieldErrors } from '../schemas/field-errors.js'
+import { REFUSAL, SEND_LOGGED, type Refusal } from '../send.js'
 
 /** Turn Fastify's own errors (schema, body parsing, limits) into our coded errors. */
-function toHsmError (error: FastifyError): HsmError | null {
+function toHsmError (error: FastifyError, request: FastifyRequest): HsmError | null {
   if (isHsmError(error)) return error
   if (error.validation !== undefined) {
-    const part = error.validationContext ?? 'body'
-    return validationFailed(pickErrors(error.validation as unknown as AjvError[]).map((e) => toFieldError(e, part)))
+    return validationFailed(inDocumentOrder(schemaFieldErrors(error), request.body), MAX_FIELD_ERRORS)
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem('PAYLOAD_TOO_LARGE', 'The request body is larger than BODY_LIMIT_BYTES allows.')
+      return problem('PAYLOAD_TOO_LARGE', `The request body is larger than ${request.routeOptions.bodyLimit} bytes, the limit BODY_LIMIT_BYTES sets.`)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return problem('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.')
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -81,23 +32,53 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, error
   return sendAnswer(reply, problemAnswer(error, request.id))
 }
 
+/** Routes as patterns, so a wrong method on a known path is told which methods it has. */
+interface KnownRoute {
+  pattern: RegExp
+  methods: Set<string>
+}
+
+function routePattern (url: string): RegExp {
+  const escaped = url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')
+  return new RegExp(`^${escaped}/?$`)
+}
+
 export default fp(async (app) => {
+  const routes = new Map<string, KnownRoute>()
+  app.addHook('onRoute', (route) => {
+    const known = routes.get(route.url) ?? { pattern: routePattern(route.url), methods: new Set<string>() }
+    for (const method of ([] as string[]).concat(route.method)) known.methods.add(method)
+    routes.set(route.url, known)
+  })
+
+  /** 405 with Allow when the path exists under other methods, else 404. */
+  function noRoute (request: FastifyRequest, reply: FastifyReply) {
+    const path = request.url.split('?')[0]
+    const allowed = new Set<string>()
+    for (const route of routes.values()) if (route.pattern.test(path)) for (const m of route.methods) allowed.add(m)
+    if (allowed.size === 0) return sendProblem(request, reply, problem('NOT_FOUND', `No route ${request.method} ${path}.`))
+    const allow = [...allowed].sort().join(', ')
+    reply.header('allow', allow)
+    return sendProblem(request, reply, problem('METHOD_NOT_ALLOWED', `${path} does not accept ${request.method}; it accepts ${allow}.`))
+  }
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const coded = toHsmError(error)
+    // An unknown method or path whose body could not be parsed is still "no such route", not a body error.
+    if (request.is404) return noRoute(request, reply)
+    const coded = toHsmError(error, request)
     if (coded === null) {
       request.log.error({ err: { type: error.name, message: error.message, code: error.code, stack: error.stack } }, 'unexpected error')
       return sendProblem(request, reply, problem('INTERNAL_ERROR', 'Something went wrong on our side; nothing was sent. Quote the requestId when reporting it.'))
     }
     if ((coded as { [SEND_LOGGED]?: boolean })[SEND_LOGGED] !== true) {
       // Refused before any send: one line with the code and where, never the values.
-      request.log.info({ caller: request.caller, code: coded.code, status: PROBLEMS[coded.code].status, errors: coded.errors }, 'request refused')
+      const about = (coded as { [REFUSAL]?: Refusal })[REFUSAL]
+      request.log.info({ caller: request.caller, kind: about?.kind, template: about?.template, to: about?.to, code: coded.code, status: PROBLEMS[coded.code].status, errors: coded.errors }, 'request refused')
       app.metrics.refusal(coded.code)
       for (const field of coded.errors ?? []) app.metrics.validationFailure(field.rule)
     }
     return sendProblem(request, reply, coded)
   })
 
-  app.setNotFoundHandler((request, reply) => {
-    return sendProblem(request, reply, problem('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`))
-  })
+  app.setNotFoundHandler(noRoute)
 }, { name: 'error-handler', fastify: '5.x' })

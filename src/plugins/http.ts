@@ -17,7 +17,20 @@ export default fp(async (app) => {
       done(validationFailed([{ in: 'body', path: '/', rule: 'encoding', message: 'is not valid UTF-8' }]), undefined)
       return
     }
-    parseJson(request, text, done)
+    parseJson(request, text, (error, value) => {
+      if ((error as { code?: string } | null)?.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+        // Fastify drops the parser's message; parse again (failure path only) to learn where it stopped.
+        let message = 'holds a forbidden key (__proto__ or constructor.prototype)'
+        try {
+          JSON.parse(text)
+        } catch (syntax) {
+          message = jsonErrorMessage(syntax as SyntaxError, text)
+        }
+        done(validationFailed([{ in: 'body', path: '/', rule: 'json', message }]), undefined)
+        return
+      }
+      done(error, value)
+    })
   })
 
   // While closing, answers in flight tell keep-alive clients to hang up (see sendAnswer), so
@@ -28,6 +41,21 @@ export default fp(async (app) => {
     done()
   })
 }, { name: 'http', fastify: '5.x' })
+
+/**
+ * Where JSON parsing stopped, as line, column and character position. Node's own wording is kept
+ * only when it holds no quoted input ("Expected ',' or '}' after property value"): newer Node
+ * versions quote the text around the error, which could hold a phone number.
+ */
+export function jsonErrorMessage (error: SyntaxError, text: string): string {
+  const at = /at position (\d+)/.exec(error.message)
+  const position = at === null ? text.length : Number(at[1])
+  const before = text.slice(0, position)
+  const line = before.split('\n').length
+  const column = position - before.lastIndexOf('\n')
+  const what = /^(Expected [^"]*?) in JSON at position/.exec(error.message)?.[1] ?? (at === null ? 'the JSON ends early' : 'unexpected character')
+  return `is not valid JSON: ${what.charAt(0).toLowerCase()}${what.slice(1)} at line ${line}, column ${column} (offset ${position})`
+}
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -7,11 +7,11 @@ import { problem, sendAnswer, validationFailed } from '../errors.js'
 import type { Catalogue } from '../catalogue/catalogue.js'
 import type { CatalogueTemplate, TemplateVariable } from '../catalogue/types.js'
 import { toPositions, variableErrors } from '../catalogue/variables.js'
-import { toFieldError } from '../plugins/error-handler.js'
+import { toFieldError } from '../schemas/field-errors.js'
 import type { Sender } from '../send.js'
 import { validatorCompiler } from '../schemas/ajv.js'
 import { CommonFields, ParamSchema } from '../schemas/common.js'
-import { DryRunQuerySchema, sendResponses } from '../schemas/routes.js'
+import { DryRunQuerySchema, isDryRun, sendResponses } from '../schemas/routes.js'
 import { TEMPLATE_KINDS } from '../templates/index.js'
 import { futureError, type CommonBody, type TemplateKind } from '../templates/kind.js'
 
@@ -168,6 +168,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
     const answer = await send(request, reply, {
       kind: kind.kind,
       template: name,
+      body: request.body,
       to: body.to,
       toPath: '/to',
       botIdIn: 'body',
@@ -175,7 +176,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
       botId,
       language: body.language,
       clientRef: body.clientRef,
-      dryRun: (request.query as { dryRun?: boolean }).dryRun === true,
+      dryRun: isDryRun(request.query),
       fieldErrors: [...futureError('/expiresAt', body.expiresAt as string | number | undefined, now), ...(kind.check?.(body, now) ?? [])],
       build: (ctx) => kind.toUpstream(body, ctx)
     })

@@ -1,4 +1,4 @@
-// Liveness and readiness: /health answers while the process runs, /ready while it can send.
+// Liveness and readiness: /health answers while the process runs, /ready while it can send and is not draining.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Redis } from 'ioredis'
@@ -6,7 +6,9 @@ import type { Catalogue } from '../catalogue/catalogue.js'
 
 const HealthSchema = Type.Object({ status: Type.Literal('ok') })
 const ReadySchema = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready'), Type.Literal('draining')], {
+    description: 'draining: SIGTERM arrived; requests are still served for SHUTDOWN_DRAIN_MS so load balancers can stop sending here first.'
+  }),
   mode: Type.Union([Type.Literal('live'), Type.Literal('sandbox')]),
   checks: Type.Object({
     config: Type.String({ description: 'Always ok: the service does not start with an invalid configuration.' }),
@@ -34,7 +36,14 @@ function catalogueCheck (catalogue: Catalogue): string {
     : `degraded: Jelou's template list for ${s.botId} failed ${s.failures} times; the list from ${new Date(s.loadedAt).toISOString()} stays in force`).join('; ')
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ mode: 'live' | 'sandbox', catalogue: Catalogue }> = async (app, { mode, catalogue }) => {
+export interface HealthOptions {
+  mode: 'live' | 'sandbox'
+  /** Set by the shutdown path (server.ts): from then on /ready answers 503 draining. */
+  lifecycle: { draining: boolean }
+  catalogue: Catalogue
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { mode, lifecycle, catalogue }) => {
   app.get('/health', {
     schema: { tags: ['health'], summary: 'Liveness', description: 'Answers 200 while the process is running.', response: { 200: HealthSchema } }
   }, async () => ({ status: 'ok' as const }))
@@ -43,7 +52,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ mode: 'live' | 'sandbox',
     schema: {
       tags: ['health'],
       summary: 'Readiness',
-      description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot: the upstream pool, or Redis when REDIS_URL is set. A template catalogue outage is reported in checks.catalogue but keeps 200: sends go on with the last good catalogue.',
+      description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot: the upstream pool, or Redis when REDIS_URL is set. After SIGTERM it answers 503 draining at once, while other routes keep serving for SHUTDOWN_DRAIN_MS. A template catalogue outage is reported in checks.catalogue but keeps 200: sends go on with the last good catalogue.',
       response: { 200: ReadySchema, 503: ReadySchema }
     }
   }, async (_request, reply) => {
@@ -53,6 +62,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ mode: 'live' | 'sandbox',
       upstream: pool.closed === true || pool.destroyed === true ? 'closed' : 'ok',
       catalogue: catalogueCheck(catalogue)
     }
+    if (lifecycle.draining) return await reply.code(503).send({ status: 'draining', mode, checks })
     if (app.redis !== null) checks.redis = await pingRedis(app.redis)
     const ready = checks.upstream === 'ok' && (checks.redis ?? 'ok') === 'ok'
     return await reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', mode, checks })

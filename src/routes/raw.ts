@@ -2,16 +2,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Sender } from '../send.js'
-import { sendAnswer } from '../errors.js'
-import { sendResponses } from '../schemas/routes.js'
+import { sendAnswer, type FieldError } from '../errors.js'
+import { DryRunSchema, isDryRun, sendResponses } from '../schemas/routes.js'
+import { crossFieldErrors, isSchemaValid, schemaFieldErrors } from '../schemas/field-errors.js'
 import { PATTERNS, patterned } from '../schemas/common.js'
 import { upstreamBodySchema, upstreamConditionalErrors, type UpstreamBody } from '../upstream/schema.js'
 
 const RawQuerySchema = Type.Object({
   botId: Type.Optional(patterned(['botId'], { description: 'Jelou bot; defaults to JELOU_BOT_ID.' })),
   country: Type.Optional(patterned(['country'], { description: 'Region for a national-format number; defaults to DEFAULT_COUNTRY.' })),
-  dryRun: Type.Optional(Type.Boolean({ description: 'Run every check and answer 200 with the request that would be sent, without sending.' }))
+  dryRun: DryRunSchema
 }, { additionalProperties: false })
+
+/** Fields a caller of the kind routes puts in the body, which the raw route takes in the query string. */
+const QUERY_FIELDS = new Set(['/botId', '/country', '/dryRun'])
+
+/** "botId is not an allowed field" becomes a pointer to `?botId=`. */
+function pointToQuery (errors: FieldError[]): FieldError[] {
+  return errors.map((e) => e.in === 'body' && e.rule === 'additionalProperties' && QUERY_FIELDS.has(e.path)
+    ? { ...e, message: `is not a field of Jelou's body: give it in the query string as ?${e.path.slice(1)}=` }
+    : e)
+}
 
 export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app, { send }) => {
   app.post('/v1/messages', {
@@ -32,14 +43,19 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
         }
       },
       response: sendResponses
-    }
+    },
+    // Schema failures reach the handler, so the phone rule can be reported with them.
+    attachValidation: true
   }, async (request, reply) => {
-    const { fileName, ...body } = request.body as UpstreamBody
+    const schemaErrors = pointToQuery(schemaFieldErrors(request.validationError))
+    const { fileName, ...body } = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as UpstreamBody
     if (fileName !== undefined && body.filename === undefined) body.filename = fileName
+    const valid = (path: string) => isSchemaValid(schemaErrors, path)
     const answer = await send(request, reply, {
       kind: 'raw',
-      template: body.elementName,
-      to: body.destinations[0],
+      template: valid('/elementName') ? body.elementName : undefined,
+      body: request.body,
+      to: valid('/destinations/0') && isSchemaValid(schemaErrors, '/country', 'querystring') ? body.destinations[0] : undefined,
       toPath: '/destinations/0',
       botIdIn: 'querystring',
       country: request.query.country,
@@ -47,8 +63,8 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
       // The raw body keeps its own language (or none): no default is added.
       language: undefined,
       clientRef: undefined,
-      dryRun: request.query.dryRun === true,
-      fieldErrors: upstreamConditionalErrors(body).map((e) => ({ in: 'body', ...e })),
+      dryRun: isDryRun(request.query),
+      fieldErrors: [...schemaErrors, ...crossFieldErrors(schemaErrors, () => upstreamConditionalErrors(body).map((e) => ({ in: 'body', ...e })))],
       build: (ctx) => ({ ...body, destinations: [ctx.to] })
     })
     return await sendAnswer(reply, answer)

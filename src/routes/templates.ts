@@ -4,7 +4,8 @@ import { TEMPLATE_KINDS } from '../templates/index.js'
 import { futureError, type CommonBody } from '../templates/kind.js'
 import type { Sender } from '../send.js'
 import { sendAnswer } from '../errors.js'
-import { DryRunQuerySchema, sendResponses } from '../schemas/routes.js'
+import { DryRunQuerySchema, isDryRun, sendResponses } from '../schemas/routes.js'
+import { crossFieldErrors, isSchemaValid, schemaFieldErrors } from '../schemas/field-errors.js'
 
 export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app, { send }) => {
   for (const template of TEMPLATE_KINDS) {
@@ -18,22 +19,32 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async
         querystring: DryRunQuerySchema,
         body: { ...template.schema, 'x-examples': template.examples },
         response: sendResponses
-      }
+      },
+      // Schema failures reach the handler, so the cross-field and phone rules can be reported with them.
+      attachValidation: true
     }, async (request, reply) => {
-      const body = request.body as CommonBody
+      const schemaErrors = schemaFieldErrors(request.validationError)
+      // A body that is not an object (null, a list) has only the schema's error; read no field from it.
+      const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as CommonBody
+      const valid = (path: string) => isSchemaValid(schemaErrors, path)
       const now = Date.now()
       const answer = await send(request, reply, {
         kind: template.kind,
-        template: body.template,
-        to: body.to,
+        template: valid('/template') ? body.template : undefined,
+        body: request.body,
+        to: valid('/to') && valid('/country') ? body.to : undefined,
         toPath: '/to',
         botIdIn: 'body',
         country: body.country,
         botId: body.botId,
         language: body.language,
         clientRef: body.clientRef,
-        dryRun: request.query.dryRun === true,
-        fieldErrors: [...futureError('/expiresAt', body.expiresAt as string | number | undefined, now), ...(template.check?.(body, now) ?? [])],
+        dryRun: isDryRun(request.query),
+        paramCount: template.paramCount?.(body),
+        fieldErrors: [...schemaErrors, ...crossFieldErrors(schemaErrors, () => [
+          ...futureError('/expiresAt', body.expiresAt as string | number | undefined, now),
+          ...(template.check?.(body, now) ?? [])
+        ])],
         build: (ctx) => template.toUpstream(body, ctx)
       })
       return await sendAnswer(reply, answer)

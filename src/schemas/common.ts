@@ -103,7 +103,10 @@ export function kindBody<P extends TProperties> (fields: P, description: string,
 export const PhoneEchoSchema = Type.Object({
   input: Type.String({ description: 'The `to` you sent.' }),
   normalized: Type.String({ description: 'What was sent to Jelou: country code and number, digits only.' }),
-  country: Type.Union([Type.String(), Type.Null()], { description: 'Region of the number, when known.' }),
+  country: Type.Union([Type.String(), Type.Null()], { description: 'Region of the number (ISO 3166 alpha-2), when known; null for non-geographic numbers such as +800.' }),
+  countrySource: Type.Union([Type.Literal('prefix'), Type.Literal('digits'), Type.Literal('country-field'), Type.Literal('default-country')], {
+    description: 'Where the country came from: `prefix` (the number started with +, 00 or the region\'s international prefix such as 011), `digits` (an unformatted digit string read country code first), `country-field` (read as a national number of the `country` you gave), `default-country` (read as a national number of DEFAULT_COUNTRY).'
+  }),
   allowance: Type.Optional(Type.String({ description: 'Set when the number passed only through a documented allowance (MX_521, BR_NO_NINTH_DIGIT).' }))
 }, { description: 'How `to` was read.' })
 
@@ -137,8 +140,16 @@ export const FieldErrorSchema = Type.Object({
   path: Type.String({ description: 'JSON pointer to the field, e.g. /params/0.' }),
   rule: Type.String({ description: 'The rule broken: maxLength, pattern, required, additionalProperties, future, …' }),
   message: Type.String(),
-  limit: Type.Optional(Type.Union([Type.Number(), Type.String()]))
+  limit: Type.Optional(Type.Union([Type.Number(), Type.String()])),
+  region: Type.Optional(Type.String({ description: 'For INVALID_FOR_REGION: the region (ISO 3166 alpha-2) the number was assumed to belong to.' }))
 })
+
+export const RetrySchema = Type.Object({
+  policy: Type.Union([Type.Literal('never'), Type.Literal('same-key'), Type.Literal('new-key')], {
+    description: '`never`: the same request fails the same way, change it first. `same-key`: send the same request again after `afterSeconds`, with the same Idempotency-Key if you sent one (nothing was sent, or the retry learns the outcome; a new key may send twice). `new-key`: only as a new message with a new Idempotency-Key.'
+  }),
+  afterSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds to wait before retrying; equal to the Retry-After header.' }))
+}, { description: 'How to retry this request.' })
 
 export const ProblemSchema = Type.Object({
   type: Type.String({ description: 'URI naming the error kind.' }),
@@ -146,7 +157,8 @@ export const ProblemSchema = Type.Object({
   status: Type.Integer(),
   code: Type.String({ description: 'Stable machine code, e.g. VALIDATION_FAILED, INVALID_PHONE, UPSTREAM_TIMEOUT.' }),
   detail: Type.String(),
-  retriable: Type.Boolean({ description: 'Whether sending the same request again may succeed.' }),
+  retriable: Type.Boolean({ description: 'Whether sending the same request again may succeed: `retry.policy` is not `never`.' }),
+  retry: RetrySchema,
   requestId: Type.String(),
   reason: Type.Optional(Type.String({ description: 'For INVALID_PHONE: TOO_SHORT, TOO_LONG, INVALID_COUNTRY, NEEDS_COUNTRY, NOT_A_NUMBER or INVALID_FOR_REGION.' })),
   errors: Type.Optional(Type.Array(FieldErrorSchema)),

@@ -12,9 +12,17 @@ export const SHARED_SCHEMAS = [
 
 const ref = (id: string, description: string): TSchema => ({ description, $ref: `${id}#` }) as unknown as TSchema
 
-export const DryRunQuerySchema = Type.Object({
-  dryRun: Type.Optional(Type.Boolean({ description: 'Run every check and answer 200 with the request that would be sent, without sending.' }))
-}, { additionalProperties: false })
+export const DryRunSchema = Type.Optional(Type.Enum(['true', 'false', '1', '0'], {
+  description: 'Run every check and answer 200 with the request that would be sent, without sending: `true` or `1`; `false` or `0` (the default) sends.'
+}))
+
+export const DryRunQuerySchema = Type.Object({ dryRun: DryRunSchema }, { additionalProperties: false })
+
+/** `?dryRun=true` or `?dryRun=1`; anything else the schema let through means a real send. */
+export function isDryRun (query: unknown): boolean {
+  const value = (query as { dryRun?: unknown } | null)?.dryRun
+  return value === 'true' || value === '1'
+}
 
 function problemResponse (codes: ProblemCode[]): TSchema {
   const lines = codes.map((code) => `\`${code}\`: ${PROBLEMS[code].title}`).join('; ')

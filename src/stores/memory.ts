@@ -30,7 +30,7 @@ export function memoryIdempotencyStore (maxKeys: number, now: () => number = Dat
         return
       }
     }
-    throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight; nothing was sent. Retry shortly.')
+    throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight; nothing was sent.')
   }
 
   function put (key: string, entry: Entry) {

@@ -13,7 +13,7 @@ interface Record {
 const hashed = (key: string) => createHash('sha256').update(key).digest('hex')
 
 function unavailable (cause: unknown) {
-  return problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; nothing was sent. Retry shortly.', { cause })
+  return problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; nothing was sent.', { cause })
 }
 
 export function redisIdempotencyStore (redis: Redis, prefix: string): IdempotencyStore {

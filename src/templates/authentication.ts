@@ -15,6 +15,8 @@ export const authentication = defineKind({
       value: { to: '+593 98 765 4321', template: 'login_code', language: 'es', code: '483920', botId: 'bot-123' }
     }
   },
+  // The code fills the body and the button: one value.
+  paramCount: () => 1,
   toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', {
     parameters: [body.code],
     buttonParameters: [{ type: 'URL', param: body.code }]

@@ -4,6 +4,7 @@ import type { Language } from '../config.js'
 import type { FieldError } from '../errors.js'
 import type { UpstreamBody } from '../upstream/schema.js'
 import type { CommonFields } from '../schemas/common.js'
+import { secondsHint } from '../schemas/field-errors.js'
 
 export interface BuildContext {
   /** The normalized recipient number. */
@@ -30,6 +31,8 @@ export interface TemplateKind<S extends TSchema = TSchema> {
   examples: Record<string, NamedExample<Static<S>>>
   /** Cross-field rules a JSON Schema cannot say (dates in the future, all cards alike). */
   check?: (body: Static<S>, now: number) => FieldError[]
+  /** How many values the caller filled, when Jelou's body repeats one (the authentication code); else counted from Jelou's body. */
+  paramCount?: (body: Static<S>) => number
   /** Pure: the request body to Jelou's body. One small function, so a correction is a one-line change. */
   toUpstream: (body: Static<S>, ctx: BuildContext) => UpstreamBody
 }
@@ -49,7 +52,7 @@ export function futureError (path: string, value: string | number | undefined, n
   // JSON Schema's date-time admits leap seconds (…:60Z), which Date cannot represent.
   if (Number.isNaN(ms)) return [{ in: 'body', path, rule: 'format', message: 'must be a date-time JavaScript can represent (no leap second)' }]
   if (ms > now) return []
-  return [{ in: 'body', path, rule: 'future', message: 'must be in the future' }]
+  return [{ in: 'body', path, rule: 'future', message: `must be in the future${secondsHint(value)}` }]
 }
 
 /**

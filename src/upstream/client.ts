@@ -15,9 +15,19 @@ export interface UpstreamClientOptions {
   maxRetries?: number
   /** First backoff step; doubled per retry and jittered. */
   backoffMs?: number
+  /** Tracing (src/tracing.ts); absent when tracing is off, so an attempt pays one check. */
+  tracer?: AttemptTracer
+}
+
+/** One span per attempt: started before the request is dispatched, ended with that attempt's outcome. */
+export interface AttemptTracer {
+  /** May add trace context to `headers` (only with JELOU_SEND_TRACEPARENT=true). */
+  start: (input: SendInput, attempt: number, headers: Record<string, string>) => { end: (outcome: SendOutcome) => void }
 }
 
 export interface SendInput {
+  /** The template kind, for traces only. */
+  kind?: string
   botId: string
   body: UpstreamBody
   requestId: string
@@ -38,7 +48,7 @@ export interface UpstreamClient {
 }
 
 export function createUpstreamClient (options: UpstreamClientOptions): UpstreamClient {
-  const { dispatcher, timeoutMs, maxRetries = 2, backoffMs = 100 } = options
+  const { dispatcher, timeoutMs, maxRetries = 2, backoffMs = 100, tracer } = options
   const authorization = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`
 
   async function send (input: SendInput): Promise<SendOutcome> {
@@ -51,16 +61,18 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
       const remaining = Math.max(1, deadline - Date.now())
       let retryAfterMs: number | null = null
       let outcome: SendOutcome
+      const headers: Record<string, string> = {
+        authorization,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'x-request-id': input.requestId
+      }
+      const span = tracer?.start(input, attempts, headers)
       try {
         const response = await post(dispatcher, {
           method: 'POST',
           path,
-          headers: {
-            authorization,
-            'content-type': 'application/json',
-            accept: 'application/json',
-            'x-request-id': input.requestId
-          },
+          headers,
           body: payload,
           headersTimeout: remaining,
           bodyTimeout: remaining
@@ -74,6 +86,7 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
         outcome = { ok: false, error: problem(failure.code, failure.detail, { cause: error }), upstreamStatus: null, attempts }
         if (failure.retrySafe) retryAfterMs = 0
       }
+      span?.end(outcome)
       if (outcome.ok || retryAfterMs === null || attempts > maxRetries) return outcome
       const wait = retryAfterMs + jitter(backoffMs * 2 ** (attempts - 1))
       if (Date.now() + wait >= deadline) return outcome

@@ -1,0 +1,29 @@
+// Test helper: the real service process (src/server.ts under tap's TypeScript loader), its URL and its output.
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+interface TapLike {
+  teardown: (fn: () => unknown) => void
+}
+
+const server = fileURLToPath(new URL('../src/server.ts', import.meta.url))
+
+/** Starts the service on a free port with exactly `env` (plus PATH); resolves once it listens. */
+export async function startServer (t: TapLike, env: Record<string, string>) {
+  // process.execArgv carries tap's TypeScript loader, so the child runs the .ts entry directly;
+  // tap's TS_NODE_* settings (transpile only) come along, or the child would type-check every file.
+  const loader = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('TS_NODE_')))
+  const child = spawn(process.execPath, [...process.execArgv, server], { env: { PATH: process.env.PATH, ...loader, PORT: '0', ...env } })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += String(chunk) })
+  child.stderr.on('data', (chunk) => { output += String(chunk) })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (match !== null) { clearInterval(timer); resolve(match[1] as string) }
+      if (child.exitCode !== null) { clearInterval(timer); reject(new Error(`server exited: ${output}`)) }
+    }, 50)
+  })
+  return { child, url, output: () => output }
+}
