@@ -96,14 +96,14 @@ t.test('a real send answers without a preview', async (t) => {
 
 t.test('the bot id is URL-encoded in the dry-run path like in the real one', async (t) => {
   const { app } = await buildTestApp(t)
-  const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'order_update', botId: 'bot+1' })
+  const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'shipping_notice', botId: 'bot+1' })
   t.equal(dry.status, 200)
   t.equal((dry.body.upstream as { path: string }).path, '/v2/whatsapp/bot%2B1/hsm')
 })
 
 t.test('dryRun=false sends for real', async (t) => {
   const { app, sandbox, logs } = await buildTestApp(t)
-  const res = await post(app, '/v1/messages/text?dryRun=false', { to: TO, template: 'order_update' })
+  const res = await post(app, '/v1/messages/text?dryRun=false', { to: TO, template: 'shipping_notice' })
   t.equal(res.status, 202)
   t.equal(sandbox.messages().length, 1)
   t.match(logs.sends(), [{ outcome: 'sent' }])
@@ -113,8 +113,8 @@ t.test('a dry run still validates: bad input is 400 and nothing is logged as a s
   const { app, sandbox, logs } = await buildTestApp(t)
   const BAD = [
     { name: 'schema', body: { to: TO, template: 'Order-Update' }, code: 'VALIDATION_FAILED', path: '/template', rule: 'pattern' },
-    { name: 'cross-field', body: { to: TO, template: 'order_update', expiresAt: '2020-01-01T00:00:00Z' }, code: 'VALIDATION_FAILED', path: '/expiresAt', rule: 'future' },
-    { name: 'phone', body: { to: '0987654321', template: 'order_update' }, code: 'INVALID_PHONE', path: '/to', rule: 'NEEDS_COUNTRY' }
+    { name: 'cross-field', body: { to: TO, template: 'shipping_notice', expiresAt: '2020-01-01T00:00:00Z' }, code: 'VALIDATION_FAILED', path: '/expiresAt', rule: 'future' },
+    { name: 'phone', body: { to: '0987654321', template: 'shipping_notice' }, code: 'INVALID_PHONE', path: '/to', rule: 'NEEDS_COUNTRY' }
   ]
   for (const c of BAD) {
     const res = await post(app, '/v1/messages/text?dryRun=true', c.body)
@@ -128,7 +128,7 @@ t.test('a dry run still validates: bad input is 400 and nothing is logged as a s
 
 t.test('the dryRun query parameter is validated', async (t) => {
   const { app, sandbox, logs } = await buildTestApp(t)
-  const body = { to: TO, template: 'order_update' }
+  const body = { to: TO, template: 'shipping_notice' }
 
   const yes = await post(app, '/v1/messages/text?dryRun=yes', body)
   t.equal(yes.status, 400)
@@ -143,7 +143,7 @@ t.test('the dryRun query parameter is validated', async (t) => {
   t.equal(other.status, 400)
   t.match(other.body, { errors: [{ in: 'querystring', path: '/debug', rule: 'additionalProperties' }] })
 
-  const rawYes = await post(app, '/v1/messages?dryRun=yes', { elementName: 'order_update', destinations: [TO] })
+  const rawYes = await post(app, '/v1/messages?dryRun=yes', { elementName: 'shipping_notice', destinations: [TO] })
   t.equal(rawYes.status, 400)
   t.match(rawYes.body, { errors: [{ in: 'querystring', path: '/dryRun', rule: 'enum' }] })
 

@@ -15,6 +15,8 @@ async function flakyUpstream (t: Test, seed: number) {
   const random = () => { state = (state * 1103515245 + 12345) % 2147483648; return state / 2147483648 }
   const perKey = new Map<string, { requests: number, ok: number }>()
   const server = http.createServer((req, res) => {
+    // The template list the service loads at start-up: not this stub's subject.
+    if (req.method !== 'POST') return res.writeHead(404).end()
     let raw = ''
     req.on('data', (chunk) => { raw += String(chunk) })
     req.on('end', () => {
@@ -68,7 +70,7 @@ t.test(`${TOTAL} requests at ${CONCURRENCY} concurrent, a share repeating idempo
         method: 'POST',
         path: '/v1/messages/text',
         headers: { 'content-type': 'application/json', 'idempotency-key': key, 'x-request-id': requestId },
-        body: JSON.stringify({ to: '+593 98 765 4321', template: 'order_update', params: [key] })
+        body: JSON.stringify({ to: '+593 98 765 4321', template: 'shipping_notice', params: [key] })
       })
       const body = await res.body.json() as { messageId?: string, code?: string }
       answers.push({ key, requestId, status: res.statusCode, code: body.code, messageId: body.messageId, replayed: res.headers['idempotent-replayed'] === 'true' })

@@ -9,7 +9,7 @@ import { MAX_UPSTREAM_ANSWER_BYTES } from '../src/upstream/schema.js'
 const send = (template: string, extra: Record<string, unknown> = {}) =>
   ({ to: '+593 98 765 4321', template, params: ['Maria', '0987654321'], ...extra })
 
-/** A raw TCP server on 127.0.0.1 that hands each request's socket to `onRequest`. */
+/** A raw TCP server on 127.0.0.1 that hands each send's socket to `onRequest`. */
 async function rawServer (t: Test, onRequest: (socket: net.Socket, index: number) => void) {
   let requests = 0
   const heads: string[] = []
@@ -24,8 +24,11 @@ async function rawServer (t: Test, onRequest: (socket: net.Socket, index: number
       if (end === -1) return
       const length = Number(/content-length: (\d+)/i.exec(buffered)?.[1] ?? 0)
       if (buffered.length - end - 4 < length) return
-      heads.push(buffered.slice(0, end + 2))
+      const head = buffered.slice(0, end + 2)
       buffered = ''
+      // The template list the service loads at start-up is not these tests' subject: an empty one.
+      if (head.startsWith('GET /v1/bots/')) return answer(socket, 200, '{"data":[]}')
+      heads.push(head)
       onRequest(socket, requests++)
     })
   })

@@ -58,6 +58,38 @@ export const PROBLEM_EXAMPLES: Record<ProblemCode, ProblemExample> = {
     detail: 'Jelou rejected the message (404): check the template, bot and parameters.',
     extras: { upstream: { status: 404, body: { message: 'Template not found' } } }
   },
+  TEMPLATE_UNKNOWN: {
+    when: 'TEMPLATES_STRICT is on and the template is not in the catalogue of the bot (or POST /v1/templates/{name} names a template the catalogue does not have); nothing was sent',
+    detail: 'Template shipping_notice is not in the catalogue of bot bot-123 (TEMPLATES_STRICT); nothing was sent.'
+  },
+  TEMPLATE_NOT_APPROVED: {
+    when: 'Jelou lists the template in this language as not APPROVED (pending, rejected, paused); nothing was sent',
+    detail: 'Template order_update in es is PENDING; only APPROVED templates can be sent. Nothing was sent.'
+  },
+  TEMPLATE_LANGUAGE_UNAVAILABLE: {
+    when: 'the catalogue has the template, but not in the requested language; nothing was sent',
+    detail: 'Template order_update exists in es, not in en; nothing was sent.'
+  },
+  TEMPLATE_VARIABLE_COUNT: {
+    when: 'the request fills another number of body variables than the template has; nothing was sent',
+    detail: 'Template order_update has 2 body variables; the request fills 1. Nothing was sent.'
+  },
+  TEMPLATE_KIND_MISMATCH: {
+    when: 'the template is of another kind than the route sends (for example an image template through /v1/messages/text); nothing was sent',
+    detail: 'Template promo_banner is a image template (Jelou type image); this send is of type text. Use POST /v1/templates/promo_banner. Nothing was sent.'
+  },
+  TEMPLATE_NOT_IN_JELOU: {
+    when: 'TEMPLATES_FILE declares the template for a bot whose Jelou list does not have it; nothing was sent until the file or Jelou changes',
+    detail: 'The catalogue file declares order_update for bot bot-123, but Jelou\'s list for that bot does not have it. Nothing was sent.'
+  },
+  TEMPLATE_VARIABLES_CONFLICT: {
+    when: 'TEMPLATES_FILE and Jelou (or Jelou\'s languages) disagree on the number of variables; nothing was sent until they agree',
+    detail: 'The catalogue file names 3 variables for order_update; Jelou counts 2. Nothing was sent.'
+  },
+  TEMPLATE_LANGUAGE_CONFLICT: {
+    when: 'TEMPLATES_FILE declares a language Jelou does not list for the template; nothing was sent until they agree',
+    detail: 'The catalogue file declares order_update in en; Jelou lists it only in es. Nothing was sent.'
+  },
   RATE_LIMITED: {
     when: 'the caller spent its RATE_LIMIT_PER_MINUTE; nothing was sent',
     detail: 'At most 600 requests per minute for this caller; nothing was sent.',
@@ -147,6 +179,7 @@ const PARAMETERS = {
 
 const SEND_RESULT_EXAMPLE = (kind: string) => ({
   messageId: '7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b',
+  statusUrl: '/v1/messages/7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b',
   to: '593987654321',
   kind,
   template: 'order_update',
