@@ -154,7 +154,8 @@ export function problemAnswer (error: HsmError, requestId: string): Answer {
     title: definition.title,
     status: definition.status,
     code: error.code,
-    detail: error.message + retryAdvice(error.code, retry),
+    // A detail that already says what a same-key retry does (the resolution's sentence) only adds the risk of a new key.
+    detail: error.message.includes(SAME_KEY_RETRY) ? `${error.message} A new key may send the message twice.` : error.message + retryAdvice(error.code, retry),
     retriable: retry.policy !== 'never',
     retry,
     requestId

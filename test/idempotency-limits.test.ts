@@ -35,15 +35,20 @@ t.test('Redis', { skip: REDIS_URL === '' ? 'REDIS_URL is not set (CI sets it)' :
     const one = await buildLiveApp(t, upstream.url, env)
     const held = post(one.app, '/v1/messages/text', body, { 'idempotency-key': 'crash-1' })
     await upstream.arrived(1)
-    // Replica one's lease as it stands in Redis, copied under replica two's prefix: a claim whose owner is gone.
     const redis = new Redis(store.env.REDIS_URL)
     t.teardown(() => { redis.disconnect() })
-    const [lease] = await redis.keys(`${one.config.redis?.keyPrefix ?? ''}idem:*`)
-    const [record, pttl] = await Promise.all([redis.get(lease), redis.pttl(lease)])
-    t.ok(pttl > 6000 - 1000 && pttl <= 6000, `the lease is JELOU_TIMEOUT_MS + 5 s (${pttl} ms left)`)
+    const prefix = one.config.redis?.keyPrefix ?? ''
+    const [lease] = await redis.keys(`${prefix}idem2:*`)
+    const record = await redis.hgetall(lease)
+    const leftMs = Number(record.lease) - Date.now()
+    t.ok(leftMs > 6000 - 1000 && leftMs <= 6000, `the lease is JELOU_TIMEOUT_MS + 5 s (${leftMs} ms left)`)
+    t.ok(record.attempt, 'the claim was marked before Jelou was called (a later request resolves such a claim: test/resolution)')
+    // Replica one's claim as it stood before it called Jelou (no attempt yet), under replica two's
+    // prefix: the claim of a replica that died before sending, which must free itself.
     const twoPrefix = `test:${randomUUID()}:`
-    const orphan = lease.replace(one.config.redis?.keyPrefix ?? '', twoPrefix)
-    await redis.set(orphan, record as string, 'PX', pttl)
+    const orphan = lease.replace(prefix, twoPrefix)
+    await redis.hset(orphan, 'fp', record.fp as string, 'lease', record.lease as string)
+    await redis.pexpire(orphan, Math.max(1, leftMs))
     upstream.open()
     t.equal((await held).status, 202)
     const two = await buildLiveApp(t, upstream.url, { ...env, REDIS_KEY_PREFIX: twoPrefix })

@@ -179,8 +179,7 @@ t.test('every example in the document, executed top to bottom with the default c
   // What Swagger UI does: the body example as is, query parameters filled from their examples.
   // Defaults throughout (no JELOU_BOT_ID, RECIPIENT_LIMIT 10/60s), except load shedding: it measures
   // this busy test machine (parallel files, first-import compiles), not the examples.
-  // The catalogue's per-template routes add one example each, all to the same number: RECIPIENT_LIMIT is raised to fit them.
-  const config = loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '0', RECIPIENT_LIMIT: '100/60s' })
+  const config = loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '0' })
   const { stream } = captureLogs(t)
   const app = await buildApp(config, { logger: pino({ ...loggerOptions(config), level: 'info' }, stream) })
   t.teardown(() => app.close())

@@ -17,7 +17,7 @@ t.test('Redis down, no Idempotency-Key: 503 STORE_UNAVAILABLE and nothing sent; 
   await once(redis, 'exit')
   t.match(await readyIs(app, 503), { checks: { redis: 'unreachable' } })
   const down = await post(app, '/v1/messages/text', body)
-  t.match(down, { status: 503, headers: { 'retry-after': undefined }, body: { code: 'STORE_UNAVAILABLE', retriable: true, detail: /nothing was sent/ } })
+  t.match(down, { status: 503, headers: { 'retry-after': '5' }, body: { code: 'STORE_UNAVAILABLE', retriable: true, retry: { policy: 'same-key', afterSeconds: 5 }, detail: /nothing was sent/ } })
   t.equal(sandbox.messages().length, 0, 'the recipient guard failed closed: Jelou never saw the send')
   t.notMatch(JSON.stringify(down.body), /593987654321|987654321|Maria|stack/)
   // Three requests against a limit of two: dry runs skip the recipient guard, so only the caller limit could refuse them.

@@ -67,8 +67,12 @@ t.test('over the wire: a 504 carries retry, Retry-After and a detail that agrees
   const { app } = await buildTestApp(t, { env: { JELOU_TIMEOUT_MS: '300' }, sandbox: { slowMs: 4000 } })
   const res = await post(app, '/v1/messages/text', { to: '+593 98 765 4321', template: 'sandbox_slow' }, { 'idempotency-key': 'slow-1' })
   t.equal(res.status, 504)
-  t.match(res.body, { code: 'UPSTREAM_TIMEOUT', retriable: true, retry: { policy: 'same-key', afterSeconds: 30 }, detail: /may have been sent.*same Idempotency-Key after 30 s/ })
-  t.equal(res.headers['retry-after'], '30')
+  // The wait is the resolution's: when Jelou will surely have registered the message (RESOLUTION_WINDOW_SECONDS).
+  t.match(res.body, { code: 'UPSTREAM_TIMEOUT', retriable: true, retry: { policy: 'same-key' }, detail: /may have been sent\. Retry only with the same Idempotency-Key, after Retry-After.*A new key may send the message twice\.$/ })
+  const wait = (res.body.retry as { afterSeconds: number }).afterSeconds
+  t.ok(wait > 0 && wait <= 60, `a wait within the resolution window (${wait} s)`)
+  t.equal(res.headers['retry-after'], String(wait), 'Retry-After says the same wait')
+  t.equal((res.body.detail as string).match(/Idempotency-Key/g)?.length, 1, 'the advice is given once')
 
   const bad = await post(app, '/v1/messages/text', { to: '+593 98 765 4321' })
   t.match(bad.body, { code: 'VALIDATION_FAILED', retriable: false, retry: { policy: 'never' } })

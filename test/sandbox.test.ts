@@ -419,7 +419,7 @@ t.test('npm run sandbox entry (src/sandbox/main.ts)', async (t) => {
   const main = fileURLToPath(new URL('../src/sandbox/main.ts', import.meta.url))
   // process.execArgv carries tap's TypeScript loader, so the child runs the .ts entry directly.
   function run (env: Record<string, string>): ChildProcessWithoutNullStreams {
-    const child = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, ...env } })
+    const child = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env } })
     t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
     return child
   }

@@ -1,6 +1,9 @@
 // Completes the OpenAPI document from each route's `x-answers`: every status with its codes, headers and real examples.
 import { KEPT_FOR_REPLAY, PROBLEMS, problem, problemAnswer, type ProblemCode, type ProblemExtras } from '../errors.js'
 import { codesByStatus, type RouteAnswers } from '../schemas/routes.js'
+import { demoLookup } from '../preview/demo-templates.js'
+import { renderPreview } from '../preview/render.js'
+import { statusUrlOf } from '../status/lookup.js'
 
 interface ProblemExample {
   /** When the code happens: the status's description lists one sentence per code. */
@@ -185,21 +188,26 @@ const SEND_RESULT_EXAMPLE = (kind: string) => ({
   template: 'order_update',
   botId: 'bot-123',
   requestId: EXAMPLE_REQUEST_ID,
-  phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC' },
+  phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC', countrySource: 'prefix' },
+  statusUrl: statusUrlOf('7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b'),
   sandbox: false
 })
+
+const DRY_RUN_BODY = { elementName: 'order_update', destinations: ['593987654321'], type: 'text' as const, language: 'es', parameters: ['Maria', 'ORD-1234'] }
 
 const DRY_RUN_EXAMPLE = (kind: string) => ({
   dryRun: true,
   kind,
   requestId: EXAMPLE_REQUEST_ID,
-  phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC' },
+  phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC', countrySource: 'prefix' },
   sandbox: false,
   upstream: {
     method: 'POST',
     path: '/v2/whatsapp/bot-123/hsm',
-    body: { elementName: 'order_update', destinations: ['593987654321'], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }
-  }
+    body: DRY_RUN_BODY
+  },
+  // Rendered by the same function a dry run uses, from the demo template of the same name.
+  preview: renderPreview(demoLookup('bot-123', DRY_RUN_BODY.elementName), DRY_RUN_BODY)
 })
 
 type Operation = Record<string, unknown> & { 'x-answers'?: RouteAnswers, responses: Record<string, Record<string, unknown>>, parameters?: unknown[] }

@@ -50,7 +50,9 @@ function exampleOf (template: CatalogueTemplate, kind: TemplateKind): Record<str
   const params = (kindExample?.params as string[] | undefined) ?? []
   const variables: Record<string, string> = {}
   for (const v of template.variables) variables[v.name] = v.example ?? params[v.position - 1] ?? `value${v.position}`
-  const value: Record<string, unknown> = { to: '+593 98 765 4321' }
+  // The kind example's own recipient: Swagger UI's examples spread over many numbers, so trying
+  // them all stays under the default RECIPIENT_LIMIT.
+  const value: Record<string, unknown> = { to: kindExample?.to ?? '+593 98 765 4321' }
   if (template.variables.length > 0) value.variables = variables
   const language = template.languages.find((l) => (LANGUAGES as string[]).includes(l))
   if (language !== undefined) value.language = language

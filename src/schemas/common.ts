@@ -165,6 +165,7 @@ export const ProblemSchema = Type.Object({
   retriable: Type.Boolean({ description: 'Whether sending the same request again may succeed: `retry.policy` is not `never`.' }),
   retry: RetrySchema,
   requestId: Type.String(),
+  reason: Type.Optional(Type.String({ description: 'For INVALID_PHONE: TOO_SHORT, TOO_LONG, INVALID_COUNTRY, NEEDS_COUNTRY, NOT_A_NUMBER or INVALID_FOR_REGION.' })),
   errors: Type.Optional(Type.Array(FieldErrorSchema)),
   upstream: Type.Optional(Type.Object({
     status: Type.Integer(),
