@@ -182,7 +182,6 @@ const PARAMETERS = {
 
 const SEND_RESULT_EXAMPLE = (kind: string) => ({
   messageId: '7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b',
-  statusUrl: '/v1/messages/7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b',
   to: '593987654321',
   kind,
   template: 'order_update',
