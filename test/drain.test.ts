@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { request } from 'undici'
 import { loadConfig } from '../src/config.js'
 import { startSandbox } from '../src/sandbox/server.js'
-import { startServer } from './process.js'
+import { liveEnv, startServer } from './process.js'
 
 // Spawning the service under the TypeScript loader takes a while on a busy machine.
 t.setTimeout(180000)
@@ -18,16 +18,7 @@ t.test('SHUTDOWN_TIMEOUT_MS counts from the signal: it covers the drain, then th
 t.test('SIGTERM: /ready 503 draining at once, a send during the drain is answered, the in-flight send finishes, exit 0', async (t) => {
   const sandbox = await startSandbox({ port: 0, slowMs: 4000, clientId: 'proxy', clientSecret: 'proxy-secret' })
   t.teardown(() => sandbox.close())
-  const { child, url, output } = await startServer(t, {
-    JELOU_BASE_URL: sandbox.url,
-    JELOU_CLIENT_ID: 'proxy',
-    JELOU_CLIENT_SECRET: 'proxy-secret',
-    JELOU_BOT_ID: 'bot-123',
-    ALLOW_ANONYMOUS: 'true',
-    MAX_EVENT_LOOP_DELAY_MS: '0',
-    SHUTDOWN_DRAIN_MS: '1500',
-    SHUTDOWN_TIMEOUT_MS: '20000'
-  })
+  const { child, url, output } = await startServer(t, liveEnv(sandbox.url, { SHUTDOWN_DRAIN_MS: '1500', SHUTDOWN_TIMEOUT_MS: '20000' }))
   const send = (template: string) => request(`${url}/v1/messages/text`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: '+593 98 765 4321', template, params: ['Maria'] })
   }).then(async (res) => ({ status: res.statusCode, connection: res.headers.connection, body: await res.body.json() as { messageId?: string } }))

@@ -27,3 +27,16 @@ export async function startServer (t: TapLike, env: Record<string, string>) {
   })
   return { child, url, output: () => output }
 }
+
+/** Live mode against a sandbox started with the `proxy`/`proxy-secret` credentials, never shed (a busy machine would shed these sends). */
+export function liveEnv (sandboxUrl: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    JELOU_BASE_URL: sandboxUrl,
+    JELOU_CLIENT_ID: 'proxy',
+    JELOU_CLIENT_SECRET: 'proxy-secret',
+    JELOU_BOT_ID: 'bot-123',
+    ALLOW_ANONYMOUS: 'true',
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+    ...env
+  }
+}

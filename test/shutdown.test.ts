@@ -3,7 +3,7 @@ import t from 'tap'
 import { once } from 'node:events'
 import { request } from 'undici'
 import { startSandbox } from '../src/sandbox/server.js'
-import { startServer } from './process.js'
+import { liveEnv, startServer } from './process.js'
 
 // Spawning the service under the TypeScript loader takes a while on a busy machine.
 t.setTimeout(180000)
@@ -11,16 +11,7 @@ t.setTimeout(180000)
 t.test('SIGTERM mid-flight: every accepted request is answered, the sandbox count equals the 202 count, exit 0', async (t) => {
   const sandbox = await startSandbox({ port: 0, slowMs: 600, clientId: 'proxy', clientSecret: 'proxy-secret' })
   t.teardown(() => sandbox.close())
-  const { child, url, output } = await startServer(t, {
-    JELOU_BASE_URL: sandbox.url,
-    JELOU_CLIENT_ID: 'proxy',
-    JELOU_CLIENT_SECRET: 'proxy-secret',
-    JELOU_BOT_ID: 'bot-123',
-    ALLOW_ANONYMOUS: 'true',
-    // A busy machine would shed these sends (test/helper.ts turns shedding off for the same reason).
-    MAX_EVENT_LOOP_DELAY_MS: '0',
-    SHUTDOWN_TIMEOUT_MS: '5000'
-  })
+  const { child, url, output } = await startServer(t, liveEnv(sandbox.url, { SHUTDOWN_TIMEOUT_MS: '5000' }))
   const body = JSON.stringify({ to: '+593 98 765 4321', template: 'sandbox_slow', params: ['Maria'] })
   const inflight = Array.from({ length: 8 }, () => request(`${url}/v1/messages/text`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body
