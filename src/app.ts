@@ -25,7 +25,6 @@ import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
 import swagger from './plugins/swagger.js'
 import upstream from './plugins/upstream.js'
 import { createSender } from './send.js'
-import { demoLookup } from './preview/demo-templates.js'
 import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
@@ -169,8 +168,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.decorate('catalogue', catalogue)
 
   const prefix = config.redis?.keyPrefix ?? ''
-  // Previews still know only the demo templates in sandbox mode and nothing live (their texts differ from the demo catalogue's; re-pointing at catalogue.find is a follow-up).
-  const lookupTemplate = config.mode === 'sandbox' ? demoLookup : undefined
+  // Previews read the catalogue: in sandbox mode the demo one, live the bots' own lists (and the file).
+  const lookupTemplate = catalogue.find
   const { ttlMs, maxRecords, freshMs, timeoutMs, windowMs } = config.status
   const statusStore = observedStatusStore(app.redis === null
     ? memoryStatusStore(maxRecords, ttlMs)
@@ -225,7 +224,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(healthRoutes, { mode: config.mode, lifecycle, catalogue })
   if (sandbox !== undefined) {
     await app.register(sandboxRoutes, { sandbox })
-    await app.register(inboxRoutes, { sandbox, lookupTemplate: lookupTemplate ?? (() => undefined) })
+    await app.register(inboxRoutes, { sandbox, lookupTemplate })
   }
 
   return app

@@ -1,7 +1,7 @@
 // Completes the OpenAPI document from each route's `x-answers`: every status with its codes, headers and real examples.
 import { KEPT_FOR_REPLAY, PROBLEMS, problem, problemAnswer, type ProblemCode, type ProblemExtras } from '../errors.js'
 import { codesByStatus, type RouteAnswers } from '../schemas/routes.js'
-import { demoLookup } from '../preview/demo-templates.js'
+import { demoLookup } from '../sandbox/demo-catalogue.js'
 import { renderPreview } from '../preview/render.js'
 import { statusUrlOf } from '../status/lookup.js'
 
