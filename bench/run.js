@@ -293,6 +293,8 @@ const carouselExample = carousel.examples.carousel.value
 const BODIES = {
   direct: (i) => ({ elementName: 'order_update', destinations: [digits(i)], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }),
   text: (i) => ({ to: phone(i), template: 'order_update', language: 'es', params: ['Maria', 'ORD-1234'] }),
+  // The per-template route of the same template; variable names from the stub's list labels.
+  template: (i) => ({ to: phone(i), language: 'es', variables: { customerName: 'Maria', orderId: 'ORD-1234' } }),
   // The carousel route's own OpenAPI example (built output; `npm run bench` builds first), bot from JELOU_BOT_ID.
   carousel: (i) => ({ ...carouselExample, botId: undefined, to: phone(i) })
 }
@@ -406,7 +408,8 @@ function summarize (runs) {
 const RATIO_METRICS = ['rps', 'p50Ms', 'p99Ms', 'cpuMicrosPerSend']
 const RATIOS = [
   ['service-text', 'baseline'], ['service-text', 'naive'],
-  ['service-carousel', 'baseline'], ['service-carousel', 'naive']
+  ['service-carousel', 'baseline'], ['service-carousel', 'naive'],
+  ['service-template', 'service-text'], ['service-traced', 'service-text']
 ]
 
 function ratios (rounds) {
@@ -442,6 +445,10 @@ function markdown (report) {
   for (const [key, r] of Object.entries(report.ratios)) {
     lines.push(`| ${key} | ${fmt(r.rps, 2)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.cpuMicrosPerSend, 2)} |`)
   }
+  lines.push('')
+  for (const [name, added] of Object.entries(report.cpuAddedOverText)) {
+    lines.push(`CPU µs/send added over \`/v1/messages/text\` by ${LABELS[name]} (median of per-round differences): **${fmt(added.median, 1)}** (per round: ${added.perRound.map((x) => fmt(x, 1)).join(', ')}).`)
+  }
   const d = report.delayed
   lines.push('')
   lines.push(`Stub answering after ${d.delayMs} ms, the realistic case (fresh processes, same rounds, warm-up, connections and durations; medians):`, '')
@@ -475,7 +482,9 @@ const LABELS = {
   baseline: 'baseline (Fastify + undici + TypeBox + pino)',
   naive: 'naive (Express + axios)',
   'service-text': 'service, `/v1/messages/text`',
-  'service-carousel': 'service, `/v1/messages/carousel`'
+  'service-carousel': 'service, `/v1/messages/carousel`',
+  'service-template': 'service, `/v1/templates/order_update`',
+  'service-traced': 'service with tracing on (OTLP to the stub), `/v1/messages/text`'
 }
 
 function progress (label, r) {
@@ -499,7 +508,7 @@ async function countLogLines (file) {
 
 async function main () {
   const report = { date: new Date().toISOString(), machine: machine(), settings: SETTINGS }
-  const plan = SETTINGS.rounds * 8 * (SETTINGS.warmupSeconds + SETTINGS.seconds)
+  const plan = SETTINGS.rounds * 10 * (SETTINGS.warmupSeconds + SETTINGS.seconds)
   const limit = plan + SETTINGS.quietWaitBudgetSeconds + 120
   setTimeout(() => {
     process.stderr.write(`bench: stopped after the ${limit} s time limit\n`)
@@ -511,17 +520,21 @@ async function main () {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'server.js'))) throw new Error('dist/server.js is missing: run `npm run build` first (npm run bench does)')
 
   const stub = await startStub(0)
-  const [baselinePort, naivePort, servicePort] = [await freePort(), await freePort(), await freePort()]
+  const [baselinePort, naivePort, servicePort, tracedPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
   const baseline = await startBaseline(stub, baselinePort)
   const naive = await startNaive(stub, naivePort)
   const service = await startService(stub, servicePort)
+  // Tracing on (SPEC §19): every span exported over OTLP/HTTP to the stub, batched as in production.
+  const traced = await startService(stub, tracedPort, undefined, { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${stub.port}`, OTEL_SERVICE_NAME: 'bench' })
 
   const targets = [
     { name: 'direct', proc: stub, path: '/v2/whatsapp/bot-123/hsm', body: 'direct' },
     { name: 'baseline', proc: baseline, path: '/v1/messages/text', body: 'text' },
     { name: 'naive', proc: naive, path: '/v1/messages/text', body: 'text' },
     { name: 'service-text', proc: service, path: '/v1/messages/text', body: 'text' },
-    { name: 'service-carousel', proc: service, path: '/v1/messages/carousel', body: 'carousel' }
+    { name: 'service-carousel', proc: service, path: '/v1/messages/carousel', body: 'carousel' },
+    { name: 'service-template', proc: service, path: '/v1/templates/order_update', body: 'template' },
+    { name: 'service-traced', proc: traced, path: '/v1/messages/text', body: 'text' }
   ]
   for (const target of targets) await sanity(target)
 
@@ -534,10 +547,15 @@ async function main () {
     }
     report.rounds.push(results)
   }
-  for (const proc of [baseline, naive, service, stub]) await stopProcess(proc)
+  for (const proc of [baseline, naive, service, traced, stub]) await stopProcess(proc)
 
   report.medians = Object.fromEntries(targets.map(({ name }) => [name, summarize(report.rounds.map((round) => round[name]))]))
   report.ratios = ratios(report.rounds)
+  // Same process or same build, same round: what the per-template route and tracing add per send.
+  report.cpuAddedOverText = Object.fromEntries(['service-template', 'service-traced'].map((name) => {
+    const perRound = report.rounds.map((round) => round[name].cpuMicrosPerSend - round['service-text'].cpuMicrosPerSend)
+    return [name, { median: median(perRound), perRound }]
+  }))
 
   // The realistic case: the stub answers after 20 ms. Fresh processes; the proxies' stdout goes
   // to files so the run can also check one log line per send (both proxies pay the same file writes).

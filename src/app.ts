@@ -6,7 +6,11 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
-import type { Config } from './config.js'
+import { SANDBOX_BOT_ID, type Config } from './config.js'
+import { createCatalogue, type Catalogue } from './catalogue/catalogue.js'
+import { loadTemplatesFile } from './catalogue/file.js'
+import { createListClient } from './catalogue/jelou.js'
+import { demoCatalogueFile } from './sandbox/demo-catalogue.js'
 import { createLogger } from './logger.js'
 import { validatorCompiler } from './schemas/ajv.js'
 import { SHARED_SCHEMAS } from './schemas/routes.js'
@@ -21,7 +25,6 @@ import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
 import swagger from './plugins/swagger.js'
 import upstream from './plugins/upstream.js'
 import { createSender } from './send.js'
-import { demoLookup } from './preview/demo-templates.js'
 import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
@@ -35,6 +38,13 @@ import { observedStatusStore } from './status/observed.js'
 import { redisStatusStore } from './status/redis.js'
 import { createResolver, createSettler } from './status/resolution.js'
 import type { Tracing } from './tracing.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The template catalogue (tests refresh it on demand). */
+    catalogue: Catalogue
+  }
+}
 
 export interface AppOptions {
   /** A pino logger; tests pass one that writes to a capture stream. */
@@ -77,6 +87,12 @@ const sharedSerializers: SerializerBuilder = (externalSchemas, serializerOptions
 }
 
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  // A bad catalogue file stops start-up before anything else starts (CatalogueFileError names each problem).
+  const templatesBot = config.jelou.botId ?? (config.mode === 'sandbox' ? SANDBOX_BOT_ID : null)
+  const fileTemplates = config.templates.file !== null
+    ? loadTemplatesFile(config.templates.file, templatesBot)
+    : config.mode === 'sandbox' ? demoCatalogueFile() : []
+
   const fastifyOptions: FastifyServerOptions = {
     loggerInstance: options.logger ?? createLogger(config, undefined, options.tracing?.logMixin),
     // Each send writes its own line; per-request access lines would double the log volume.
@@ -131,9 +147,29 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
   await app.register(upstream, { ...config.jelou, origin, tracer: options.tracing?.attempts })
 
+  const catalogue = createCatalogue({
+    botIds: config.templates.botIds,
+    file: fileTemplates,
+    defaultBot: templatesBot,
+    list: createListClient({ dispatcher: app.upstream.pool, clientId: config.jelou.clientId, clientSecret: config.jelou.clientSecret, timeoutMs: config.jelou.timeoutMs }),
+    refreshMs: config.templates.refreshMs,
+    strict: config.templates.strict,
+    log: app.log,
+    observer: metrics
+  })
+  // Stopped first on close, so no refresh starts against a closing pool.
+  app.addHook('preClose', async () => { await catalogue.stop() })
+  await catalogue.start()
+  metrics.watchCatalogue(() => {
+    const templates = new Map<string, number>(config.templates.botIds.map((id) => [id, 0]))
+    for (const t of catalogue.all()) templates.set(t.botId, (templates.get(t.botId) ?? 0) + 1)
+    return { templates, loadedAt: new Map(catalogue.states().map((s) => [s.botId, s.loadedAt])) }
+  })
+  app.decorate('catalogue', catalogue)
+
   const prefix = config.redis?.keyPrefix ?? ''
-  // Until the catalogue (SPEC §17) is wired in, previews know the demo templates in sandbox mode and nothing live.
-  const lookupTemplate = config.mode === 'sandbox' ? demoLookup : undefined
+  // Previews read the catalogue: in sandbox mode the demo one, live the bots' own lists (and the file).
+  const lookupTemplate = catalogue.find
   const { ttlMs, maxRecords, freshMs, timeoutMs, windowMs } = config.status
   const statusStore = observedStatusStore(app.redis === null
     ? memoryStatusStore(maxRecords, ttlMs)
@@ -161,10 +197,11 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     observer: metrics,
     lookupTemplate,
     status: statusStore,
-    resolution: { resolver, settle: createSettler({ resolver, status: statusStore, sandbox: config.mode === 'sandbox', observe: metrics.resolution }) }
+    resolution: { resolver, settle: createSettler({ resolver, status: statusStore, sandbox: config.mode === 'sandbox', observe: metrics.resolution }) },
+    catalogue: catalogue.guard
   })
   const lookup = createLookup({ store: statusStore, notifications, freshMs, observe: metrics.statusLookup })
-  await app.register(v1Routes, { config, redis: app.redis, send, status: { lookup, store: statusStore } })
+  await app.register(v1Routes, { config, redis: app.redis, send, catalogue, status: { lookup, store: statusStore } })
   // Sandbox mode receives its own sandbox's events, with a made-up token when none is set.
   const eventsToken = config.status.eventsToken ?? (config.mode === 'sandbox' ? randomBytes(24).toString('base64url') : null)
   if (eventsToken !== null) await app.register(eventRoutes, { token: eventsToken, store: statusStore, observe: metrics.statusEvents })
@@ -184,10 +221,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // another replica; before Fastify's own listener, while the headers are still unsent.
     app.server.prependListener('request', (_req, res) => { res.setHeader('connection', 'close') })
   })
-  await app.register(healthRoutes, { mode: config.mode, lifecycle })
+  await app.register(healthRoutes, { mode: config.mode, lifecycle, catalogue })
   if (sandbox !== undefined) {
     await app.register(sandboxRoutes, { sandbox })
-    await app.register(inboxRoutes, { sandbox, lookupTemplate: lookupTemplate ?? (() => undefined) })
+    await app.register(inboxRoutes, { sandbox, lookupTemplate })
   }
 
   return app

@@ -16,7 +16,8 @@ export const ENV_VARIABLES = [
   'JELOU_EVENTS_TOKEN', 'RESOLUTION_WINDOW_SECONDS', 'SANDBOX_DELIVERY_STEP_MS',
   'SHUTDOWN_DRAIN_MS', 'OTEL_SDK_DISABLED', 'OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
-  'OTEL_SERVICE_NAME', 'JELOU_SEND_TRACEPARENT'
+  'OTEL_SERVICE_NAME', 'JELOU_SEND_TRACEPARENT',
+  'TEMPLATES_FILE', 'TEMPLATES_BOT_IDS', 'TEMPLATES_REFRESH_SECONDS', 'TEMPLATES_STRICT'
 ] as const
 type EnvName = typeof ENV_VARIABLES[number]
 
@@ -67,6 +68,16 @@ export interface Config {
   }
   /** Built-in sandbox: time between two delivery states of an accepted message. */
   sandboxDeliveryStepMs: number
+  /** The template catalogue (SPEC §17). */
+  templates: {
+    /** Path of the catalogue file (JSON or YAML); read at start-up. */
+    file: string | null
+    /** Bots whose Jelou list is loaded: JELOU_BOT_ID, TEMPLATES_BOT_IDS, and in sandbox mode the examples' bot. */
+    botIds: readonly string[]
+    refreshMs: number
+    /** Refuse sends to templates the catalogue does not know. */
+    strict: boolean
+  }
   /** OpenTelemetry tracing, or null when the OTEL_* variables do not ask for it (nothing of it is loaded then). */
   tracing: TracingConfig | null
 }
@@ -92,6 +103,8 @@ export class ConfigError extends Error {
 
 export const BOT_ID_PATTERN = '^(?!.*\\.\\.)[A-Za-z0-9+_.-]{1,128}$'
 export const SANDBOX_CREDENTIALS = { clientId: 'sandbox', clientSecret: 'sandbox' }
+/** The bot every OpenAPI example uses; in sandbox mode the demo catalogue belongs to it. */
+export const SANDBOX_BOT_ID = 'bot-123'
 
 /** Pure: the same environment always gives the same Config, or one ConfigError naming every bad variable. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
@@ -220,6 +233,19 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     windowMs: int('RESOLUTION_WINDOW_SECONDS', 60, 1, 86400) * 1000
   }
   const sandboxDeliveryStepMs = int('SANDBOX_DELIVERY_STEP_MS', 1500, 1, 600000)
+  const templateBots = new Set<string>()
+  if (botId !== null) templateBots.add(botId)
+  for (const id of (read('TEMPLATES_BOT_IDS') ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    if (new RegExp(BOT_ID_PATTERN).test(id)) templateBots.add(id)
+    else problems.push(`TEMPLATES_BOT_IDS must be comma-separated bot ids matching ${BOT_ID_PATTERN} (got "${id}")`)
+  }
+  if (mode === 'sandbox') templateBots.add(SANDBOX_BOT_ID)
+  const templates = {
+    file: read('TEMPLATES_FILE') ?? null,
+    botIds: [...templateBots],
+    refreshMs: int('TEMPLATES_REFRESH_SECONDS', 300, 10, 86400) * 1000,
+    strict: oneOf('TEMPLATES_STRICT', ['true', 'false'] as const) === 'true'
+  }
 
   const rawCountry = read('DEFAULT_COUNTRY')
   let defaultCountry: string | null = null
@@ -254,7 +280,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     shutdownTimeoutMs,
     tracing,
     status,
-    sandboxDeliveryStepMs
+    sandboxDeliveryStepMs,
+    templates
   })
 }
 

@@ -5,6 +5,7 @@ import { isHsmError, problem, validationFailed, type Answer, type FieldError, ty
 import { acceptedAnswer } from './accepted.js'
 import { createIdempotency, idempotencyKeyOf, leaseMsFor, type IdempotencyOptions, type MarkAttempt } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
+import type { SendGuard } from './catalogue/catalogue.js'
 import { MAX_FIELD_ERRORS, inDocumentOrder } from './schemas/field-errors.js'
 import { renderPreview, type TemplateLookup } from './preview/render.js'
 import type { BuildContext } from './templates/kind.js'
@@ -72,10 +73,12 @@ export interface SenderOptions {
   status?: StatusStore
   /** Resolution of outcome-unknown sends on a same-key retry. */
   resolution?: IdempotencyOptions['resolution']
+  /** The template catalogue's checks (SPEC §17): a map lookup per send. */
+  catalogue?: SendGuard
 }
 
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, observer, status, resolution } = options
+  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue } = options
   const lookupTemplate = options.lookupTemplate ?? (() => undefined)
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
@@ -117,6 +120,8 @@ export function createSender (options: SenderOptions) {
     const phone = phoneResult.phone
     refusal.to = phone.normalized
     const body = input.build({ to: phone.normalized, language: input.language ?? config.defaultLanguage ?? undefined })
+    const rejected = input.template === undefined ? undefined : catalogue?.check(botId as string, input.template, input.kind, body)
+    if (rejected !== undefined) throw rejected
     const path = upstreamPath(botId as string)
     const line = {
       caller: request.caller,

@@ -4,6 +4,7 @@ import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './app.js'
 import { loadEnvFile } from './env-file.js'
+import { CatalogueFileError } from './catalogue/file.js'
 
 let config
 let envFile: string | null = null
@@ -20,7 +21,16 @@ try {
 
 // Imported only when asked for: with tracing off no OpenTelemetry module is loaded at all.
 const tracing = config.tracing === null ? undefined : await (await import('./tracing.js')).startTracing(config.tracing)
-const app = await buildApp(config, { tracing })
+let app
+try {
+  app = await buildApp(config, { tracing })
+} catch (error) {
+  if (error instanceof CatalogueFileError) {
+    process.stderr.write(`jelou-hsm-proxy: ${error.message}\n`)
+    process.exit(1)
+  }
+  throw error
+}
 tracing?.reportTo(app.log)
 // Say where the settings came from, so a forgotten .env never surprises anyone.
 app.log.info({ envFile: envFile ?? 'none (no .env in the working directory)' }, envFile === null ? 'settings from the environment only' : `settings from ${envFile} and the environment (the environment wins)`)

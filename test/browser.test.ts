@@ -1,4 +1,4 @@
-// Swagger UI in a real browser, default configuration: every named example of every send route, picked, tried out and executed.
+// Swagger UI in a real browser, default configuration: every named example of every send route (kinds, raw, each demo template), picked, tried out and executed.
 import t from 'tap'
 import { existsSync, mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
@@ -25,9 +25,10 @@ const ROUTES: Array<{ kind: string, operationId: string, examples: Record<string
   ...TEMPLATE_KINDS.map((kind) => ({ kind: kind.kind, operationId: `send_${kind.kind.replaceAll('-', '_')}`, examples: kind.examples })),
   { kind: 'raw', operationId: 'send_raw', examples: RAW_EXAMPLES }
 ]
-const CASES = ROUTES.flatMap((route) => Object.entries(route.examples).map(([name, example]) => {
+interface Case { group: string, kind: string, tag: string, operationId: string, name: string, value: Record<string, unknown>, template: string }
+const KIND_CASES: Case[] = ROUTES.flatMap((route) => Object.entries(route.examples).map(([name, example]) => {
   const value = example.value as Record<string, unknown>
-  return { kind: route.kind, operationId: route.operationId, name, value, template: String(value.template ?? value.elementName) }
+  return { group: route.kind, kind: route.kind, tag: 'messages', operationId: route.operationId, name, value, template: String(value.template ?? value.elementName) }
 }))
 
 const missing = existsSync(CHROMIUM)
@@ -35,8 +36,8 @@ const missing = existsSync(CHROMIUM)
   : `${CHROMIUM} not found: install Debian's Chromium (apt-get install -y --no-install-recommends chromium; .ci/run does)`
 if (missing !== null && CI) t.fail(`browser test cannot run in CI: ${missing}`)
 
-t.test('Swagger UI: every example of every send route, Try it out, Execute, 202, with the default configuration', { skip: missing ?? false }, async (t) => {
-  t.ok(CASES.length > ROUTES.length, `${CASES.length} named examples across ${ROUTES.length} routes`)
+t.test('Swagger UI: every example of every send route and template route, Try it out, Execute, 202, with the default configuration', { skip: missing ?? false }, async (t) => {
+  t.ok(KIND_CASES.length > ROUTES.length, `${KIND_CASES.length} named examples across ${ROUTES.length} kind and raw routes`)
 
   // The service as `npm start` runs it with no settings (sandbox mode, no JELOU_BOT_ID, RECIPIENT_LIMIT
   // 10/60s), on a real loopback port, except load shedding: it measures this busy test machine, not
@@ -47,6 +48,17 @@ t.test('Swagger UI: every example of every send route, Try it out, Execute, 202,
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+
+  // The per-template routes (SPEC §17) of the demo catalogue, with the examples the served document gives them.
+  const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, { post?: { operationId: string, tags: string[], requestBody: { content: Record<string, { examples: Record<string, { value: Record<string, unknown> }> }> } } }> }
+  const TEMPLATE_CASES: Case[] = app.catalogue.all().map((template) => {
+    const operation = document.paths[`/v1/templates/${template.name}`]?.post
+    if (operation === undefined) throw new Error(`no POST /v1/templates/${template.name} in the served document`)
+    const [name, example] = Object.entries(operation.requestBody.content['application/json'].examples)[0]
+    return { group: template.name, kind: template.kind ?? '', tag: operation.tags[0], operationId: operation.operationId, name, value: example.value, template: template.name }
+  })
+  t.equal(TEMPLATE_CASES.length, 12, 'one route per demo template')
+  const CASES = [...KIND_CASES, ...TEMPLATE_CASES]
 
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -66,7 +78,7 @@ t.test('Swagger UI: every example of every send route, Try it out, Execute, 202,
   t.match(await page.locator('.swagger-ui .info .title').textContent(), /jelou-hsm-proxy/, 'the UI rendered the document title')
 
   const executed: string[] = []
-  const kinds = [...new Set(CASES.map((c) => c.kind))]
+  const groups = [...new Set(CASES.map((c) => c.group))]
   try {
     await executeEveryExample()
   } catch (error) {
@@ -77,13 +89,13 @@ t.test('Swagger UI: every example of every send route, Try it out, Execute, 202,
   }
 
   async function executeEveryExample (): Promise<void> {
-    for (const [kindIndex, kind] of kinds.entries()) {
-      const cases = CASES.filter((c) => c.kind === kind)
-      const op: Locator = page.locator(`#operations-messages-${cases[0].operationId}`)
+    for (const [groupIndex, group] of groups.entries()) {
+      const cases = CASES.filter((c) => c.group === group)
+      const op: Locator = page.locator(`#operations-${cases[0].tag}-${cases[0].operationId}`)
       await op.locator('.opblock-summary-control').click()
       const select = op.locator('.opblock-section-request-body select.examples-select-element')
       await select.waitFor()
-      t.same((await select.locator('option').all()).length, cases.length, `${kind}: the examples dropdown lists its ${cases.length} example(s)`)
+      t.same((await select.locator('option').all()).length, cases.length, `${group}: the examples dropdown lists its ${cases.length} example(s)`)
 
       for (const [caseIndex, c] of cases.entries()) {
         await select.selectOption(c.name)
@@ -91,25 +103,25 @@ t.test('Swagger UI: every example of every send route, Try it out, Execute, 202,
         // The editable body is exactly the example picked from the dropdown.
         const body = op.locator('textarea.body-param__text')
         await body.waitFor()
-        t.same(JSON.parse(await body.inputValue()), c.value, `${kind}/${c.name}: the request body is the example`)
+        t.same(JSON.parse(await body.inputValue()), c.value, `${group}/${c.name}: the request body is the example`)
 
         await op.getByRole('button', { name: 'Execute' }).click()
         const status = op.locator('.live-responses-table td.response-col_status:not(.col_header)')
         await status.waitFor()
-        t.equal((await status.textContent())?.trim(), '202', `${kind}/${c.name}: the page shows 202`)
+        t.equal((await status.textContent())?.trim(), '202', `${group}/${c.name}: the page shows 202`)
         const answer = await op.locator('.live-responses-table .response-col_description pre').first().textContent() ?? ''
-        t.match(answer, `"template": "${c.template}"`, `${kind}/${c.name}: the answer names the template`)
-        t.match(answer, '"sandbox": true', `${kind}/${c.name}: the answer says sandbox`)
+        t.match(answer, `"template": "${c.template}"`, `${group}/${c.name}: the answer names the template`)
+        t.match(answer, '"sandbox": true', `${group}/${c.name}: the answer says sandbox`)
         executed.push(c.template)
 
         // Clear the live response so the next Execute is read fresh; keep the very last one for the screenshot.
-        const last = kindIndex === kinds.length - 1 && caseIndex === cases.length - 1
+        const last = groupIndex === groups.length - 1 && caseIndex === cases.length - 1
         if (!last) {
           await op.getByRole('button', { name: 'Clear' }).click()
           await status.waitFor({ state: 'detached' })
         }
       }
-      if (kindIndex < kinds.length - 1) {
+      if (groupIndex < groups.length - 1) {
         await op.getByRole('button', { name: 'Cancel' }).click()
         await op.locator('.opblock-summary-control').click()
       }
@@ -121,7 +133,13 @@ t.test('Swagger UI: every example of every send route, Try it out, Execute, 202,
   const messages = (received.json() as { messages: Array<{ body: { elementName: string, destinations: string[] } }> }).messages
   t.equal(messages.length, CASES.length, 'the sandbox received one message per Execute')
   t.same(messages.map((m) => m.body.elementName).reverse(), executed, 'in the order executed, each with its template')
-  t.equal(new Set(messages.map((m) => m.body.destinations[0])).size, CASES.length, 'each example reaches its own recipient')
+  t.equal(new Set(messages.slice(TEMPLATE_CASES.length).map((m) => m.body.destinations[0])).size, KIND_CASES.length, 'each kind and raw example reaches its own recipient')
+  // Per-template examples reuse the recipient of their kind's first example, so the default limit of 10 per recipient per minute holds.
+  const kindRecipients = new Map(messages.slice(TEMPLATE_CASES.length).reverse().map((m, i) => [KIND_CASES[i], m.body.destinations[0]]))
+  const firstOfKind = (kind: string) => kindRecipients.get(KIND_CASES.find((c) => c.kind === kind) as Case)
+  t.same(messages.slice(0, TEMPLATE_CASES.length).reverse().map((m) => m.body.destinations[0]),
+    TEMPLATE_CASES.map((c) => firstOfKind(c.kind)),
+    'each per-template example reaches the recipient of its kind\'s first example')
 
   await page.screenshot({ path: SCREENSHOT.pathname, fullPage: true })
   t.comment(`screenshot: ${SCREENSHOT.pathname}`)

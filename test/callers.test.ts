@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from '../src/config.js'
 import { buildTestApp, post } from './helper.js'
 
 const KEYS = 'billing:billing-key-0123456789,login:login-key-abcdefghij'
-const body = { to: '+593 98 765 4321', template: 'order_update', params: ['Maria'] }
+const body = { to: '+593 98 765 4321', template: 'shipping_notice', params: ['Maria'] }
 
 t.test('without a valid key: 401 and nothing sent', async (t) => {
   const { app, sandbox, logs } = await buildTestApp(t, { env: { API_KEYS: KEYS } })

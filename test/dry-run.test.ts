@@ -1,11 +1,12 @@
 // SPEC §10: ?dryRun=true runs every check and answers 200 with the exact upstream request, sending nothing.
 import t from 'tap'
-import { demoLookup } from '../src/preview/demo-templates.js'
+import { demoLookup } from '../src/sandbox/demo-catalogue.js'
 import { renderPreview } from '../src/preview/render.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
 import type { UpstreamBody } from '../src/upstream/schema.js'
 import { maskPhone } from '../src/phone.js'
-import { buildLiveApp, buildTestApp, post } from './helper.js'
+import { startSandbox } from '../src/sandbox/server.js'
+import { CLIENT_ID, CLIENT_SECRET, buildLiveApp, buildTestApp, post } from './helper.js'
 
 const TO = '+593 98 765 4321'
 
@@ -52,25 +53,30 @@ for (const example of kinds) {
   })
 }
 
-t.test('the raw route dry-runs too', async (t) => {
+t.test('the raw route dry-runs too; a variable count the catalogue contradicts is refused in the dry run as in a send', async (t) => {
   const { app, sandbox, logs } = await buildTestApp(t)
-  const body = { elementName: 'order_update', destinations: [TO], type: 'text', language: 'es', parameters: ['Maria'] }
-  const dry = await post(app, '/v1/messages?botId=bot-raw&dryRun=true', body)
+  const body = { elementName: 'order_update', destinations: [TO], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1'] }
+  const dry = await post(app, '/v1/messages?botId=bot-123&dryRun=true', body)
   t.equal(dry.status, 200)
-  t.match(dry.body, { dryRun: true, kind: 'raw', sandbox: true, upstream: { method: 'POST', path: '/v2/whatsapp/bot-raw/hsm' } })
+  t.match(dry.body, { dryRun: true, kind: 'raw', sandbox: true, upstream: { method: 'POST', path: '/v2/whatsapp/bot-123/hsm' } })
   t.strictSame((dry.body.upstream as { body: unknown }).body, { ...body, destinations: ['593987654321'] })
   t.strictSame(dry.body.preview, {
     template: 'order_update',
     language: 'es',
     known: true,
-    body: 'Hola Maria, tu pedido {{2}} está en camino.',
-    values: ['Maria'],
+    body: 'Hola Maria, tu pedido ORD-1 está en camino.',
+    values: ['Maria', 'ORD-1'],
     buttons: [],
     cards: [],
-    problems: [{ code: 'MISSING_VALUE', path: '/parameters/1', message: '{{2}} in the body has no value (1 sent)' }]
-  }, 'the raw route previews too, and reports the missing value')
+    problems: []
+  }, 'the raw route previews from the catalogue too')
+
+  const short = await post(app, '/v1/messages?botId=bot-123&dryRun=true', { ...body, parameters: ['Maria'] })
+  t.equal(short.status, 422)
+  t.match(short.body, { code: 'TEMPLATE_VARIABLE_COUNT' })
   t.equal(sandbox.messages().length, 0)
-  t.match(logs.sends(), [{ outcome: 'dry_run', kind: 'raw' }])
+  t.match(logs.sends(), [{ outcome: 'dry_run', kind: 'raw' }], 'one send line, the dry run\'s')
+  t.match(logs.lines().filter((l) => l.msg === 'request refused'), [{ kind: 'raw', template: 'order_update', code: 'TEMPLATE_VARIABLE_COUNT' }], 'the refusal has its own line')
 })
 
 t.test('a template the catalogue does not know is previewed as unknown, values listed', async (t) => {
@@ -80,11 +86,19 @@ t.test('a template the catalogue does not know is previewed as unknown, values l
   t.match(dry.body.preview, { template: 'not_in_catalogue', known: false, body: null, values: ['<b>x</b>'], problems: [{ code: 'UNKNOWN_TEMPLATE', path: '/elementName' }] })
 })
 
-t.test('live mode has no demo catalogue: the preview says the template is unknown', async (t) => {
-  const { app } = await buildLiveApp(t, 'http://127.0.0.1:9')
+t.test('live mode previews from the bot\'s own list at Jelou (a sandbox on 127.0.0.1); a bot whose list never loaded previews as unknown', async (t) => {
+  const jelou = await startSandbox({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET })
+  t.teardown(() => jelou.close())
+  jelou.templates.set('bot-123', [{ elementName: 'order_update', template: 'Buenas {{1}}, el pedido {{2}} salió hoy.', params: [{ label: 'nombre', param: '1' }, { label: 'pedido', param: '2' }], paramsNumber: 2, language: 'ES', status: 'APPROVED' }])
+  const { app } = await buildLiveApp(t, jelou.url)
   const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'order_update', params: ['Maria', 'ORD-1'] })
   t.equal(dry.status, 200)
-  t.match(dry.body, { sandbox: false, preview: { known: false, problems: [{ code: 'UNKNOWN_TEMPLATE' }] } })
+  t.match(dry.body, { sandbox: false, preview: { known: true, body: 'Buenas Maria, el pedido ORD-1 salió hoy.', problems: [] } })
+  t.equal(jelou.messages().length, 0, 'a dry run sends nothing')
+
+  const { app: cut } = await buildLiveApp(t, 'http://127.0.0.1:9')
+  const unknown = await post(cut, '/v1/messages/text?dryRun=true', { to: TO, template: 'order_update', params: ['Maria', 'ORD-1'] })
+  t.match(unknown.body, { sandbox: false, preview: { known: false, problems: [{ code: 'UNKNOWN_TEMPLATE' }] } })
 })
 
 t.test('a real send answers without a preview', async (t) => {
@@ -96,14 +110,14 @@ t.test('a real send answers without a preview', async (t) => {
 
 t.test('the bot id is URL-encoded in the dry-run path like in the real one', async (t) => {
   const { app } = await buildTestApp(t)
-  const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'order_update', botId: 'bot+1' })
+  const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'shipping_notice', botId: 'bot+1' })
   t.equal(dry.status, 200)
   t.equal((dry.body.upstream as { path: string }).path, '/v2/whatsapp/bot%2B1/hsm')
 })
 
 t.test('dryRun=false sends for real', async (t) => {
   const { app, sandbox, logs } = await buildTestApp(t)
-  const res = await post(app, '/v1/messages/text?dryRun=false', { to: TO, template: 'order_update' })
+  const res = await post(app, '/v1/messages/text?dryRun=false', { to: TO, template: 'shipping_notice' })
   t.equal(res.status, 202)
   t.equal(sandbox.messages().length, 1)
   t.match(logs.sends(), [{ outcome: 'sent' }])
@@ -113,8 +127,8 @@ t.test('a dry run still validates: bad input is 400 and nothing is logged as a s
   const { app, sandbox, logs } = await buildTestApp(t)
   const BAD = [
     { name: 'schema', body: { to: TO, template: 'Order-Update' }, code: 'VALIDATION_FAILED', path: '/template', rule: 'pattern' },
-    { name: 'cross-field', body: { to: TO, template: 'order_update', expiresAt: '2020-01-01T00:00:00Z' }, code: 'VALIDATION_FAILED', path: '/expiresAt', rule: 'future' },
-    { name: 'phone', body: { to: '0987654321', template: 'order_update' }, code: 'INVALID_PHONE', path: '/to', rule: 'NEEDS_COUNTRY' }
+    { name: 'cross-field', body: { to: TO, template: 'shipping_notice', expiresAt: '2020-01-01T00:00:00Z' }, code: 'VALIDATION_FAILED', path: '/expiresAt', rule: 'future' },
+    { name: 'phone', body: { to: '0987654321', template: 'shipping_notice' }, code: 'INVALID_PHONE', path: '/to', rule: 'NEEDS_COUNTRY' }
   ]
   for (const c of BAD) {
     const res = await post(app, '/v1/messages/text?dryRun=true', c.body)
@@ -128,7 +142,7 @@ t.test('a dry run still validates: bad input is 400 and nothing is logged as a s
 
 t.test('the dryRun query parameter is validated', async (t) => {
   const { app, sandbox, logs } = await buildTestApp(t)
-  const body = { to: TO, template: 'order_update' }
+  const body = { to: TO, template: 'shipping_notice' }
 
   const yes = await post(app, '/v1/messages/text?dryRun=yes', body)
   t.equal(yes.status, 400)
@@ -143,7 +157,7 @@ t.test('the dryRun query parameter is validated', async (t) => {
   t.equal(other.status, 400)
   t.match(other.body, { errors: [{ in: 'querystring', path: '/debug', rule: 'additionalProperties' }] })
 
-  const rawYes = await post(app, '/v1/messages?dryRun=yes', { elementName: 'order_update', destinations: [TO] })
+  const rawYes = await post(app, '/v1/messages?dryRun=yes', { elementName: 'shipping_notice', destinations: [TO] })
   t.equal(rawYes.status, 400)
   t.match(rawYes.body, { errors: [{ in: 'querystring', path: '/dryRun', rule: 'enum' }] })
 

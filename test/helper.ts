@@ -169,6 +169,8 @@ export async function gatedUpstream (t: TapLike): Promise<GatedUpstream> {
   let received = 0
   let opened = false
   const server = http.createServer((req, res) => {
+    // The template list the service loads at start-up is not this stub's subject: an empty one, answered at once.
+    if (req.method === 'GET' && req.url?.startsWith('/v1/bots/') === true) return res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[]}')
     req.resume()
     req.on('end', () => {
       received++

@@ -1,6 +1,6 @@
 // The sandbox inbox (SPEC §20) through the front door: page, assets, data, headers, and its absence in live mode.
 import t from 'tap'
-import { demoLookup } from '../src/preview/demo-templates.js'
+import { demoLookup } from '../src/sandbox/demo-catalogue.js'
 import { inboxEntry } from '../src/preview/inbox.js'
 import type { SandboxRecord } from '../src/sandbox/server.js'
 import { buildLiveApp, buildTestApp, post } from './helper.js'

@@ -9,7 +9,7 @@ import { startSandbox } from '../src/sandbox/server.js'
 import { memoryStatusStore } from '../src/status/memory.js'
 
 const TOKEN = 'events-token-0123456789abcdef'
-const body = { to: '+593 98 765 4321', template: 'order_update', params: ['Maria'] }
+const body = { to: '+593 98 765 4321', template: 'shipping_notice', params: ['Maria'] }
 const bearer = { authorization: `Bearer ${TOKEN}` }
 
 async function get (app: FastifyInstance, url: string, headers: Record<string, string> = {}) {
@@ -36,7 +36,7 @@ t.test('accepted → delivered_channel → delivered_user → read through the s
   t.equal(sent.status, 202)
   t.equal(sent.body.statusUrl, `/v1/messages/${String(sent.body.messageId)}`, '202 carries the status URL')
   const first = await get(app, sent.body.statusUrl as string)
-  t.match(first.body, { status: 'accepted', source: 'send', stale: false, resolved: false, template: 'order_update', to: '593987654321' })
+  t.match(first.body, { status: 'accepted', source: 'send', stale: false, resolved: false, template: 'shipping_notice', to: '593987654321' })
   const read = await until(app, sent.body.statusUrl as string, (s) => s.status === 'read')
   t.equal(read.source, 'event', 'news came from events (no poll: fresh for an hour)')
   const steps = read.steps as Record<string, string>

@@ -18,15 +18,15 @@ function sample (text: string, name: string, labels: Record<string, string> = {}
 
 t.test('the counters show exactly the mix that was sent', async (t) => {
   const { app } = await buildTestApp(t, { env: { RECIPIENT_LIMIT: '6/60s' } })
-  for (let i = 0; i < 3; i++) t.equal((await post(app, '/v1/messages/text', body('order_update'))).status, 202)
+  for (let i = 0; i < 3; i++) t.equal((await post(app, '/v1/messages/text', body('shipping_notice'))).status, 202)
   t.equal((await post(app, '/v1/messages/image', body('promo', { mediaUrl: 'https://cdn.example.com/a.png' }))).status, 202)
   t.equal((await post(app, '/v1/messages/text', body('sandbox_rejected'))).status, 422)
   t.equal((await post(app, '/v1/messages/text', body('sandbox_server_error'), { 'idempotency-key': 'k-1' })).status, 502)
   t.equal((await post(app, '/v1/messages/text', body('sandbox_server_error'), { 'idempotency-key': 'k-1' })).status, 502, 'replayed')
-  t.equal((await post(app, '/v1/messages/text', body('order_update', { params: ['x'.repeat(1025)] }))).status, 400)
+  t.equal((await post(app, '/v1/messages/text', body('shipping_notice', { params: ['x'.repeat(1025)] }))).status, 400)
   t.equal((await post(app, '/v1/messages/text', body('Bad-Name'))).status, 400)
-  t.equal((await post(app, '/v1/messages/text', body('order_update'))).status, 429, 'seventh to the same number')
-  t.equal((await post(app, '/v1/messages/text?dryRun=true', body('order_update'))).status, 200)
+  t.equal((await post(app, '/v1/messages/text', body('shipping_notice'))).status, 429, 'seventh to the same number')
+  t.equal((await post(app, '/v1/messages/text?dryRun=true', body('shipping_notice'))).status, 200)
 
   const res = await app.inject({ url: '/metrics' })
   t.equal(res.statusCode, 200)
@@ -46,7 +46,7 @@ t.test('the counters show exactly the mix that was sent', async (t) => {
   t.equal(sample(text, 'hsm_upstream_duration_seconds_count'), 6, 'one observation per upstream call')
   t.ok(sample(text, 'process_cpu_user_seconds_total') > 0, 'process metrics')
   t.equal(sample(text, 'http_request_duration_seconds_count', { method: 'POST', route: '/v1/messages/text', status_code: '202' }), 3)
-  t.notMatch(text, /593987654321|987654321|Maria|order_update/, 'no phone number, parameter or template name in any label')
+  t.notMatch(text, /593987654321|987654321|Maria|shipping_notice/, 'no phone number, parameter or template name in any label')
 })
 
 t.test('an unknown path is one bounded route label', async (t) => {

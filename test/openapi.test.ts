@@ -21,9 +21,10 @@ const SEND_PATHS = [...TEMPLATE_KINDS.map((k) => `/v1/messages/${k.kind}`), '/v1
 const OPEN_PATHS = ['/health', '/ready', '/metrics', '/sandbox/messages']
 /** Each declaration with the operations that carry it. */
 const OPERATIONS = [
-  [SEND_ROUTE, SEND_PATHS.map((path) => [path, 'post'])],
+  // The catalogue's routes (docs/catalogue.md): one per-template route of the demo catalogue, the generic one and the listings.
+  [SEND_ROUTE, [...SEND_PATHS.map((path) => [path, 'post']), ['/v1/templates/order_update', 'post'], ['/v1/templates/login_code', 'post'], ['/v1/templates/{name}', 'post']]],
   [OPEN_ROUTE, OPEN_PATHS.map((path) => [path, 'get'])],
-  [LOOKUP_ROUTE, [['/v1/messages/{messageId}', 'get'], ['/v1/messages', 'get']]],
+  [LOOKUP_ROUTE, [['/v1/messages/{messageId}', 'get'], ['/v1/messages', 'get'], ['/v1/templates', 'get'], ['/v1/templates/{name}', 'get']]],
   [EVENTS_ROUTE, [['/v1/events/jelou', 'post']]]
 ] as const
 
@@ -183,22 +184,25 @@ t.test('every example in the document, executed top to bottom with the default c
   const app = await buildApp(config, { logger: pino({ ...loggerOptions(config), level: 'info' }, stream) })
   t.teardown(() => app.close())
   let count = 0
+  let templateExamples = 0
   for (const [path, item] of Object.entries(doc.paths as Record<string, Json>)) {
     const op = item.post
-    // The events receiver is Jelou's to call, with JELOU_EVENTS_TOKEN: its examples are exercised in test/message-status.
+    // The events receiver is Jelou's, not a send route (its own token; test/message-status.test.ts).
     if (op === undefined || path === '/v1/events/jelou') continue
     const query = new URLSearchParams()
     for (const parameter of (op.parameters as Json[]).map(deref)) {
       if (parameter.in === 'query' && parameter.example !== undefined) query.set(parameter.name, String(parameter.example))
     }
-    for (const [name, example] of Object.entries(op.requestBody.content['application/json'].examples as Json)) {
+    for (const [name, example] of Object.entries((op.requestBody.content['application/json'].examples ?? {}) as Json)) {
       const res = await post(app, `${path}${query.size > 0 ? `?${query}` : ''}`, example.value)
       t.equal(res.status, 202, `${path} example ${name} answers 202 (${String(res.body.code ?? '')} ${String(res.body.detail ?? '')})`)
-      count++
+      if (path.startsWith('/v1/templates/')) templateExamples++
+      else count++
     }
   }
   t.equal(count, SEND_PATHS.length + TEMPLATE_KINDS.reduce((n, k) => n + Object.keys(k.examples).length - 1, 0), 'every example of every send route, raw included')
-  t.ok(count > config.recipientLimit.max, `more examples (${count}) than the default recipient limit allows to one number`)
+  t.ok(templateExamples >= 12, 'and every per-template route of the demo catalogue')
+  t.ok(count > loadConfig({}).recipientLimit.max, `more examples (${count}) than the default recipient limit allows to one number`)
 })
 
 t.test('no pattern needs JavaScript\'s u flag; rules that would are described instead', async (t) => {

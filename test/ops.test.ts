@@ -38,28 +38,25 @@ t.test('promtool: the rules are valid, their unit tests pass, the compose Promet
   t.equal(config.code, 0, `check config: ${config.output}`)
 })
 
-interface Query { where: string, expr: string, needs: string[] }
-
-const NEEDS = /\[needs ([a-zA-Z_:][a-zA-Z0-9_:]*)\]/g
-const needsIn = (text: string) => [...text.matchAll(NEEDS)].map((m) => m[1] as string)
+interface Query { where: string, expr: string }
 
 function dashboardQueries (): { queries: Query[], titles: string[] } {
-  const dashboard = JSON.parse(read('grafana-dashboard.json')) as { panels: Array<{ id: number, title: string, description?: string, datasource: { uid: string }, targets: Array<{ expr: string }> }> }
+  const dashboard = JSON.parse(read('grafana-dashboard.json')) as { panels: Array<{ id: number, title: string, datasource: { uid: string }, targets: Array<{ expr: string }> }> }
   const ids = dashboard.panels.map((p) => p.id)
   if (new Set(ids).size !== ids.length) throw new Error('panel ids repeat')
   return {
     titles: dashboard.panels.map((p) => p.title),
-    queries: dashboard.panels.flatMap((p) => p.targets.map((target) => ({ where: `panel "${p.title}"`, expr: target.expr, needs: needsIn(p.description ?? '') })))
+    queries: dashboard.panels.flatMap((p) => p.targets.map((target) => ({ where: `panel "${p.title}"`, expr: target.expr })))
   }
 }
 
-/** Each `- alert:` block's name, expression (one line or a `|` block) and its [needs …] notes. */
+/** Each `- alert:` block's name and expression (one line or a `|` block). */
 function ruleQueries (): Query[] {
   return read('alerts.yml').split(/^ {6}- alert: /m).slice(1).map((block) => {
     const name = block.slice(0, block.indexOf('\n'))
     const inline = /^ {8}expr: (?!\|)(.+)$/m.exec(block)
     const folded = /^ {8}expr: \|\n((?: {10}.*\n)+)/m.exec(block)
-    return { where: `alert ${name}`, expr: inline?.[1] ?? folded?.[1] ?? '', needs: needsIn(block) }
+    return { where: `alert ${name}`, expr: inline?.[1] ?? folded?.[1] ?? '' }
   })
 }
 
@@ -84,7 +81,7 @@ t.test('metricNames reads PromQL the way the checks below need', async (t) => {
   t.strictSame(metricNames('max by (instance) (process_resident_memory_bytes) / 1e9'), ['process_resident_memory_bytes'])
 })
 
-t.test('every metric the dashboard and the alert rules query is exported by /metrics (or marked as needing a feature not merged yet)', async (t) => {
+t.test('every metric the dashboard and the alert rules query is exported by /metrics', async (t) => {
   const { app } = await buildTestApp(t)
   // One send of each outcome family, so labelled series exist as they would in production.
   await post(app, '/v1/messages/text', { to: '+593 98 765 4321', template: 'welcome_back', params: ['Maria'] })
@@ -105,13 +102,7 @@ t.test('every metric the dashboard and the alert rules query is exported by /met
   for (const query of [...panels, ...rules]) {
     const names = metricNames(query.expr)
     t.ok(names.length > 0, `${query.where} queries a metric`)
-    for (const name of names) {
-      if (exported.has(name)) {
-        t.notOk(query.needs.includes(name), `${query.where}: ${name} is exported now, drop its [needs ${name}] note`)
-      } else {
-        t.ok(query.needs.includes(name), `${query.where}: ${name} is not in /metrics (and not marked [needs ${name}])`)
-      }
-    }
+    for (const name of names) t.ok(exported.has(name), `${query.where}: ${name} is in /metrics`)
   }
 
   for (const topic of [/sends by outcome/i, /failure ratio/i, /latency percentiles/i, /refusals by code/i, /rate-limit/i, /load shedding/i, /event-loop/i, /catalogue age/i, /delivery status/i]) {

@@ -31,12 +31,12 @@ t.test('a saturated event loop sheds sends, while /health still answers', async 
     while (Date.now() < slice) { /* busy */ }
     await new Promise((resolve) => setImmediate(resolve))
   }
-  const shed = await post(app, '/v1/messages/text', { ...body, template: 'order_update' })
+  const shed = await post(app, '/v1/messages/text', { ...body, template: 'shipping_notice' })
   t.equal(shed.status, 503)
   t.equal(shed.body.code, 'OVERLOADED')
   t.equal((await app.inject({ url: '/health' })).statusCode, 200)
   t.equal(sandbox.messages().length, 0)
   // Recovery is under-pressure's next sample after the loop frees up: wait for it, not for a guessed time.
   while (app.isUnderPressure()) await sleep(50)
-  t.equal((await post(app, '/v1/messages/text', { ...body, template: 'order_update' })).status, 202, 'and recovers')
+  t.equal((await post(app, '/v1/messages/text', { ...body, template: 'shipping_notice' })).status, 202, 'and recovers')
 })

@@ -27,10 +27,10 @@ t.test('the 202 and dry-run echo say which region was used and where it came fro
     { body: { to: '321 123 4567', country: 'CO' }, phone: { normalized: '573211234567', country: 'CO', countrySource: 'country-field' } }
   ]
   for (const c of CASES) {
-    const sent = await post(app, '/v1/messages/text', { template: 'order_update', ...c.body })
+    const sent = await post(app, '/v1/messages/text', { template: 'shipping_notice', ...c.body })
     t.equal(sent.status, 202, c.body.to)
     t.match(sent.body.phone, { input: c.body.to, ...c.phone }, `202 ${c.body.to}`)
-    const dry = await post(app, '/v1/messages/text?dryRun=true', { template: 'order_update', ...c.body })
+    const dry = await post(app, '/v1/messages/text?dryRun=true', { template: 'shipping_notice', ...c.body })
     t.match(dry.body.phone, c.phone, `dry run ${c.body.to}`)
   }
 })

@@ -1,7 +1,7 @@
 // renderPreview (SPEC §20): one pinned preview per demo template, and every mismatch it reports.
 import t from 'tap'
 import type { CatalogueTemplate } from '../src/catalogue/types.js'
-import { DEMO_TEMPLATES, demoLookup } from '../src/preview/demo-templates.js'
+import { DEMO_CATALOGUE, demoLookup } from '../src/sandbox/demo-catalogue.js'
 import { renderPreview } from '../src/preview/render.js'
 import type { Preview } from '../src/preview/schema.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
@@ -79,6 +79,7 @@ const PINNED: Record<string, Omit<Preview, 'template'>> = {
     known: true,
     body: 'Hola Maria, ya está aquí nuestro catálogo de primavera.',
     values: ['Maria'],
+    buttons: [{ type: 'URL', text: 'Ver catálogo' }],
     thumbnailUrl: 'https://cdn.example.com/media/catalog-thumb.jpg'
   },
   flash_sale: {
@@ -113,7 +114,7 @@ const PINNED: Record<string, Omit<Preview, 'template'>> = {
 }
 
 t.test('the demo catalogue covers exactly the twelve templates the kind routes\' examples send', async (t) => {
-  t.same([...EXAMPLES.keys()].sort(), DEMO_TEMPLATES.map((tpl) => tpl.name).sort())
+  t.same([...EXAMPLES.keys()].sort(), DEMO_CATALOGUE.map((tpl) => tpl.name).sort())
   t.same(Object.keys(PINNED).sort(), [...EXAMPLES.keys()].sort())
 })
 

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { assertRedisReachable, buildTestApp, post, storeVariants } from './helper.js'
 
-const body = (to: string) => ({ to, template: 'order_update', params: ['Maria'] })
+const body = (to: string) => ({ to, template: 'shipping_notice', params: ['Maria'] })
 
 for (const store of storeVariants(t)) {
   t.test(`${store.name} store`, async (t) => {

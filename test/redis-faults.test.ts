@@ -3,7 +3,7 @@ import t from 'tap'
 import { once } from 'node:events'
 import { buildTestApp, freePort, hasRedisServer, post, readyIs, redisServerSkip, startRedis } from './helper.js'
 
-const body = { to: '+593 98 765 4321', template: 'order_update', params: ['Maria'] }
+const body = { to: '+593 98 765 4321', template: 'shipping_notice', params: ['Maria'] }
 
 t.test('Redis down, no Idempotency-Key: 503 STORE_UNAVAILABLE and nothing sent; the caller limit does not block; all back when Redis is', { skip: redisServerSkip }, async (t) => {
   t.ok(hasRedisServer, 'redis-server is installed')

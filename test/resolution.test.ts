@@ -54,7 +54,7 @@ t.test('Redis: two instances on one Redis see each other\'s messages and events'
   const sandbox = await startSandbox({ deliveryStepMs: 0 })
   const a = await buildTestApp(t, { sandbox, env })
   const b = await buildTestApp(t, { sandbox, env })
-  const sent = await post(a.app, '/v1/messages/text', { ...body('order_update'), clientRef: 'shared-1' })
+  const sent = await post(a.app, '/v1/messages/text', { ...body('shipping_notice'), clientRef: 'shared-1' })
   const url = sent.body.statusUrl as string
   let seen = await b.app.inject({ url })
   for (let i = 0; i < 100 && seen.statusCode === 404; i++) seen = await b.app.inject({ url }) // the record is written right after the answer

@@ -6,11 +6,11 @@ const TO = '+593 98 765 4321'
 
 t.test('a refusal that reached the pipeline names kind, template and the masked recipient', async (t) => {
   const { app, logs } = await buildTestApp(t, { env: { RECIPIENT_LIMIT: '1/60s' } })
-  t.equal((await post(app, '/v1/messages/text', { to: TO, template: 'order_update' })).status, 202)
-  const limited = await post(app, '/v1/messages/text', { to: TO, template: 'order_update' }, { 'x-request-id': 'limited' })
+  t.equal((await post(app, '/v1/messages/text', { to: TO, template: 'shipping_notice' })).status, 202)
+  const limited = await post(app, '/v1/messages/text', { to: TO, template: 'shipping_notice' }, { 'x-request-id': 'limited' })
   t.equal(limited.status, 429)
   t.match(logs.lines().find((line) => line.reqId === 'limited' && line.msg === 'request refused'), {
-    kind: 'text', template: 'order_update', to: '5939******21', code: 'RECIPIENT_RATE_LIMITED'
+    kind: 'text', template: 'shipping_notice', to: '5939******21', code: 'RECIPIENT_RATE_LIMITED'
   })
 
   await post(app, '/v1/messages/image', { to: '0987654321', template: 'promo_banner', mediaUrl: 'https://cdn.example.com/a.png' }, { 'x-request-id': 'phone' })
@@ -34,7 +34,7 @@ t.test('paramCount counts an authentication code once', async (t) => {
 
 t.test('a replayed answer: the body keeps the original requestId, X-Request-Id is the new request\'s', async (t) => {
   const { app, logs } = await buildTestApp(t)
-  const body = { to: TO, template: 'order_update' }
+  const body = { to: TO, template: 'shipping_notice' }
   const first = await post(app, '/v1/messages/text', body, { 'idempotency-key': 'k-1', 'x-request-id': 'first' })
   t.equal(first.body.requestId, 'first')
   const again = await post(app, '/v1/messages/text', body, { 'idempotency-key': 'k-1', 'x-request-id': 'second' })

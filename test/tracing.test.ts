@@ -52,10 +52,14 @@ function attrs (span: OtlpSpan): Record<string, string | number | boolean | unde
   return Object.fromEntries(span.attributes.map(({ key, value }) => [key, value.stringValue ?? (value.intValue === undefined ? value.boolValue : Number(value.intValue))]))
 }
 
-/** The sandbox records bodies, not headers: read the traceparent header off its server. */
-function traceparentsSeen (sandbox: Sandbox): string[] {
-  const seen: string[] = []
-  sandbox.app.server.on('request', (req: IncomingMessage) => { seen.push(String(req.headers.traceparent ?? 'none')) })
+/** The sandbox records bodies, not headers: read the traceparent header off its server, per request. */
+function traceparentsSeen (sandbox: Sandbox): { sends: string[], all: string[] } {
+  const seen = { sends: [] as string[], all: [] as string[] }
+  sandbox.app.server.on('request', (req: IncomingMessage) => {
+    const traceparent = String(req.headers.traceparent ?? 'none')
+    seen.all.push(traceparent)
+    if (req.method === 'POST' && req.url?.endsWith('/hsm') === true) seen.sends.push(traceparent)
+  })
   return seen
 }
 
@@ -170,7 +174,8 @@ t.test('in process: one traced send continues the caller trace; the Jelou attemp
   for (const value of ['593987654321', '987654321', PARAM, '483920', 'c2FuZGJveDpzYW5kYm94']) {
     t.notOk(exported.includes(value), `no span holds ${value}`)
   }
-  t.strictSame(seen, Array(5).fill('none'), 'no traceparent sent to Jelou')
+  t.strictSame(seen.sends, Array(5).fill('none'), 'no traceparent sent to Jelou with the five send attempts')
+  t.ok(seen.all.every((v) => v === 'none'), 'nor with any other call (template list, notifications)')
 
   const line = capture.sends().find((l) => l.template === 'welcome_back')
   t.equal(line?.trace_id, TRACE_ID, "the send's log line carries the trace id")
@@ -189,8 +194,9 @@ t.test('JELOU_SEND_TRACEPARENT=true: Jelou gets the attempt span as its parent',
   const seen = traceparentsSeen(sandbox)
   t.equal((await post(app, '/v1/messages/text', { to: '+593 98 765 4321', template: 'welcome_back', params: ['x'] }, { traceparent: TRACEPARENT })).status, 202)
   await tracing.forceFlush()
-  const client = receiver.spans().find((s) => s.kind === CLIENT) as OtlpSpan
-  t.equal(seen[0], `00-${TRACE_ID}-${client.spanId}-01`)
+  // The send's attempt span (the catalogue's start-up list call has a client span of its own).
+  const client = receiver.spans().find((s) => s.kind === CLIENT && attrs(s)['hsm.attempt'] === 1) as OtlpSpan
+  t.equal(seen.sends[0], `00-${TRACE_ID}-${client.spanId}-01`)
 })
 
 t.test('the real process: tracing follows the OTEL_* variables, and with OTEL_TRACES_EXPORTER=none nothing is exported', async (t) => {

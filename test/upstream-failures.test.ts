@@ -9,7 +9,7 @@ import { MAX_UPSTREAM_ANSWER_BYTES } from '../src/upstream/schema.js'
 const send = (template: string, extra: Record<string, unknown> = {}) =>
   ({ to: '+593 98 765 4321', template, params: ['Maria', '0987654321'], ...extra })
 
-/** A raw TCP server on 127.0.0.1 that hands each request's socket to `onRequest`. */
+/** A raw TCP server on 127.0.0.1 that hands each send's socket to `onRequest`. */
 async function rawServer (t: Test, onRequest: (socket: net.Socket, index: number) => void) {
   let requests = 0
   const heads: string[] = []
@@ -24,8 +24,15 @@ async function rawServer (t: Test, onRequest: (socket: net.Socket, index: number
       if (end === -1) return
       const length = Number(/content-length: (\d+)/i.exec(buffered)?.[1] ?? 0)
       if (buffered.length - end - 4 < length) return
-      heads.push(buffered.slice(0, end + 2))
+      const head = buffered.slice(0, end + 2)
       buffered = ''
+      // The template list the service loads at start-up is not these tests' subject: an empty one,
+      // on a connection closed after it, so every send opens a connection of its own as before.
+      if (head.startsWith('GET /v1/bots/')) {
+        answer(socket, 200, '{"data":[]}', { connection: 'close' })
+        return socket.end()
+      }
+      heads.push(head)
       onRequest(socket, requests++)
     })
   })
@@ -275,19 +282,22 @@ t.test('403 → 502 UPSTREAM_AUTH_FAILED; 400 → 422 UPSTREAM_REJECTED', async 
 
 t.test('a connection reset before the request is written is retried over a real socket, and the retry sends', async (t) => {
   let connections = 0
+  let armed = false
   const server = await rawServer(t, (socket) => answer(socket, 200, '[{"id":"m-after-reset","destination":"593987654321"}]'))
-  // The first connection is reset as it is accepted: undici has not begun writing the request.
+  // The send's first connection is reset as it is accepted: undici has not begun writing the request.
   const reset = net.createServer((socket) => {
-    if (connections++ === 0) return socket.resetAndDestroy()
+    if (armed && connections++ === 0) return socket.resetAndDestroy()
     socket.pipe(net.connect(Number(new URL(server.url).port), '127.0.0.1')).pipe(socket)
   })
   reset.listen(0, '127.0.0.1')
   await once(reset, 'listening')
   t.teardown(() => { reset.close() })
   const { app, logs } = await buildLiveApp(t, `http://127.0.0.1:${(reset.address() as net.AddressInfo).port}`)
+  armed = true
   const res = await post(app, '/v1/messages/text', send('order_update'))
   t.equal(res.status, 202)
   t.equal(res.body.messageId, 'm-after-reset')
+  t.equal(connections, 2, 'the reset connection and the retry\'s')
   t.equal(server.requests(), 1, 'one request reached Jelou')
   t.match(logs.sends(), [{ outcome: 'sent', attempts: 2 }])
 })

@@ -12,21 +12,21 @@ const PDF = 'https://cdn.example.com/media/invoice.pdf'
 const PAST_ISO = '2020-01-01T00:00:00Z'
 const FUTURE_ISO = '2030-01-01T00:00:00Z'
 
-/** A valid body per kind route; each case changes one thing. */
+/** A valid body per kind route; each case changes one thing. Templates outside the demo catalogue: these are about field rules, not variable counts. */
 const VALID: Record<string, Record<string, unknown>> = {
-  text: { to: TO, template: 'order_update', language: 'es', params: ['Maria', 'ORD-1234'] },
-  image: { to: TO, template: 'promo_banner', mediaUrl: PNG, params: ['Maria'] },
-  video: { to: TO, template: 'product_tour', mediaUrl: MP4 },
-  document: { to: TO, template: 'invoice_ready', mediaUrl: PDF, filename: 'invoice.pdf' },
-  'url-button': { to: TO, template: 'track_order', urlParams: ['ORD-1234'] },
-  'quick-reply': { to: TO, template: 'appointment_confirm', quickReplies: [{ text: 'Confirm', flowId: 1001 }, { text: 'Reschedule' }] },
-  'header-parameter': { to: TO, template: 'account_notice', headerParam: 'Maria' },
-  catalog: { to: TO, template: 'spring_catalog', thumbnailUrl: 'https://cdn.example.com/media/thumb.jpg' },
-  'limited-time-offer': { to: TO, template: 'flash_sale', offerExpiresAt: FUTURE_ISO, couponCode: 'SPRING25' },
-  authentication: { to: TO, template: 'login_code', code: CODE },
+  text: { to: TO, template: 'order_update_v2', language: 'es', params: ['Maria', 'ORD-1234'] },
+  image: { to: TO, template: 'promo_banner_v2', mediaUrl: PNG, params: ['Maria'] },
+  video: { to: TO, template: 'product_tour_v2', mediaUrl: MP4 },
+  document: { to: TO, template: 'invoice_ready_v2', mediaUrl: PDF, filename: 'invoice.pdf' },
+  'url-button': { to: TO, template: 'track_order_v2', urlParams: ['ORD-1234'] },
+  'quick-reply': { to: TO, template: 'appointment_confirm_v2', quickReplies: [{ text: 'Confirm', flowId: 1001 }, { text: 'Reschedule' }] },
+  'header-parameter': { to: TO, template: 'account_notice_v2', headerParam: 'Maria' },
+  catalog: { to: TO, template: 'spring_catalog_v2', thumbnailUrl: 'https://cdn.example.com/media/thumb.jpg' },
+  'limited-time-offer': { to: TO, template: 'flash_sale_v2', offerExpiresAt: FUTURE_ISO, couponCode: 'SPRING25' },
+  authentication: { to: TO, template: 'login_code_v2', code: CODE },
   carousel: {
     to: TO,
-    template: 'weekly_offers',
+    template: 'weekly_offers_v2',
     cards: [
       { mediaUrl: PNG, params: ['Sneakers'], urlParams: ['sku-1'] },
       { mediaUrl: PNG, params: ['Backpack'], urlParams: ['sku-2'] }

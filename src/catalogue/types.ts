@@ -49,5 +49,11 @@ export interface CatalogueTemplate {
   /** Body variables in position order. */
   variables: TemplateVariable[]
   source: 'jelou' | 'file' | 'both'
+  /** Jelou's status per language, when Jelou lists the template; a language not `APPROVED` is refused. */
+  languageStatus?: Record<string, TemplateStatus>
+  /** From the catalogue file: shown in Swagger UI. */
+  description?: string
+  /** From the catalogue file: values of the kind's own fields (mediaUrl, urlParams, …) for the route's example. */
+  example?: Record<string, unknown>
   problems: CatalogueProblem[]
 }

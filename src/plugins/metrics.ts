@@ -2,10 +2,11 @@
 import fp from 'fastify-plugin'
 import { OPEN_ROUTE, openResponses } from '../schemas/routes.js'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import type { CatalogueObserver } from '../catalogue/catalogue.js'
 import { FastHistogram, type Series } from '../histogram.js'
 import type { SendObserver } from '../send.js'
 
-export interface Metrics extends SendObserver {
+export interface Metrics extends SendObserver, CatalogueObserver {
   registry: Registry
   validationFailure: (rule: string) => void
   refusal: (code: string) => void
@@ -19,6 +20,15 @@ export interface Metrics extends SendObserver {
   resolution: (outcome: string) => void
   /** Report the memory idempotency store's size at each scrape (not with Redis: its keys belong to every replica). */
   idempotencyKeys: (size: () => number) => void
+  /** Reads the catalogue's size and age at each scrape. */
+  watchCatalogue: (read: () => CatalogueReading) => void
+}
+
+export interface CatalogueReading {
+  /** Templates per configured bot (file-declared ones included). */
+  templates: Map<string, number>
+  /** Epoch ms of each configured bot's last good Jelou list; null if never. */
+  loadedAt: Map<string, number | null>
 }
 
 declare module 'fastify' {
@@ -46,8 +56,37 @@ export function createMetrics (): Metrics {
   const lookups = new Counter({ name: 'hsm_status_lookups_total', help: 'Status lookups by source of the answer: store, refreshed (from Jelou), stale (Jelou could not answer).', labelNames: ['source'], registers: [registry] })
   const resolutions = new Counter({ name: 'hsm_resolutions_total', help: 'Same-key retries of outcome-unknown sends, by outcome: found, resent, unresolved.', labelNames: ['outcome'], registers: [registry] })
   const accepted = statuses.labels({ status: 'accepted' })
+  const catalogueFailures = new Counter({ name: 'hsm_catalogue_refresh_failures_total', help: 'Failed loads of a bot\'s Jelou template list (the last good catalogue stays in force).', labelNames: ['bot'], registers: [registry] })
+  const unknownSends = new Counter({ name: 'hsm_catalogue_unknown_sends_total', help: 'Sends to a template the catalogue does not know (sent anyway unless TEMPLATES_STRICT), by kind route.', labelNames: ['kind'], registers: [registry] })
+  const catalogueRefusals = new Counter({ name: 'hsm_catalogue_refusals_total', help: 'Sends the catalogue refused before Jelou, by reason (the error code).', labelNames: ['reason'], registers: [registry] })
+  let readCatalogue: (() => CatalogueReading) | null = null
+  // Bots are configured (JELOU_BOT_ID, TEMPLATES_BOT_IDS), so the `bot` label is bounded.
+  const size = new Gauge({
+    name: 'hsm_catalogue_templates',
+    help: 'Templates in the catalogue, by bot.',
+    labelNames: ['bot'],
+    registers: [],
+    collect () {
+      if (readCatalogue === null) return
+      for (const [bot, count] of readCatalogue().templates) this.set({ bot }, count)
+    }
+  })
+  const age = new Gauge({
+    name: 'hsm_catalogue_age_seconds',
+    help: 'Seconds since a bot\'s Jelou template list last loaded; -1 while it never has.',
+    labelNames: ['bot'],
+    registers: [],
+    collect () {
+      if (readCatalogue === null) return
+      const now = Date.now()
+      for (const [bot, at] of readCatalogue().loadedAt) this.set({ bot }, at === null ? -1 : (now - at) / 1000)
+    }
+  })
+  registry.registerMetric(size)
+  registry.registerMetric(age)
   // Labelled children are looked up once per label set, not hashed again on every send.
   const sendChildren = new Map<string, { inc: () => void }>()
+  const unknownChildren = new Map<string, { inc: () => void }>()
   return {
     registry,
     outcome (kind, outcome, code) {
@@ -61,6 +100,17 @@ export function createMetrics (): Metrics {
       if (outcome === 'replayed') replays.inc({ kind })
     },
     upstreamSeconds (seconds) { upstream.observe(seconds) },
+    refreshFailed (bot) { catalogueFailures.inc({ bot }) },
+    unknownSend (kind) {
+      let child = unknownChildren.get(kind)
+      if (child === undefined) {
+        child = unknownSends.labels({ kind })
+        unknownChildren.set(kind, child)
+      }
+      child.inc()
+    },
+    refused (code) { catalogueRefusals.inc({ reason: code }) },
+    watchCatalogue (read) { readCatalogue = read },
     validationFailure (rule) { validation.inc({ rule }) },
     refusal (code) {
       refusals.inc({ code })
@@ -97,7 +147,7 @@ export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
       tags: ['health'],
       operationId: 'metrics',
       summary: 'Prometheus metrics',
-      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, hsm_message_status_total{status}, hsm_status_events_total{outcome}, hsm_status_lookups_total{source}, hsm_resolutions_total{outcome}, hsm_idempotency_keys (memory store), http_request_duration_seconds, and the process metrics.',
+      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, hsm_message_status_total{status}, hsm_status_events_total{outcome}, hsm_status_lookups_total{source}, hsm_resolutions_total{outcome}, hsm_idempotency_keys (memory store), hsm_catalogue_templates{bot}, hsm_catalogue_age_seconds{bot}, hsm_catalogue_refresh_failures_total{bot}, hsm_catalogue_refusals_total{reason}, hsm_catalogue_unknown_sends_total{kind}, http_request_duration_seconds, and the process metrics.',
       produces: ['text/plain'],
       response: {
         200: { description: 'Prometheus text exposition format 0.0.4.', type: 'string' },

@@ -1,7 +1,7 @@
 // Completes the OpenAPI document from each route's `x-answers`: every status with its codes, headers and real examples.
 import { KEPT_FOR_REPLAY, PROBLEMS, problem, problemAnswer, type ProblemCode, type ProblemExtras } from '../errors.js'
 import { codesByStatus, type RouteAnswers } from '../schemas/routes.js'
-import { demoLookup } from '../preview/demo-templates.js'
+import { demoLookup } from '../sandbox/demo-catalogue.js'
 import { renderPreview } from '../preview/render.js'
 import { statusUrlOf } from '../status/lookup.js'
 
@@ -60,6 +60,38 @@ export const PROBLEM_EXAMPLES: Record<ProblemCode, ProblemExample> = {
     when: 'Jelou answered 400, 404 or 422 (unknown template or bot, wrong parameters); `upstream` holds its sanitized answer',
     detail: 'Jelou rejected the message (404): check the template, bot and parameters.',
     extras: { upstream: { status: 404, body: { message: 'Template not found' } } }
+  },
+  TEMPLATE_UNKNOWN: {
+    when: 'TEMPLATES_STRICT is on and the template is not in the catalogue of the bot (or POST /v1/templates/{name} names a template the catalogue does not have); nothing was sent',
+    detail: 'Template shipping_notice is not in the catalogue of bot bot-123 (TEMPLATES_STRICT); nothing was sent.'
+  },
+  TEMPLATE_NOT_APPROVED: {
+    when: 'Jelou lists the template in this language as not APPROVED (pending, rejected, paused); nothing was sent',
+    detail: 'Template order_update in es is PENDING; only APPROVED templates can be sent. Nothing was sent.'
+  },
+  TEMPLATE_LANGUAGE_UNAVAILABLE: {
+    when: 'the catalogue has the template, but not in the requested language; nothing was sent',
+    detail: 'Template order_update exists in es, not in en; nothing was sent.'
+  },
+  TEMPLATE_VARIABLE_COUNT: {
+    when: 'the request fills another number of body variables than the template has; nothing was sent',
+    detail: 'Template order_update has 2 body variables; the request fills 1. Nothing was sent.'
+  },
+  TEMPLATE_KIND_MISMATCH: {
+    when: 'the template is of another kind than the route sends (for example an image template through /v1/messages/text); nothing was sent',
+    detail: 'Template promo_banner is a image template (Jelou type image); this send is of type text. Use POST /v1/templates/promo_banner. Nothing was sent.'
+  },
+  TEMPLATE_NOT_IN_JELOU: {
+    when: 'TEMPLATES_FILE declares the template for a bot whose Jelou list does not have it; nothing was sent until the file or Jelou changes',
+    detail: 'The catalogue file declares order_update for bot bot-123, but Jelou\'s list for that bot does not have it. Nothing was sent.'
+  },
+  TEMPLATE_VARIABLES_CONFLICT: {
+    when: 'TEMPLATES_FILE and Jelou (or Jelou\'s languages) disagree on the number of variables; nothing was sent until they agree',
+    detail: 'The catalogue file names 3 variables for order_update; Jelou counts 2. Nothing was sent.'
+  },
+  TEMPLATE_LANGUAGE_CONFLICT: {
+    when: 'TEMPLATES_FILE declares a language Jelou does not list for the template; nothing was sent until they agree',
+    detail: 'The catalogue file declares order_update in en; Jelou lists it only in es. Nothing was sent.'
   },
   RATE_LIMITED: {
     when: 'the caller spent its RATE_LIMIT_PER_MINUTE; nothing was sent',

@@ -27,6 +27,7 @@ export default fp<{ version: string }>(async (app, opts) => {
       },
       tags: [
         { name: 'messages', description: 'Send one template message to one person.' },
+        { name: 'templates', description: 'Your company\'s templates by name, one route each, from the template catalogue (Jelou\'s lists and TEMPLATES_FILE). This document lists the templates of the running deployment; the published openapi.json shows the sandbox\'s demo catalogue.' },
         { name: 'status', description: 'Delivery status of the messages you sent, and the receiver for Jelou\'s status events.' },
         { name: 'sandbox', description: 'Sandbox mode only: what the built-in Jelou look-alike received; the inbox page is at /sandbox.' },
         { name: 'health', description: 'Liveness, readiness and metrics.' }

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Redis } from 'ioredis'
 import { OPEN_ROUTE, openResponses } from '../schemas/routes.js'
+import type { Catalogue } from '../catalogue/catalogue.js'
 
 const HealthSchema = Type.Object({ status: Type.Literal('ok') })
 const ReadySchema = Type.Object({
@@ -13,7 +14,8 @@ const ReadySchema = Type.Object({
   checks: Type.Object({
     config: Type.String({ description: 'Always ok: the service does not start with an invalid configuration.' }),
     upstream: Type.String({ description: 'ok while the connection pool to Jelou is open.' }),
-    redis: Type.Optional(Type.String({ description: 'With REDIS_URL: ok when Redis answers PING, else unreachable.' }))
+    redis: Type.Optional(Type.String({ description: 'With REDIS_URL: ok when Redis answers PING, else unreachable.' })),
+    catalogue: Type.String({ description: 'ok when every bot\'s Jelou template list loaded at the last try; otherwise says which did not and what stays in force. Never makes the service not ready: sends go on with the last good catalogue.' })
   })
 })
 
@@ -26,13 +28,23 @@ async function pingRedis (redis: Redis): Promise<string> {
   }
 }
 
+/** The catalogue's state in one line; an outage is reported, not counted against readiness. */
+function catalogueCheck (catalogue: Catalogue): string {
+  const failing = catalogue.states().filter((s) => s.failures > 0)
+  if (failing.length === 0) return 'ok'
+  return failing.map((s) => s.loadedAt === null
+    ? `degraded: Jelou's template list for ${s.botId} has not loaded (${s.failures} tries); the catalogue file alone is in force`
+    : `degraded: Jelou's template list for ${s.botId} failed ${s.failures} times; the list from ${new Date(s.loadedAt).toISOString()} stays in force`).join('; ')
+}
+
 export interface HealthOptions {
   mode: 'live' | 'sandbox'
   /** Set by the shutdown path (server.ts): from then on /ready answers 503 draining. */
   lifecycle: { draining: boolean }
+  catalogue: Catalogue
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { mode, lifecycle }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { mode, lifecycle, catalogue }) => {
   app.get('/health', {
     schema: { tags: ['health'], operationId: 'health', summary: 'Liveness', description: 'Answers 200 while the process is running.', response: { 200: HealthSchema, ...openResponses }, 'x-answers': OPEN_ROUTE }
   }, async (request, reply) => {
@@ -45,16 +57,17 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
       tags: ['health'],
       operationId: 'ready',
       summary: 'Readiness',
-      description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot: the upstream pool, or Redis when REDIS_URL is set. After SIGTERM it answers 503 draining at once, while other routes keep serving for SHUTDOWN_DRAIN_MS.',
+      description: 'Answers 200 when the service can send, 503 naming the failing part when it cannot: the upstream pool, or Redis when REDIS_URL is set. After SIGTERM it answers 503 draining at once, while other routes keep serving for SHUTDOWN_DRAIN_MS. A template catalogue outage is reported in checks.catalogue but keeps 200: sends go on with the last good catalogue.',
       response: { 200: ReadySchema, 503: ReadySchema, ...openResponses },
       'x-answers': OPEN_ROUTE
     }
   }, async (request, reply) => {
     reply.header('x-request-id', request.id)
     const pool = app.upstream.pool as { closed?: boolean, destroyed?: boolean }
-    const checks: { config: string, upstream: string, redis?: string } = {
+    const checks: { config: string, upstream: string, redis?: string, catalogue: string } = {
       config: 'ok',
-      upstream: pool.closed === true || pool.destroyed === true ? 'closed' : 'ok'
+      upstream: pool.closed === true || pool.destroyed === true ? 'closed' : 'ok',
+      catalogue: catalogueCheck(catalogue)
     }
     if (lifecycle.draining) return await reply.code(503).send({ status: 'draining', mode, checks })
     if (app.redis !== null) checks.redis = await pingRedis(app.redis)

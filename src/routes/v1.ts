@@ -11,8 +11,10 @@ import { templateRoutes } from './templates.js'
 import { messageRoutes } from './messages.js'
 import type { createLookup } from '../status/lookup.js'
 import type { StatusStore } from '../status/types.js'
+import { catalogueRoutes } from './catalogue.js'
+import type { Catalogue } from '../catalogue/catalogue.js'
 
-export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, status: { lookup: ReturnType<typeof createLookup>, store: StatusStore } }> = async (v1, { config, redis, send, status }) => {
+export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, catalogue: Catalogue, status: { lookup: ReturnType<typeof createLookup>, store: StatusStore } }> = async (v1, { config, redis, send, catalogue, status }) => {
   await v1.register(auth, { apiKeys: config.apiKeys })
   await v1.register(rateLimit, {
     max: config.rateLimitPerMinute,
@@ -30,4 +32,5 @@ export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null,
   await v1.register(templateRoutes, { send })
   await v1.register(rawRoute, { send })
   await v1.register(messageRoutes, status)
+  await v1.register(catalogueRoutes, { send, catalogue, defaultBot: config.jelou.botId, defaultLanguage: config.defaultLanguage })
 }

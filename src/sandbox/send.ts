@@ -6,6 +6,7 @@ import addFormats from 'ajv-formats'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { upstreamBodySchema, upstreamConditionalErrors, type UpstreamBody } from '../upstream/schema.js'
 import { headerValue, isObject, type SandboxAuth } from './common.js'
+import type { KnownTemplate } from './templates.js'
 
 /** One request the sandbox received on its HSM route. */
 export interface SandboxRecord {
@@ -40,6 +41,8 @@ export interface SendEndpointOptions {
   closing: AbortSignal
   /** Told of every message created, for the notifications endpoint and its delivery timer. */
   accepted?: (botId: string, elementName: string, created: Array<{ id: string, destination: string }>) => void
+  /** Templates the sandbox lists: a send filling another number of body variables is refused, as Jelou does. */
+  known: KnownTemplate
 }
 
 /**
@@ -81,7 +84,7 @@ function describeAnyOf (branches: unknown): string {
 
 /** Registers the HSM send endpoint on the sandbox app. */
 export function sendEndpoint (app: FastifyInstance, opts: SendEndpointOptions): void {
-  const { auth, slowMs, retryAfterSeconds, records, maxRecords, closing, accepted } = opts
+  const { auth, slowMs, retryAfterSeconds, records, maxRecords, closing, accepted, known } = opts
   const timedOut = new Set<string>()
   const ajv = new Ajv({ allErrors: true, verbose: true })
   addFormats.default(ajv)
@@ -135,6 +138,15 @@ export function sendEndpoint (app: FastifyInstance, opts: SendEndpointOptions): 
     const hsm = body as UpstreamBody
     const botId = request.params.botId
     request.log.info({ botId, template: hsm.elementName, destinations: hsm.destinations.length }, 'sandbox hsm received')
+    const template = known(botId, hsm.elementName, hsm.language)
+    if (template !== undefined && (hsm.parameters?.length ?? 0) !== template.paramsNumber) {
+      // Meta's 132000 as Jelou relays it: nothing about the values is echoed.
+      return reply.code(422).send({
+        message: [`Number of parameters does not match the expected number of params (${template.paramsNumber})`],
+        status: 'failed',
+        error: { code: 132000, title: 'Number of parameters does not match the expected number of params' }
+      })
+    }
     switch (hsm.elementName) {
       case 'sandbox_not_found':
         return reply.code(404).send({ code: 'bot_not_found', description: `Bot ${botId} was not found or is not assigned to your company.` })

@@ -5,6 +5,7 @@ import { headerValue, nonNegativeInteger, sandboxAuth } from './common.js'
 import { sendEndpoint, type SandboxRecord } from './send.js'
 import { createEventPoster } from './events.js'
 import { notificationsEndpoint, type SandboxNotification } from './notifications.js'
+import { templatesEndpoint, type SandboxTemplates } from './templates.js'
 
 export type { SandboxRecord } from './send.js'
 export type { SandboxNotification } from './notifications.js'
@@ -46,6 +47,8 @@ export interface Sandbox {
   /** Posts status events to `url` from now on (null stops). */
   sendEventsTo (url: string | null, token?: string): void
   clear (): void
+  /** The template lists it serves (the demo catalogue for bot-123), changeable while it runs. */
+  templates: SandboxTemplates
   close (): Promise<void>
 }
 
@@ -103,12 +106,13 @@ export function buildSandbox (opts: SandboxOptions = {}): Omit<Sandbox, 'url' | 
   })
 
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ code: 'not_found', description: `No route ${request.method} ${request.url.split('?')[0]}. The sandbox serves POST /v2/whatsapp/:botId/hsm, GET /v1/external/bots/:botId/notifications and GET /sandbox/messages.` })
+    return reply.code(404).send({ code: 'not_found', description: `No route ${request.method} ${request.url.split('?')[0]}. The sandbox serves POST /v2/whatsapp/:botId/hsm, GET /v1/bots/:botId/templates, GET /v1/external/bots/:botId/notifications and GET /sandbox/messages.` })
   })
 
   app.get('/sandbox/messages', async () => ({ messages: messages() }))
 
-  sendEndpoint(app, { auth, slowMs, retryAfterSeconds, records, maxRecords, closing: closing.signal, accepted: notifications.accepted })
+  const templates = templatesEndpoint(app, { auth })
+  sendEndpoint(app, { auth, slowMs, retryAfterSeconds, records, maxRecords, closing: closing.signal, accepted: notifications.accepted, known: templates.known })
 
   function messages (): SandboxRecord[] {
     // Copies, so a caller changing a record (or its body) cannot change what the sandbox keeps.
@@ -119,7 +123,7 @@ export function buildSandbox (opts: SandboxOptions = {}): Omit<Sandbox, 'url' | 
     records.length = 0
   }
 
-  return { app, messages, clear, notifications: notifications.list, sendEventsTo: events.target }
+  return { app, messages, clear, notifications: notifications.list, sendEventsTo: events.target, templates: templates.controls }
 }
 
 function reachableUrl (address: AddressInfo): string {

@@ -19,6 +19,8 @@ function createAjv (options: Options): Ajv {
   addFormats(ajv)
   // Named examples for the OpenAPI document (read by @fastify/swagger), not a validation rule.
   ajv.addKeyword('x-examples')
+  // OpenAPI 3.0's per-field example (a catalogue variable's example value), not a validation rule.
+  ajv.addKeyword('example')
   return ajv
 }
 

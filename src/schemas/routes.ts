@@ -24,7 +24,13 @@ export interface RouteAnswers {
   codes: readonly ProblemCode[]
 }
 
-/** Every /v1 send route: the kind routes and the raw route. */
+/** Refusals by the template catalogue, on every send route (SPEC §17). */
+export const CATALOGUE_CODES: readonly ProblemCode[] = [
+  'TEMPLATE_UNKNOWN', 'TEMPLATE_NOT_APPROVED', 'TEMPLATE_LANGUAGE_UNAVAILABLE', 'TEMPLATE_VARIABLE_COUNT', 'TEMPLATE_KIND_MISMATCH',
+  'TEMPLATE_NOT_IN_JELOU', 'TEMPLATE_VARIABLES_CONFLICT', 'TEMPLATE_LANGUAGE_CONFLICT'
+]
+
+/** Every /v1 send route: the kind routes, the raw route and the catalogue's per-template routes. */
 export const SEND_ROUTE: RouteAnswers = {
   name: 'Send',
   send: true,
@@ -32,7 +38,8 @@ export const SEND_ROUTE: RouteAnswers = {
     'VALIDATION_FAILED', 'INVALID_PHONE', 'UNAUTHORIZED', 'METHOD_NOT_ALLOWED', 'IDEMPOTENCY_IN_PROGRESS', 'PAYLOAD_TOO_LARGE',
     'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_KEY_REUSED', 'UPSTREAM_REJECTED', 'RATE_LIMITED', 'RECIPIENT_RATE_LIMITED',
     'UPSTREAM_RATE_LIMITED', 'INTERNAL_ERROR', 'UPSTREAM_AUTH_FAILED', 'UPSTREAM_ERROR', 'UPSTREAM_UNAVAILABLE',
-    'OVERLOADED', 'STORE_UNAVAILABLE', 'UPSTREAM_TIMEOUT'
+    'OVERLOADED', 'STORE_UNAVAILABLE', 'UPSTREAM_TIMEOUT',
+    ...CATALOGUE_CODES
   ]
 }
 
