@@ -379,7 +379,13 @@ async function measure (target, stub) {
 
 /** One request before loading: the target must answer 2xx, else the run stops with its answer. */
 async function sanity (target) {
-  const answer = await httpRequest(target.proc.port, 'POST', target.path, JSON.stringify(BODIES[target.body](0)))
+  // A target just started may still shed (503) while its event-loop delay sample holds the start-up's module loading.
+  let answer
+  for (let tries = 0; tries < 20; tries++) {
+    answer = await httpRequest(target.proc.port, 'POST', target.path, JSON.stringify(BODIES[target.body](0)))
+    if (answer.status !== 503) break
+    await sleep(500)
+  }
   if (answer.status < 200 || answer.status > 299) {
     throw new Error(`${target.name}: POST ${target.path} answered ${answer.status}: ${answer.text.slice(0, 1000)}\n${target.proc.stderr}`)
   }

@@ -79,6 +79,25 @@ t.test('the raw route dry-runs too; a variable count the catalogue contradicts i
   t.match(logs.lines().filter((l) => l.msg === 'request refused'), [{ kind: 'raw', template: 'order_update', code: 'TEMPLATE_VARIABLE_COUNT' }], 'the refusal has its own line')
 })
 
+t.test('every per-template route dry-runs with the preview of its demo template, named variables filled in position', async (t) => {
+  const { app, sandbox } = await buildTestApp(t)
+  const doc = (await app.inject({ url: '/docs/json' })).json() as { paths: Record<string, { post?: { requestBody: { content: { 'application/json': { examples: Record<string, { value: Record<string, unknown> }> } } } } }> }
+  const routes = Object.entries(doc.paths).filter(([path, item]) => /^\/v1\/templates\/[a-z_]+$/.test(path) && item.post !== undefined)
+  t.equal(routes.length, 12)
+  for (const [path, item] of routes) {
+    const name = path.split('/').pop() as string
+    const [example] = Object.values(item.post?.requestBody.content['application/json'].examples ?? {})
+    const dry = await post(app, `${path}?dryRun=true`, example.value)
+    t.equal(dry.status, 200, name)
+    const upstreamBody = (dry.body.upstream as { body: UpstreamBody }).body
+    t.strictSame(dry.body.preview, renderPreview(demoLookup('bot-123', name), upstreamBody), `${name}: the preview renders the exact upstream body`)
+    t.match(dry.body.preview, { template: name, known: true, problems: [] }, `${name}: known, nothing missing`)
+  }
+  const order = await post(app, '/v1/templates/order_update?dryRun=true', { to: TO, variables: { orderId: 'ORD-9', customerName: 'Ana' } })
+  t.equal((order.body.preview as { body: string }).body, 'Hola Ana, tu pedido ORD-9 está en camino.', 'variables land in their positions whatever their order in the request')
+  t.equal(sandbox.messages().length, 0, 'nothing sent')
+})
+
 t.test('a template the catalogue does not know is previewed as unknown, values listed', async (t) => {
   const { app } = await buildTestApp(t)
   const dry = await post(app, '/v1/messages/text?dryRun=true', { to: TO, template: 'not_in_catalogue', params: ['<b>x</b>'] })

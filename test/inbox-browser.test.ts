@@ -94,6 +94,12 @@ t.test('/sandbox in Chromium: one bubble per send, newest first, values as text'
   t.equal(await page.locator('img').count(), 0, 'no image element was injected')
   t.equal(await page.locator('#inbox script').count(), 0, 'no script element was injected')
   t.equal(await top.locator('.ticks').textContent(), '✓', 'accepted by the sandbox: the single "sent" tick')
+  // Message status moves the ticks without a reload (the sandbox's delivery timer, SANDBOX_DELIVERY_STEP_MS):
+  // two grey ticks once delivered to the phone, blue once read. The locators are re-queried: the page redraws.
+  await top.locator('.ticks-delivered_user, .ticks-read').waitFor()
+  t.equal(await top.locator('.ticks').textContent(), '✓✓', 'delivered: two ticks')
+  await top.locator('.ticks-read').waitFor()
+  t.equal(await top.locator('.ticks').getAttribute('title'), 'READ', 'read: the ticks turn blue')
 
   await page.screenshot({ path: screenshotPath(), fullPage: true })
   t.comment(`screenshot: ${SCREENSHOT.pathname}`)

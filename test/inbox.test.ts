@@ -43,13 +43,14 @@ t.test('GET /sandbox/inbox.json: newest first, masked recipient, the preview of 
   const { messages } = res.json() as { messages: Array<Record<string, unknown>> }
   t.equal(messages.length, 2)
   t.match(messages[0], { seq: 2, template: 'sandbox_rejected', status: 422, to: '5939******21', delivery: null, preview: null }, 'a refused request: no preview')
+  // The accepted send's status from the sandbox's notifications (the delivery timer moves it on).
   t.match(messages[1], {
     seq: 1,
     botId: 'bot-123',
     template: 'order_update',
     status: 200,
     to: '5939******21',
-    delivery: null,
+    delivery: 'CREATED',
     preview: { known: true, body: 'Hola Maria, tu pedido ORD-1 está en camino.', problems: [] }
   })
   t.notMatch(res.body, /593987654321|authorization|Basic /i, 'no full number or credentials')

@@ -28,7 +28,7 @@ export const InboxSchema = Type.Object({
 
 export type InboxEntry = Static<typeof InboxEntrySchema>
 
-/** A record as the sandbox keeps it; once message status exists (SPEC §18) it may carry Jelou's `sentStatus`. */
+/** A record as the sandbox keeps it, with its message's delivery status (`sentStatus`) when the sandbox has one. */
 type RecordWithStatus = SandboxRecord & { sentStatus?: unknown }
 
 export function inboxEntry (record: RecordWithStatus, lookup: TemplateLookup): InboxEntry {

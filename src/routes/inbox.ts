@@ -17,7 +17,7 @@ function locked (reply: FastifyReply, type: string): FastifyReply {
     .header('cache-control', 'no-store')
 }
 
-export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'messages'>, lookupTemplate: TemplateLookup }> = async (app, { sandbox, lookupTemplate }) => {
+export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'messages' | 'notifications'>, lookupTemplate: TemplateLookup }> = async (app, { sandbox, lookupTemplate }) => {
   app.get('/sandbox', {
     schema: {
       tags: ['sandbox'],
@@ -41,7 +41,12 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'me
     }
   }, async (request, reply) => {
     locked(reply, 'application/json; charset=utf-8').header('x-request-id', request.id)
-    return { messages: sandbox.messages().map((record) => inboxEntry(record, lookupTemplate)) }
+    // Each accepted message's delivery status, as the sandbox's delivery timer moves it (SPEC §18).
+    const delivery = new Map(sandbox.notifications().map((n) => [n.id, n.sentStatus]))
+    return {
+      messages: sandbox.messages().map((record) =>
+        inboxEntry({ ...record, sentStatus: record.messageId === undefined ? undefined : delivery.get(record.messageId) }, lookupTemplate))
+    }
   })
 
   app.get('/sandbox/inbox.js', { schema: { hide: true } }, async (_request, reply) => locked(reply, 'text/javascript; charset=utf-8').send(INBOX_SCRIPT))

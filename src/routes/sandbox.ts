@@ -15,7 +15,8 @@ const SandboxMessagesSchema = Type.Object({
     requestId: Type.Union([Type.String(), Type.Null()]),
     contentType: Type.Union([Type.String(), Type.Null()]),
     body: Type.Unknown({ description: 'The JSON body exactly as the upstream received it.' }),
-    status: Type.Integer({ description: 'What the sandbox answered.' })
+    status: Type.Integer({ description: 'What the sandbox answered.' }),
+    messageId: Type.Optional(Type.String({ description: 'The message id the sandbox answered with, when it accepted the send.' }))
   }), { description: 'At most the last 100 requests, newest first.' })
 })
 

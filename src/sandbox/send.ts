@@ -26,6 +26,8 @@ export interface SandboxRecord {
   body: unknown
   /** The status the sandbox answered; 0 while the answer is still pending (e.g. `sandbox_slow`). */
   status: number
+  /** The message id the sandbox answered with, once it accepted the send (the notifications' `id`). */
+  messageId?: string
 }
 
 export interface SendEndpointOptions {
@@ -181,7 +183,10 @@ export function sendEndpoint (app: FastifyInstance, opts: SendEndpointOptions): 
         if (TIMEOUT_TEMPLATES.has(hsm.elementName) && timedOut.has(once)) break
         timedOut.add(once)
         const created = hsm.destinations.map((destination) => ({ id: randomUUID(), destination }))
-        if (hsm.elementName === 'sandbox_timeout_sent') accepted?.(botId, hsm.elementName, created)
+        if (hsm.elementName === 'sandbox_timeout_sent') {
+          record.messageId = created[0].id
+          accepted?.(botId, hsm.elementName, created)
+        }
         try {
           await sleep(slowMs, undefined, { signal: closing })
         } catch {
@@ -194,6 +199,7 @@ export function sendEndpoint (app: FastifyInstance, opts: SendEndpointOptions): 
       }
     }
     const created = hsm.destinations.map((destination) => ({ id: randomUUID(), destination }))
+    record.messageId = created[0].id
     accepted?.(botId, hsm.elementName, created)
     return reply.code(200).send(created)
   })
