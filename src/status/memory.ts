@@ -1,4 +1,5 @@
 // In-memory status store for one process: bounded, oldest first out, every entry kept at most the message TTL.
+import { OrderedMap } from '../stores/ordered.js'
 import { merge, type MessageBase, type MessageState, type StatusStore, type StatusUpdate } from './types.js'
 
 interface Entry {
@@ -6,9 +7,9 @@ interface Entry {
   expiresAt: number
 }
 
-/** Entries live in a Map in write order (each write re-inserts), so expired and oldest ones sit at the front. */
+/** Entries live in write order (each write moves the entry to the back), so expired and oldest ones are the oldest. */
 export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () => number = Date.now): StatusStore {
-  const entries = new Map<string, Entry>()
+  const entries = new OrderedMap<Entry>()
   const refs = new Map<string, string[]>()
   const refKey = (caller: string, clientRef: string) => `${caller}\0${clientRef}`
 
@@ -23,9 +24,9 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
   }
 
   function sweep (time: number) {
-    for (const [id, entry] of entries) {
-      if (entry.expiresAt > time && entries.size < maxRecords) break
-      forget(id, entry)
+    for (let oldest = entries.oldest(); oldest !== undefined; oldest = entries.oldest()) {
+      if (oldest[1].expiresAt > time && entries.size < maxRecords) break
+      forget(oldest[0], oldest[1])
     }
   }
 
@@ -35,7 +36,6 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
   }
 
   function put (messageId: string, entry: Entry, time: number) {
-    entries.delete(messageId)
     entry.expiresAt = time + ttlMs
     entries.set(messageId, entry)
   }

@@ -1,5 +1,6 @@
 // In-memory stores for one process: bounded idempotency records and per-key fixed-window counters.
 import { problem, type Answer } from '../errors.js'
+import { OrderedMap } from './ordered.js'
 import type { AttemptContext, Claim, CounterStore, IdempotencyStore } from './types.js'
 
 /** A send in flight: who holds the key, until when. */
@@ -25,28 +26,28 @@ interface Kept {
 }
 
 /**
- * Leases and kept records live in two Maps. Within each, every record has the same lifetime
- * (the sender passes one lease length and one TTL), so insertion order is expiry order and a
- * sweep from the front stops at the first live record. In one Map, a 25 s lease written after
- * a 24 h answer would hide behind it and outlive its expiry.
+ * Leases and kept records live in two ordered maps. Within each, every record has the same
+ * lifetime (the sender passes one lease length and one TTL), so insertion order is expiry order
+ * and a sweep from the oldest stops at the first live record. In one map, a 25 s lease written
+ * after a 24 h answer would hide behind it and outlive its expiry. (`OrderedMap`, not `Map`: see
+ * `./ordered.ts` for what finding the oldest costs in a Map.)
  *
  * When full, the oldest finished answer is dropped; a lease or a marked attempt never is, since
  * dropping it could let a retry send twice: a store full of them refuses new keys with 503
  * OVERLOADED (nothing sent).
  */
 export function memoryIdempotencyStore (maxKeys: number, now: () => number = Date.now): IdempotencyStore & { size: () => number } {
-  const leases = new Map<string, Lease>()
-  const kept = new Map<string, Kept>()
+  const leases = new OrderedMap<Lease>()
+  const kept = new OrderedMap<Kept>()
 
-  function sweep (records: Map<string, Lease | Kept>, time: number) {
-    for (const [key, record] of records) {
-      if (record.expiresAt > time) break
-      records.delete(key)
+  function sweep<R extends { expiresAt: number }> (records: OrderedMap<R>, time: number) {
+    for (let oldest = records.oldest(); oldest !== undefined && oldest[1].expiresAt <= time; oldest = records.oldest()) {
+      records.delete(oldest[0])
     }
   }
 
   function makeRoom () {
-    for (const [key, record] of kept) {
+    for (const [key, record] of kept.entries()) {
       if (record.answer !== null) {
         kept.delete(key)
         return
@@ -85,13 +86,11 @@ export function memoryIdempotencyStore (maxKeys: number, now: () => number = Dat
         leases.delete(key)
         kept.set(key, { fingerprint: lease.fingerprint, answer: null, expiresAt: time + ttlMs, attempt, leaseUntil: lease.expiresAt })
       } else if (record !== undefined) {
-        kept.delete(key)
         kept.set(key, { ...record, attempt, expiresAt: time + ttlMs })
       }
     },
     async complete (key, fingerprint, answer, ttlMs, unresolved) {
       leases.delete(key)
-      kept.delete(key)
       const expiresAt = now() + ttlMs
       kept.set(key, unresolved === undefined
         ? { fingerprint, answer: JSON.stringify(answer), expiresAt }
@@ -106,14 +105,13 @@ export function memoryIdempotencyStore (maxKeys: number, now: () => number = Dat
 }
 
 export function memoryCounterStore (now: () => number = Date.now): CounterStore {
-  const windows = new Map<string, { count: number, resetAt: number }>()
+  const windows = new OrderedMap<{ count: number, resetAt: number }>()
   return {
     async hit (key, windowMs) {
       const time = now()
-      // Windows are created in time order and all have the same length: expired ones sit at the front.
-      for (const [k, w] of windows) {
-        if (w.resetAt > time) break
-        windows.delete(k)
+      // Windows are created in time order and all have the same length: expired ones are the oldest.
+      for (let oldest = windows.oldest(); oldest !== undefined && oldest[1].resetAt <= time; oldest = windows.oldest()) {
+        windows.delete(oldest[0])
       }
       let window = windows.get(key)
       if (window === undefined) {

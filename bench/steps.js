@@ -1,0 +1,83 @@
+// Per-send steps in isolation (`npm run bench:steps`): what the catalogue check, the status record and
+// a keyed send's idempotency bookkeeping cost, measured in-process on the built code, far below the
+// load benchmark's noise. The stores are measured full, where eviction runs on every call.
+//
+// Each step runs ITERATIONS times per sample, SAMPLES samples, after a warm-up; the figure is the
+// median CPU time (user + system, process.cpuUsage) per call, in nanoseconds. Bounded: a few
+// seconds in all.
+import { createCatalogue } from '../dist/catalogue/catalogue.js'
+import { readTemplateList } from '../dist/catalogue/jelou.js'
+import { memoryStatusStore } from '../dist/status/memory.js'
+import { memoryIdempotencyStore } from '../dist/stores/memory.js'
+
+const ITERATIONS = 200_000
+const SAMPLES = 7
+
+async function cpuNanosPerCall (fn) {
+  // Only a step that returns a promise is awaited, so a synchronous one pays no microtask.
+  const async = fn(0) instanceof Promise
+  const loop = async
+    ? async () => { for (let i = 0; i < ITERATIONS; i++) await fn(i) }
+    : () => { for (let i = 0; i < ITERATIONS; i++) fn(i) }
+  await loop()
+  const samples = []
+  for (let s = 0; s < SAMPLES; s++) {
+    const start = process.cpuUsage()
+    await loop()
+    const used = process.cpuUsage(start)
+    samples.push(((used.user + used.system) * 1000) / ITERATIONS)
+  }
+  samples.sort((a, b) => a - b)
+  return { median: samples[Math.floor(SAMPLES / 2)], min: samples[0], max: samples[SAMPLES - 1] }
+}
+
+// The catalogue as a live service holds it: one bot, Jelou's list of 50 templates, no file.
+const list = readTemplateList({
+  data: Array.from({ length: 50 }, (_, i) => ({
+    elementName: i === 0 ? 'order_update' : `template_${i}`,
+    template: 'Hola {{1}}, tu pedido {{2}} está en camino.',
+    language: 'ES',
+    status: 'APPROVED',
+    params: [{ label: 'nombre', param: '1' }, { label: 'pedido', param: '2' }],
+    paramsNumber: 2
+  }))
+}).items
+const quiet = { info () {}, warn () {} }
+const catalogue = createCatalogue({ botIds: ['bot-123'], file: [], defaultBot: 'bot-123', list: async () => list, refreshMs: 3_600_000, strict: false, log: quiet, observer: { refreshFailed () {}, unknownSend () {}, refused () {} } })
+await catalogue.start()
+await catalogue.stop()
+const body = { elementName: 'order_update', destinations: ['593987654321'], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }
+if (catalogue.guard.check('bot-123', 'order_update', 'text', body) !== undefined) throw new Error('the benchmark send should pass the catalogue')
+const unknown = { ...body, elementName: 'not_listed' }
+
+// The status store at its default bound, already full, so every record also evicts the oldest.
+const MAX_RECORDS = 100_000
+const store = memoryStatusStore(MAX_RECORDS, 7 * 24 * 3600 * 1000)
+const base = (i) => ({ messageId: `m-${i}`, caller: 'anonymous', botId: 'bot-123', template: 'order_update', kind: 'text', to: '593987654321', acceptedAt: 1_700_000_000_000, requestId: `r-${i}` })
+for (let i = 0; i < MAX_RECORDS; i++) store.record(base(-1 - i))
+let next = 0
+
+// The idempotency store at its default bound, full of kept answers: a claim evicts the oldest.
+const MAX_KEYS = 50_000
+const idempotency = memoryIdempotencyStore(MAX_KEYS)
+const answer = { status: 202, contentType: 'application/json; charset=utf-8', body: { messageId: '7d9f3c1e-0000-4000-8000-000000000000', to: '593987654321', kind: 'text', template: 'order_update', botId: 'bot-123' } }
+async function keyedSend (i) {
+  const key = `key-${i}`
+  await idempotency.claim(key, 'fingerprint', 15_000)
+  await idempotency.complete(key, 'fingerprint', answer, 86_400_000)
+}
+for (let i = 0; i < MAX_KEYS; i++) await keyedSend(-1 - i)
+let nextKey = 0
+
+const results = {
+  'catalogue check, known template (language, status, variable count, kind)': await cpuNanosPerCall(() => catalogue.guard.check('bot-123', 'order_update', 'text', body)),
+  'catalogue check, unknown template (counted, sent)': await cpuNanosPerCall(() => catalogue.guard.check('bot-123', 'not_listed', 'text', unknown)),
+  'status record, memory store full at 100 000 (insert + evict)': await cpuNanosPerCall(() => store.record(base(next++))),
+  'idempotency claim + complete, memory store full at 50 000 (evicts the oldest answer)': await cpuNanosPerCall(() => keyedSend(nextKey++))
+}
+
+console.log(`Node ${process.version}, ${ITERATIONS} calls per sample, ${SAMPLES} samples; CPU ns per call (median, min–max)`)
+console.log('')
+console.log('| step | ns/call | min–max |')
+console.log('|---|---:|---:|')
+for (const [name, r] of Object.entries(results)) console.log(`| ${name} | ${r.median.toFixed(0)} | ${r.min.toFixed(0)}–${r.max.toFixed(0)} |`)
