@@ -9,6 +9,8 @@ import { createCatalogue } from '../dist/catalogue/catalogue.js'
 import { readTemplateList } from '../dist/catalogue/jelou.js'
 import { memoryStatusStore } from '../dist/status/memory.js'
 import { memoryIdempotencyStore } from '../dist/stores/memory.js'
+import { requestIdFor } from '../dist/request-id.js'
+import { randomUUID } from 'node:crypto'
 
 const ITERATIONS = 200_000
 const SAMPLES = 7
@@ -76,8 +78,30 @@ const results = {
   'idempotency claim + complete, memory store full at 50 000 (evicts the oldest answer)': await cpuNanosPerCall(() => keyedSend(nextKey++))
 }
 
+// Heap per message status record in a store of 100 000, as a live send leaves it: Jelou's message id
+// parsed from its JSON answer (a flat string) and the request id the service generates, or, for
+// comparison, a bare randomUUID() (a cons string of 20 pieces).
+function heapPerRecord (requestId) {
+  globalThis.gc()
+  const before = process.memoryUsage().heapUsed
+  const kept = memoryStatusStore(MAX_RECORDS, 7 * 24 * 3600 * 1000)
+  for (let i = 0; i < MAX_RECORDS; i++) {
+    kept.record({ messageId: JSON.parse(`"${randomUUID()}"`), caller: 'anonymous', botId: 'bot-123', template: 'order_update', kind: 'text', to: `5939876${String(i).padStart(5, '0')}`, acceptedAt: Date.now(), requestId: requestId() })
+  }
+  globalThis.gc()
+  const bytes = (process.memoryUsage().heapUsed - before) / MAX_RECORDS
+  kept.record(base(-1))
+  return bytes
+}
+const heap = typeof globalThis.gc === 'function'
+  ? { service: heapPerRecord(() => requestIdFor(undefined)), bare: heapPerRecord(() => randomUUID()) }
+  : null
+
 console.log(`Node ${process.version}, ${ITERATIONS} calls per sample, ${SAMPLES} samples; CPU ns per call (median, min–max)`)
 console.log('')
 console.log('| step | ns/call | min–max |')
 console.log('|---|---:|---:|')
 for (const [name, r] of Object.entries(results)) console.log(`| ${name} | ${r.median.toFixed(0)} | ${r.min.toFixed(0)}–${r.max.toFixed(0)} |`)
+console.log('')
+if (heap === null) console.log('Heap per status record: run with node --expose-gc (npm run bench:steps does).')
+else console.log(`Heap per status record (100 000 held): ${heap.service.toFixed(0)} bytes with the service's request ids, ${heap.bare.toFixed(0)} with bare randomUUID() ids.`)

@@ -1,5 +1,5 @@
 // buildApp(config, options): the whole service as a Fastify instance, not listening. Tests build the same app.
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -24,6 +24,7 @@ import { memoryCounterStore, memoryIdempotencyStore } from './stores/memory.js'
 import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
 import swagger from './plugins/swagger.js'
 import upstream from './plugins/upstream.js'
+import { requestIdFor } from './request-id.js'
 import { createSender } from './send.js'
 import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
@@ -62,7 +63,6 @@ declare module 'fastify' {
   }
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
 type SerializerBuilder = ReturnType<typeof SerializerSelector>
@@ -98,11 +98,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // Each send writes its own line; per-request access lines would double the log volume.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
-    // Keep a caller's X-Request-Id only when it is short and plain, so it cannot inject into logs.
-    genReqId: (req) => {
-      const id = req.headers['x-request-id']
-      return typeof id === 'string' && REQUEST_ID.test(id) ? id : randomUUID()
-    },
+    genReqId: (req) => requestIdFor(req.headers['x-request-id']),
     bodyLimit: config.bodyLimitBytes,
     schemaController: { compilersFactory: { buildSerializer: sharedSerializers } },
     return503OnClosing: true,
