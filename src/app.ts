@@ -44,6 +44,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The template catalogue (tests refresh it on demand). */
     catalogue: Catalogue
+    /** Start draining (SIGTERM): /ready answers 503 and every answer closes its connection; the routes keep serving. */
+    drain: () => void
   }
 }
 
@@ -54,13 +56,6 @@ export interface AppOptions {
   sandbox?: Sandbox
   /** OpenTelemetry, started by server.ts only when config.tracing asks for it (see src/tracing.ts). */
   tracing?: Tracing
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Start draining (SIGTERM): /ready answers 503 and every answer closes its connection; the routes keep serving. */
-    drain: () => void
-  }
 }
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }

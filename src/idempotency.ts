@@ -82,11 +82,6 @@ export function createIdempotency (options: IdempotencyOptions) {
     }
   }
 
-  /**
-   * Runs `attempt` at most once per caller and key: a repeat gets the kept answer (or 409 while
-   * the first is in flight, 422 for a different request). Answers that provably sent nothing are
-   * not kept, so a retry with the same key may send.
-   */
   /** Runs the attempt; a "may have been sent" failure is kept open with the attempt's context, so a retry resolves it. */
   async function run (request: FastifyRequest, key: string, fingerprint: string, attempt: (mark: MarkAttempt) => Promise<Answer>): Promise<Answer> {
     let marked: AttemptContext | undefined
@@ -114,6 +109,11 @@ export function createIdempotency (options: IdempotencyOptions) {
     return answer
   }
 
+  /**
+   * Runs `attempt` at most once per caller and key: a repeat gets the kept answer (or 409 while
+   * the first is in flight, 422 for a different request). Answers that provably sent nothing are
+   * not kept, so a retry with the same key may send.
+   */
   return async function keyed (request: FastifyRequest, reply: FastifyReply, header: string, send: KeyedSend, attempt: (mark: MarkAttempt) => Promise<Answer>): Promise<Answer> {
     const key = `${request.caller}\0${header}`
     const fingerprint = fingerprintOf(request)

@@ -5,10 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildTestApp, post } from './helper.js'
+import { CI, buildTestApp, post } from './helper.js'
 
 const OPS = fileURLToPath(new URL('../ops/', import.meta.url))
-const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
 const read = (file: string) => readFileSync(join(OPS, file), 'utf8')
 
 function run (command: string, args: string[]): Promise<{ code: number | null, output: string }> {
