@@ -19,3 +19,9 @@ export async function launchChromium (): Promise<Browser> {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
   })
 }
+
+/**
+ * How long a page step may take before the test fails: a bound, not a speed claim. Generous,
+ * because two suites at once on a busy 2-core machine make Chromium slow (docs/tests.md).
+ */
+export const UI_TIMEOUT = 60_000

@@ -127,7 +127,7 @@ export interface StoreVariant {
 export function storeVariants (t: { comment: (...args: unknown[]) => void }): StoreVariant[] {
   const url = process.env.REDIS_URL
   if (url === undefined || url === '') {
-    t.comment('SKIPPED the Redis variants: REDIS_URL is not set (CI sets it; see docs/tests.md)')
+    t.comment('SKIPPED the Redis variants: REDIS_URL is not set (npm test sets it when redis-server is installed; see docs/tests.md)')
     return [{ name: 'memory', env: {} }]
   }
   return [
@@ -157,6 +157,8 @@ export interface GatedUpstream {
   arrived: (count: number) => Promise<void>
   /** Answer every held request, and every later one at once, 200 with a message id. */
   open: () => void
+  /** Answer only the oldest held request, 200 with a message id: the test decides the order answers arrive in. */
+  answerOldest: () => void
 }
 
 /**
@@ -181,11 +183,12 @@ export async function gatedUpstream (t: TapLike): Promise<GatedUpstream> {
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
+  const answer = (res: http.ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(`[{"id":"m-${received}","destination":"593987654321"}]`)
+  }
   const open = () => {
     opened = true
-    for (const res of held.splice(0)) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(`[{"id":"m-${received}","destination":"593987654321"}]`)
-    }
+    for (const res of held.splice(0)) answer(res)
   }
   t.teardown(() => {
     open()
@@ -198,7 +201,11 @@ export async function gatedUpstream (t: TapLike): Promise<GatedUpstream> {
     arrived: async (count) => {
       for (let seen = received; seen < count; seen = received) await once(events, 'request')
     },
-    open
+    open,
+    answerOldest: () => {
+      const res = held.shift()
+      if (res !== undefined) answer(res)
+    }
   }
 }
 
@@ -208,7 +215,7 @@ export const CI = process.env.CI !== undefined && process.env.CI !== '' && proce
 export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0
 
 /** Skip reason for tests that start their own redis-server: never skipped in CI, where a missing tool fails. */
-export const redisServerSkip = !hasRedisServer && !CI ? 'redis-server is not installed (CI installs it)' : false
+export const redisServerSkip = !hasRedisServer && !CI ? 'redis-server is not installed (apt-get install redis-server; CI installs it)' : false
 
 export async function freePort (): Promise<number> {
   const server = net.createServer().listen(0, '127.0.0.1')

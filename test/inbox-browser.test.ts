@@ -11,11 +11,10 @@ import { loggerOptions } from '../src/logger.js'
 import { demoLookup } from '../src/sandbox/demo-catalogue.js'
 import { renderPreview } from '../src/preview/render.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
-import { chromiumMissing, launchChromium } from './chromium.js'
+import { UI_TIMEOUT, chromiumMissing, launchChromium } from './chromium.js'
 import { captureLogs } from './helper.js'
 
 const SCREENSHOT = new URL('../artifacts/sandbox-inbox.png', import.meta.url)
-const UI_TIMEOUT = 15_000
 
 // Every named example of every kind route, with the body text its demo template renders to.
 const CASES = TEMPLATE_KINDS.flatMap((kind) => Object.values(kind.examples).map((example) => {

@@ -32,11 +32,18 @@ t.test('413 states the limit in bytes', async (t) => {
 
 t.test('a known path with the wrong method is 405 with Allow; an unknown path stays 404', async (t) => {
   const { app } = await buildTestApp(t)
-  // (GET /v1/messages/text is a status lookup of message "text": GET /v1/messages/{messageId}.)
+  // A send route's path is not a message id: the status lookup GET /v1/messages/{messageId} does not shadow it.
   const put = await app.inject({ method: 'PUT', url: '/v1/messages/text' })
   t.equal(put.statusCode, 405)
-  t.match(put.headers.allow, /POST/)
-  t.match(put.json(), { code: 'METHOD_NOT_ALLOWED', status: 405, retriable: false, detail: /^\/v1\/messages\/text does not accept PUT; it accepts .*POST/ })
+  t.equal(put.headers.allow, 'POST')
+  t.match(put.json(), { code: 'METHOD_NOT_ALLOWED', status: 405, retriable: false, detail: '/v1/messages/text does not accept PUT; it accepts POST.' })
+  for (const method of ['GET', 'HEAD'] as const) {
+    const get = await app.inject({ method, url: '/v1/messages/text?x=1' })
+    t.equal(get.statusCode, 405, `${method} /v1/messages/text`)
+    t.equal(get.headers.allow, 'POST', `${method} /v1/messages/text`)
+  }
+  t.match((await app.inject({ url: '/v1/messages/text' })).json(), { code: 'METHOD_NOT_ALLOWED', detail: /does not accept GET; it accepts POST/ })
+  t.match((await app.inject({ url: '/v1/messages/some-id' })).json(), { code: 'NOT_FOUND', detail: /No message with this id/ }, 'a message id is still looked up')
   const del = await app.inject({ method: 'DELETE', url: '/health' })
   t.equal(del.statusCode, 405)
   t.equal(del.headers.allow, 'GET, HEAD')
@@ -49,8 +56,7 @@ t.test('an unknown method such as QUERY is 405 on a known path, not a body error
   const { app } = await buildTestApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
-  // /v1/messages/text also answers GET, as the status lookup of a message with that id.
-  for (const [url, allow] of [['/health', 'GET, HEAD'], ['/v1/messages/text', 'GET, HEAD, POST']]) {
+  for (const [url, allow] of [['/health', 'GET, HEAD'], ['/v1/messages/text', 'POST'], ['/v1/messages/some-id', 'GET, HEAD']]) {
     const res = await fetch(`http://127.0.0.1:${port}${url}`, { method: 'QUERY' })
     t.equal(res.status, 405, url)
     t.equal(res.headers.get('allow'), allow, url)

@@ -37,6 +37,19 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, error
 interface KnownRoute {
   pattern: RegExp
   methods: Set<string>
+  /** No parameter or wildcard: the router prefers it to any parametric route matching the same path. */
+  static: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Answers a request that reached a parametric route only because its path is also a static
+     * route's under other methods (GET /v1/messages/text): 405 naming that route's methods.
+     * Returns false, answering nothing, for any other path.
+     */
+    staticPathMiss: (request: FastifyRequest, reply: FastifyReply) => false | FastifyReply
+  }
 }
 
 function routePattern (url: string): RegExp {
@@ -47,16 +60,23 @@ function routePattern (url: string): RegExp {
 export default fp(async (app) => {
   const routes = new Map<string, KnownRoute>()
   app.addHook('onRoute', (route) => {
-    const known = routes.get(route.url) ?? { pattern: routePattern(route.url), methods: new Set<string>() }
+    const known = routes.get(route.url) ?? { pattern: routePattern(route.url), methods: new Set<string>(), static: !/[:*]/.test(route.url) }
     for (const method of ([] as string[]).concat(route.method)) known.methods.add(method)
     routes.set(route.url, known)
   })
 
+  /** The routes a path reaches, as the router picks them: a static route shadows every parametric one. */
+  function routesOf (path: string): KnownRoute[] {
+    const matching = [...routes.values()].filter((route) => route.pattern.test(path))
+    const exact = matching.filter((route) => route.static)
+    return exact.length > 0 ? exact : matching
+  }
+
   /** 405 with Allow when the path exists under other methods, else 404. */
   function noRoute (request: FastifyRequest, reply: FastifyReply) {
-    const path = request.url.split('?')[0]
+    const path = request.url.split('?')[0] as string
     const allowed = new Set<string>()
-    for (const route of routes.values()) if (route.pattern.test(path)) for (const m of route.methods) allowed.add(m)
+    for (const route of routesOf(path)) for (const m of route.methods) allowed.add(m)
     if (allowed.size === 0) return sendProblem(request, reply, problem('NOT_FOUND', `No route ${request.method} ${path}.`))
     const allow = [...allowed].sort().join(', ')
     reply.header('allow', allow)
@@ -83,4 +103,8 @@ export default fp(async (app) => {
   })
 
   app.setNotFoundHandler(noRoute)
+  app.decorate('staticPathMiss', (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0] as string
+    return routesOf(path).some((route) => route.static && !route.methods.has(request.method)) && noRoute(request, reply)
+  })
 }, { name: 'error-handler', fastify: '5.x' })

@@ -167,7 +167,7 @@ const PARAMETERS = {
     name: 'Idempotency-Key',
     in: 'header',
     required: false,
-    description: 'Makes retries safe: 1 to 255 printable ASCII characters, scoped to the caller. A repeat of the same request within IDEMPOTENCY_TTL_SECONDS gets the stored answer with `Idempotent-Replayed: true`; a repeat while the first runs gets 409; the same key with a different request gets 422. Ignored by dry runs. For example `order-1234-shipped`: one key per message you mean to send.',
+    description: 'Makes retries safe: 1 to 255 printable ASCII characters, scoped to the caller. A repeat of the same request within IDEMPOTENCY_TTL_SECONDS gets the stored answer with `Idempotent-Replayed: true`; a repeat while the first runs gets 409; the same key with a different request gets 422. A dry run checks its format (400 when it breaks the rule) but stores nothing and replays nothing. For example `order-1234-shipped`: one key per message you mean to send.',
     // No `example`: Swagger UI would fill it in, and every example would then share one key (422).
     schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]{1,255}$' }
   },

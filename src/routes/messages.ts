@@ -24,6 +24,9 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ lookup: ReturnType<typeo
       'x-answers': LOOKUP_ROUTE
     }
   }, async (request, reply) => {
+    // GET /v1/messages/text is a send route asked with the wrong method, not a message id.
+    const miss = app.staticPathMiss(request, reply)
+    if (miss !== false) return await miss
     const view = await lookup(request.params.messageId, request.caller, request.log)
     if (view === undefined) throw problem('NOT_FOUND', 'No message with this id for this caller (unknown, expired, or sent by another caller).')
     reply.header('x-request-id', request.id)

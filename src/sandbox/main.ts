@@ -26,6 +26,12 @@ if (clientId.includes(':')) {
   process.exit(1)
 }
 
+const rawStep = env('SANDBOX_DELIVERY_STEP_MS', '1500')
+if (!/^\d{1,9}$/.test(rawStep)) {
+  console.error(`sandbox: SANDBOX_DELIVERY_STEP_MS must be a whole number of milliseconds, got ${JSON.stringify(rawStep)}`)
+  process.exit(1)
+}
+
 let sandbox: Sandbox
 try {
   sandbox = await startSandbox({
@@ -34,7 +40,7 @@ try {
     clientId,
     clientSecret: env('SANDBOX_CLIENT_SECRET', 'sandbox'),
     // Delivery timer and status events (docs/message-status.md): events go nowhere unless SANDBOX_EVENTS_URL is set.
-    deliveryStepMs: Number(env('SANDBOX_DELIVERY_STEP_MS', '1500')),
+    deliveryStepMs: Number(rawStep),
     eventsUrl: process.env.SANDBOX_EVENTS_URL === undefined || process.env.SANDBOX_EVENTS_URL === '' ? undefined : process.env.SANDBOX_EVENTS_URL,
     eventsToken: process.env.SANDBOX_EVENTS_TOKEN === undefined || process.env.SANDBOX_EVENTS_TOKEN === '' ? undefined : process.env.SANDBOX_EVENTS_TOKEN,
     logger: { level: env('LOG_LEVEL', 'info') }
