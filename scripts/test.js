@@ -135,7 +135,8 @@ function printFailures (failures) {
   for (const failure of leaves) {
     console.log(`\n✗ ${failure.fullname}`)
     if (failure.diag !== undefined && failure.diag !== null) {
-      const { at, stack, source, diff, ...rest } = failure.diag
+      // handles and requests: what a timed-out file still had open, hundreds of lines of little use.
+      const { at, stack, source, diff, handles, requests, ...rest } = failure.diag
       const text = JSON.stringify(rest, null, 2)
       if (text !== '{}') console.log(text.replace(/^/gm, '    '))
       if (typeof diff === 'string') console.log(diff.replace(/^/gm, '    '))
