@@ -14,8 +14,12 @@ export interface BullQueueOptions extends QueueSettings {
   log?: { warn: (obj: object, msg: string) => void }
 }
 
-/** Stored as the job's data: the payload, and a token telling this add from an earlier one with the same id. */
-interface Data { payload: unknown, token: string }
+/**
+ * Stored as the job's data: the payload, a token telling this add from an earlier one with the
+ * same id, and when it is due (BullMQ zeroes a job's delay once it is due, so the age of a waiting
+ * job could not be told from its hash).
+ */
+interface Data { payload: unknown, token: string, dueAt: number }
 
 interface TypeState {
   queue: Queue<Data>
@@ -94,9 +98,10 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       }
       const now = Date.now()
       const token = randomUUID()
-      const job = await s.queue.add(type, { payload, token }, {
+      const due = dueAt(now, addOptions)
+      const job = await s.queue.add(type, { payload, token, dueAt: due }, {
         jobId: ID_PREFIX + id,
-        delay: dueAt(now, addOptions) - now,
+        delay: due - now,
         attempts: s.delays.length + 1,
         backoff: { type: 'growing' }
       })
@@ -113,6 +118,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
     async retry (type, id) {
       const job = await state(type).queue.getJob(ID_PREFIX + id)
       if (job === undefined || job === null || closing !== null || (await job.getState()) !== 'failed') return false
+      await job.updateData({ ...job.data, dueAt: Date.now() })
       await job.retry('failed', { resetAttemptsMade: true })
       return true
     },
@@ -122,9 +128,14 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
         const now = Date.now()
         for (const [type, s] of types) {
           const c = await s.queue.getJobCounts('wait', 'delayed', 'prioritized', 'active', 'failed')
-          // The oldest due job is the last of the wait list; it has been due since its delay ran out.
+          // The oldest due job is the last of the wait list. A retry is due its backoff delay after
+          // its last attempt started (so its age is short by that attempt's run time).
           const [oldest] = await s.queue.getJobs(['wait'], 0, 0, true)
-          const since = oldest === undefined ? now : oldest.timestamp + (oldest.delay ?? 0)
+          const since = oldest === undefined
+            ? now
+            : oldest.attemptsMade > 0
+              ? (oldest.processedOn ?? oldest.timestamp) + (s.delays[oldest.attemptsMade - 1] ?? 0)
+              : oldest.data.dueAt ?? oldest.timestamp
           counts.set(type, {
             waiting: (c.wait ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0),
             running: c.active ?? 0,
