@@ -267,25 +267,52 @@ if (process.env.REDIS_URL !== undefined) {
   })
 }
 
-t.test('the plugin: app.queue, one start-up line, metrics, closed with the app', async (t) => {
-  const env: Record<string, string> = process.env.REDIS_URL === undefined ? {} : { REDIS_URL: process.env.REDIS_URL }
-  const { app, logs } = await buildTestApp(t, { env })
-  const expected = process.env.REDIS_URL === undefined ? { kind: 'memory', line: 'not durable: jobs are lost on restart' } : { kind: 'bullmq', line: 'durable, shared by every replica' }
-  t.equal(app.queue.kind, expected.kind)
-  t.equal(logs.lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('job queue')).length, 1, 'one line')
-  t.match(logs.text(), expected.line)
-  const done: string[] = []
-  app.queue.handle('probe', async (job) => { done.push(job.id) })
-  await app.queue.add('probe', 'p1', {})
-  await app.queue.add('probe', 'p1', {})
-  await app.queue.add('probe', 'p2', {}, { delayMs: 3600000 })
-  for (let i = 0; i < 500 && done.length < 1; i++) await sleep(10)
-  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body
-  t.match(text, 'hsm_queue_depth{type="probe"} 1')
-  t.match(text, 'hsm_queue_oldest_waiting_seconds{type="probe"} 0')
-  t.match(text, 'hsm_queue_jobs_total{type="probe",outcome="added"} 2')
-  t.match(text, 'hsm_queue_jobs_total{type="probe",outcome="duplicate"} 1')
-  t.match(text, 'hsm_queue_jobs_total{type="probe",outcome="completed"} 1')
-  await app.close()
-  await t.rejects(app.queue.add('probe', 'p3', {}), { code: 'QUEUE_CLOSED' })
+t.test('memory: failed jobs kept and finished ids remembered within their bounds', async (t) => {
+  const clock = manualClock()
+  const queue = memoryQueue({ ...SETTINGS, maxJobs: 2, doneTtlMs: 1000, retry: { firstDelayMs: 1, maxDelayMs: 1, totalMs: 0 } }, clock)
+  t.teardown(() => queue.close())
+  let ran = 0
+  queue.handle('once', async (job) => { ran++; if (job.id.startsWith('bad')) throw new Error('no') })
+  /** Handlers run on promises, not on the clock: a few turns of the event loop, bounded. */
+  const soon = async (done: () => boolean | Promise<boolean>): Promise<void> => {
+    for (let i = 0; i < 200; i++) if (await done()) return; else await sleep(1)
+    throw new Error('never happened')
+  }
+  for (const [n, id] of ['bad-1', 'bad-2', 'bad-3'].entries()) {
+    await queue.add('once', id, {})
+    await soon(() => ran === n + 1)
+  }
+  await soon(async () => (await queue.failed('once')).length === 2)
+  t.strictSame((await queue.failed('once')).map((f) => f.id), ['bad-3', 'bad-2'], 'the oldest failed job went first')
+  t.strictSame(await queue.add('once', 'bad-1', {}), { id: 'bad-1', added: true }, 'forgotten, so added again')
+  await queue.add('once', 'good', {})
+  await soon(async () => ran === 5 && (await queue.counts()).get('once')?.running === 0)
+  t.strictSame(await queue.add('once', 'good', {}), { id: 'good', added: false })
+  clock.advance(1001)
+  t.strictSame(await queue.add('once', 'good', {}), { id: 'good', added: true }, 'remembered for doneTtlMs only')
 })
+
+const pluginModes = [{ kind: 'memory', env: {}, line: 'not durable: jobs are lost on restart' }]
+if (process.env.REDIS_URL !== undefined) pluginModes.push({ kind: 'bullmq', env: { REDIS_URL: process.env.REDIS_URL }, line: 'durable, shared by every replica' })
+for (const expected of pluginModes) {
+  t.test(`the plugin (${expected.kind}): app.queue, one start-up line, metrics, closed with the app`, async (t) => {
+    const { app, logs } = await buildTestApp(t, { env: expected.env })
+    t.equal(app.queue.kind, expected.kind)
+    t.equal(logs.lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('job queue')).length, 1, 'one line')
+    t.match(logs.text(), expected.line)
+    const done: string[] = []
+    app.queue.handle('probe', async (job) => { done.push(job.id) })
+    await app.queue.add('probe', 'p1', {})
+    await app.queue.add('probe', 'p1', {})
+    await app.queue.add('probe', 'p2', {}, { delayMs: 3600000 })
+    for (let i = 0; i < 500 && done.length < 1; i++) await sleep(10)
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body
+    t.match(text, 'hsm_queue_depth{type="probe"} 1')
+    t.match(text, 'hsm_queue_oldest_waiting_seconds{type="probe"} 0')
+    t.match(text, 'hsm_queue_jobs_total{type="probe",outcome="added"} 2')
+    t.match(text, 'hsm_queue_jobs_total{type="probe",outcome="duplicate"} 1')
+    t.match(text, 'hsm_queue_jobs_total{type="probe",outcome="completed"} 1')
+    await app.close()
+    await t.rejects(app.queue.add('probe', 'p3', {}), { code: 'QUEUE_CLOSED' })
+  })
+}

@@ -36,9 +36,10 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
   const observe = options.observe ?? (() => {})
   const prefix = `${options.keyPrefix}bull`
   // Workers block on Redis and must wait through outages (BullMQ requires maxRetriesPerRequest: null);
-  // adding fails fast instead, so a caller never waits on a dead Redis.
-  const workerConnection = new Redis(options.url, { maxRetriesPerRequest: null })
-  const addConnection = new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 2000 })
+  // adding fails fast instead, so a caller never waits on a dead Redis. Both connect when the first
+  // job type is registered (BullMQ connects a lazy client), so an app with no job types opens none.
+  const workerConnection = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true })
+  const addConnection = new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true })
   for (const connection of [workerConnection, addConnection]) connection.on('error', () => {})
   const types = new Map<string, TypeState>()
   let closing: Promise<void> | null = null
