@@ -302,17 +302,24 @@ for (const expected of pluginModes) {
     t.match(logs.text(), expected.line)
     const done: string[] = []
     app.queue.handle('probe', async (job) => { done.push(job.id) })
+    let broken = 0
+    app.queue.handle('broken', async () => { broken++; throw new Error('down') }, { firstDelayMs: 1, maxDelayMs: 1, totalMs: 2 })
+    await app.queue.add('broken', 'b1', {})
     await app.queue.add('probe', 'p1', {})
     await app.queue.add('probe', 'p1', {})
     await app.queue.add('probe', 'p2', {}, { delayMs: 3600000 })
-    for (let i = 0; i < 500 && done.length < 1; i++) await sleep(10)
+    for (let i = 0; i < 500 && (done.length < 1 || (await app.queue.failed('broken')).length < 1); i++) await sleep(10)
+    t.equal(broken, 3, 'one attempt and two retries')
     const text = (await app.inject({ method: 'GET', url: '/metrics' })).body
     t.match(text, 'hsm_queue_depth{type="probe"} 1')
     t.match(text, 'hsm_queue_oldest_waiting_seconds{type="probe"} 0')
     t.match(text, 'hsm_queue_jobs_total{type="probe",outcome="added"} 2')
     t.match(text, 'hsm_queue_jobs_total{type="probe",outcome="duplicate"} 1')
     t.match(text, 'hsm_queue_jobs_total{type="probe",outcome="completed"} 1')
+    t.match(text, 'hsm_queue_jobs_total{type="broken",outcome="retried"} 2')
+    t.match(text, 'hsm_queue_jobs_total{type="broken",outcome="failed"} 1')
     await app.close()
+    if (expected.kind === 'memory') t.match(logs.text(), 'job queue closed with 1 jobs waiting: lost (the in-process queue is not durable)')
     await t.rejects(app.queue.add('probe', 'p3', {}), { code: 'QUEUE_CLOSED' })
   })
 }

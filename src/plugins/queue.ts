@@ -74,5 +74,12 @@ export default fp<{ config: Pick<Config, 'redis' | 'queue' | 'status'> }>(async 
 
   app.decorate('queue', queue)
   // After the server stopped taking requests: running jobs finish, waiting ones stay (in Redis) or are dropped (in process).
-  app.addHook('onClose', async () => { await queue.close() })
+  app.addHook('onClose', async () => {
+    if (!queue.durable) {
+      let waiting = 0
+      for (const c of (await queue.counts()).values()) waiting += c.waiting
+      if (waiting > 0) app.log.warn({ queue: 'memory', waiting }, `job queue closed with ${waiting} jobs waiting: lost (the in-process queue is not durable)`)
+    }
+    await queue.close()
+  })
 }, { name: 'queue', fastify: '5.x', dependencies: ['metrics'] })

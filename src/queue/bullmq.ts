@@ -113,7 +113,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       return { id, added }
     },
     async failed (type, limit = 100) {
-      const jobs = await state(type).queue.getFailed(0, limit - 1)
+      const jobs = await state(type).queue.getFailed(0, Math.max(1, limit) - 1)
       return jobs.map((job) => failedJob(type, job))
     },
     async retry (type, id) {
