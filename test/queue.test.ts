@@ -158,9 +158,11 @@ for (const variant of variants()) {
       t.strictSame(attempts.map((a) => a.attempt), [1, 2, 3, 4], 'one attempt plus one per delay of 100, 200, 400 ms')
       const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i].at)
       t.ok(gaps.every((gap, i) => gap >= [100, 200, 400][i]), `gaps grow: ${gaps.join(', ')}`)
+      if (variant.name === 'memory') t.strictSame(gaps, [100, 200, 400], 'on the injected clock: exactly')
       let failed = await queue.failed('flaky')
       await until(variant, async () => (failed = await queue.failed('flaky')).length === 1, 'listed as failed')
       t.match(failed[0], { type: 'flaky', id: 'm2.read', payload: { to: 'x' }, attempts: 4, error: 'receiver down (attempt 4)' })
+      t.equal(attempts.length, 4, 'no attempt after the last')
       t.equal((await queue.counts()).get('flaky')?.failed, 1)
       t.equal(await queue.retry('flaky', 'nope'), false, 'no such failed job')
       healthy = true
