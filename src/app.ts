@@ -19,6 +19,7 @@ import errorHandler from './plugins/error-handler.js'
 import http from './plugins/http.js'
 import redisPlugin from './plugins/redis.js'
 import metricsPlugin, { createMetrics } from './plugins/metrics.js'
+import queuePlugin from './plugins/queue.js'
 import { problem } from './errors.js'
 import { memoryCounterStore, memoryIdempotencyStore } from './stores/memory.js'
 import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
@@ -136,6 +137,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
       : undefined
   })
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
+  await app.register(queuePlugin, { config })
   await app.register(upstream, { ...config.jelou, origin, tracer: options.tracing?.attempts })
 
   const catalogue = createCatalogue({

@@ -17,7 +17,8 @@ export const ENV_VARIABLES = [
   'SHUTDOWN_DRAIN_MS', 'OTEL_SDK_DISABLED', 'OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
   'OTEL_SERVICE_NAME', 'JELOU_SEND_TRACEPARENT',
-  'TEMPLATES_FILE', 'TEMPLATES_BOT_IDS', 'TEMPLATES_REFRESH_SECONDS', 'TEMPLATES_STRICT'
+  'TEMPLATES_FILE', 'TEMPLATES_BOT_IDS', 'TEMPLATES_REFRESH_SECONDS', 'TEMPLATES_STRICT',
+  'QUEUE_MAX_JOBS', 'QUEUE_CONCURRENCY', 'QUEUE_RETRY_HOURS'
 ] as const
 type EnvName = typeof ENV_VARIABLES[number]
 
@@ -80,6 +81,8 @@ export interface Config {
   }
   /** OpenTelemetry tracing, or null when the OTEL_* variables do not ask for it (nothing of it is loaded then). */
   tracing: TracingConfig | null
+  /** The job queue (docs/queue.md): waiting jobs per type, jobs run at once per type, retries' total time. */
+  queue: { maxJobs: number, concurrency: number, retryMs: number }
 }
 
 export interface TracingConfig {
@@ -233,6 +236,11 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     windowMs: int('RESOLUTION_WINDOW_SECONDS', 60, 1, 86400) * 1000
   }
   const sandboxDeliveryStepMs = int('SANDBOX_DELIVERY_STEP_MS', 1500, 1, 600000)
+  const queue = {
+    maxJobs: int('QUEUE_MAX_JOBS', 10000, 10, 10000000),
+    concurrency: int('QUEUE_CONCURRENCY', 4, 1, 256),
+    retryMs: int('QUEUE_RETRY_HOURS', 24, 1, 720) * 3600000
+  }
   const templateBots = new Set<string>()
   if (botId !== null) templateBots.add(botId)
   for (const id of (read('TEMPLATES_BOT_IDS') ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '')) {
@@ -281,7 +289,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     tracing,
     status,
     sandboxDeliveryStepMs,
-    templates
+    templates,
+    queue
   })
 }
 

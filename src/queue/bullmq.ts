@@ -1,0 +1,170 @@
+// The durable job queue: BullMQ on Redis, one BullMQ queue and worker per job type, shared by every replica.
+import { randomUUID } from 'node:crypto'
+import { Queue, Worker, type Job as BullJob } from 'bullmq'
+import { Redis } from 'ioredis'
+import {
+  QueueError, checkId, checkType, dueAt, retryDelays,
+  type FailedJob, type JobHandler, type JobQueue, type QueueSettings, type RetryPolicy, type TypeCounts
+} from './queue.js'
+
+export interface BullQueueOptions extends QueueSettings {
+  url: string
+  /** Key prefix: REDIS_KEY_PREFIX, so services sharing one Redis keep apart (keys are `<prefix>bull:<type>:…`). */
+  keyPrefix: string
+  log?: { warn: (obj: object, msg: string) => void }
+}
+
+/**
+ * Stored as the job's data: the payload, a token telling this add from an earlier one with the
+ * same id, and when it is due (BullMQ zeroes a job's delay once it is due, so the age of a waiting
+ * job could not be told from its hash).
+ */
+interface Data { payload: unknown, token: string, dueAt: number }
+
+interface TypeState {
+  queue: Queue<Data>
+  worker: Worker<Data>
+  delays: number[]
+}
+
+/** BullMQ refuses ids that are integers; every id gets this prefix in Redis. */
+const ID_PREFIX = 'j-'
+/** Counts and metrics reads give up after this long while Redis is away, so a scrape never hangs. */
+const READ_TIMEOUT_MS = 2000
+
+export function bullQueue (options: BullQueueOptions): JobQueue {
+  const observe = options.observe ?? (() => {})
+  const prefix = `${options.keyPrefix}bull`
+  // Workers block on Redis and must wait through outages (BullMQ requires maxRetriesPerRequest: null);
+  // adding fails fast instead, so a caller never waits on a dead Redis. Both connect when the first
+  // job type is registered (BullMQ connects a lazy client), so an app with no job types opens none.
+  const workerConnection = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true })
+  const addConnection = new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true })
+  for (const connection of [workerConnection, addConnection]) connection.on('error', () => {})
+  const types = new Map<string, TypeState>()
+  let closing: Promise<void> | null = null
+
+  const state = (type: string): TypeState => {
+    const s = types.get(type)
+    if (s === undefined) throw new QueueError('QUEUE_UNKNOWN_TYPE', `no handler is registered for job type ${JSON.stringify(type.slice(0, 40))}`)
+    return s
+  }
+
+  const failedJob = (type: string, job: BullJob<Data>): FailedJob => ({
+    type,
+    id: (job.id ?? '').slice(ID_PREFIX.length),
+    payload: job.data.payload,
+    attempts: job.attemptsMade,
+    error: job.failedReason,
+    failedAt: job.finishedOn ?? job.timestamp
+  })
+
+  return {
+    kind: 'bullmq',
+    durable: true,
+    handle<P>(type: string, handler: JobHandler<P>, retry?: Partial<RetryPolicy>) {
+      checkType(type)
+      if (types.has(type)) throw new Error(`job type ${type} already has a handler`)
+      const delays = retryDelays({ ...options.retry, ...retry })
+      const queue = new Queue<Data>(type, { connection: addConnection, prefix })
+      queue.on('error', (err) => { options.log?.warn({ type, err: { message: err.message } }, 'job queue error') })
+      const worker = new Worker<Data>(type, async (job) => {
+        await handler({ type, id: (job.id ?? '').slice(ID_PREFIX.length), payload: job.data.payload as P, attempt: job.attemptsMade + 1 })
+      }, {
+        connection: workerConnection,
+        prefix,
+        concurrency: options.concurrency,
+        settings: { backoffStrategy: (attemptsMade) => delays[attemptsMade - 1] ?? 0 },
+        // Finished ids stay known for doneTtlMs, so adding one again is still a no-op; failed ones stay listable.
+        removeOnComplete: { age: Math.ceil(options.doneTtlMs / 1000), count: options.maxJobs },
+        removeOnFail: { count: options.maxJobs }
+      })
+      worker.on('error', (err) => { options.log?.warn({ type, err: { message: err.message } }, 'job worker error') })
+      worker.on('completed', () => { observe(type, 'completed') })
+      worker.on('failed', (job) => {
+        if (job === undefined) return
+        observe(type, job.attemptsMade < (job.opts.attempts ?? 1) ? 'retried' : 'failed')
+      })
+      types.set(type, { queue, worker, delays })
+    },
+    async add (type, id, payload, addOptions) {
+      if (closing !== null) throw new QueueError('QUEUE_CLOSED', 'the job queue is closing: no job is taken')
+      const s = state(type)
+      checkId(type, id)
+      // Not atomic with the add: replicas adding at the same moment may pass the bound by a few jobs.
+      const waiting = await s.queue.count()
+      if (waiting >= options.maxJobs) {
+        observe(type, 'refused')
+        throw new QueueError('QUEUE_FULL', `the job queue holds ${waiting} waiting ${type} jobs, its limit (QUEUE_MAX_JOBS)`)
+      }
+      const now = Date.now()
+      const token = randomUUID()
+      const due = dueAt(now, addOptions)
+      const job = await s.queue.add(type, { payload, token, dueAt: due }, {
+        jobId: ID_PREFIX + id,
+        delay: due - now,
+        attempts: s.delays.length + 1,
+        backoff: { type: 'growing' }
+      })
+      // BullMQ answers an existing id with that job: the token says whether this add stored it.
+      const stored = job.id === undefined ? null : await s.queue.getJob(job.id)
+      const added = stored === undefined || stored === null || stored.data.token === token
+      observe(type, added ? 'added' : 'duplicate')
+      return { id, added }
+    },
+    async failed (type, limit = 100) {
+      const jobs = await state(type).queue.getFailed(0, Math.max(1, limit) - 1)
+      return jobs.map((job) => failedJob(type, job))
+    },
+    async retry (type, id) {
+      const job = await state(type).queue.getJob(ID_PREFIX + id)
+      if (job === undefined || job === null || closing !== null || (await job.getState()) !== 'failed') return false
+      await job.updateData({ ...job.data, dueAt: Date.now() })
+      await job.retry('failed', { resetAttemptsMade: true })
+      return true
+    },
+    async counts () {
+      const read = async (): Promise<Map<string, TypeCounts>> => {
+        const counts = new Map<string, TypeCounts>()
+        const now = Date.now()
+        for (const [type, s] of types) {
+          const c = await s.queue.getJobCounts('wait', 'delayed', 'prioritized', 'active', 'failed')
+          // The oldest due job is the last of the wait list. A retry is due its backoff delay after
+          // its last attempt started (so its age is short by that attempt's run time).
+          const [oldest] = await s.queue.getJobs(['wait'], 0, 0, true)
+          const since = oldest === undefined
+            ? now
+            : oldest.attemptsMade > 0
+              ? (oldest.processedOn ?? oldest.timestamp) + (s.delays[oldest.attemptsMade - 1] ?? 0)
+              : oldest.data.dueAt ?? oldest.timestamp
+          counts.set(type, {
+            waiting: (c.wait ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0),
+            running: c.active ?? 0,
+            failed: c.failed ?? 0,
+            oldestWaitingMs: Math.max(0, now - since)
+          })
+        }
+        return counts
+      }
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => { reject(new Error(`job queue counts: Redis did not answer within ${READ_TIMEOUT_MS} ms`)) }, READ_TIMEOUT_MS)
+      })
+      try {
+        return await Promise.race([read(), timeout])
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    async close () {
+      closing ??= (async () => {
+        // Workers first: each stops taking jobs and waits for its running ones.
+        await Promise.all([...types.values()].map(async (s) => { await s.worker.close() }))
+        await Promise.all([...types.values()].map(async (s) => { await s.queue.close() }))
+        workerConnection.disconnect()
+        addConnection.disconnect()
+      })()
+      await closing
+    }
+  }
+}
