@@ -162,9 +162,9 @@ export function retryAdvice (code: ProblemCode, retry: Retry): string {
 
 export function problemAnswer (error: HsmError, requestId: string): Answer {
   const definition = PROBLEMS[error.code]
-  // Nothing resolves an unresolvable outcome: no retry advice, the detail says how to check.
+  // Nothing resolves an unresolvable outcome: sending again is a new message (a new key), and the detail says how to check first.
   const final = error.resolution === 'unresolvable'
-  const retry: Retry = final ? { policy: 'never' } : retryOf(error)
+  const retry: Retry = final ? { policy: 'new-key' } : retryOf(error)
   const body: Record<string, unknown> = {
     type: `https://jelou-hsm-proxy/errors/${error.code.toLowerCase().replaceAll('_', '-')}`,
     title: definition.title,
