@@ -76,10 +76,12 @@ export interface SenderOptions {
   resolution?: IdempotencyOptions['resolution']
   /** The template catalogue's checks (SPEC §17): a map lookup per send. */
   catalogue?: SendGuard
+  /** The clock an attempt's start is read from (tests inject one). */
+  now?: () => number
 }
 
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue } = options
+  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue, now = Date.now } = options
   const lookupTemplate = options.lookupTemplate ?? (() => undefined)
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
@@ -160,11 +162,12 @@ export function createSender (options: SenderOptions) {
     const attemptId = randomUUID()
     const tag = config.resolution.tag === 'campaignId' && body.campaignId === undefined ? attemptId : undefined
     const sent = tag === undefined ? body : { ...body, campaignId: tag }
-    const startedAt = Date.now()
+    const startedAt = now()
     await mark?.({ attemptId, tag, botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, startedAt, requestId: request.id })
     const group = attemptGroup(botId as string, body.elementName, phone.normalized)
     const open = { attemptId, startedAt }
-    await idempotency.openAttempt(group, open, config.idempotency.ttlMs)
+    // Kept twice the key TTL: any attempt whose window overlaps this one resolves within its own first start plus the TTL, and must still see it.
+    await idempotency.openAttempt(group, open, 2 * config.idempotency.ttlMs)
     inFlight++
     const upstreamStarted = performance.now()
     let result

@@ -14,6 +14,8 @@ export interface StandinMessage {
   sentStatus: string
   /** Whose it is: a key's send through the service, or another sender on the same bot. */
   from: 'service' | 'foreign'
+  /** For the service's: the first template parameter of the send (the property test puts its key there). */
+  param?: string
 }
 
 /** What Jelou does with one send: create the message or not, then answer or never answer. */
@@ -38,8 +40,10 @@ export interface StandinBehaviour {
   failing: () => boolean
   /** Jelou's clock: what createdAt a message gets. */
   clock: () => number
-  /** Createdat without a zone (local wall time as Jelou's server might print it). */
+  /** createdAt without a zone (as Jelou's server might print it). */
   zonelessTimes: boolean
+  /** Jelou lists a message only this long after creating it (by its own clock). */
+  lagMs: number
 }
 
 export interface Standin {
@@ -69,6 +73,7 @@ export async function startStandin (behaviour: Partial<StandinBehaviour> = {}): 
     failing: () => false,
     clock: Date.now,
     zonelessTimes: false,
+    lagMs: 0,
     ...behaviour
   }
   const messages: StandinMessage[] = []
@@ -93,7 +98,7 @@ export async function startStandin (behaviour: Partial<StandinBehaviour> = {}): 
         const destination = (body.destinations as string[])[0] as string
         const id = randomUUID()
         if (script.create) {
-          messages.push({ id, destination, elementName: body.elementName as string, campaignId: (body.campaignId as string | undefined) ?? null, createdAt: iso(state.clock(), state.zonelessTimes), sentStatus: 'CREATED', from: 'service' })
+          messages.push({ id, destination, elementName: body.elementName as string, campaignId: (body.campaignId as string | undefined) ?? null, createdAt: iso(state.clock(), state.zonelessTimes), sentStatus: 'CREATED', from: 'service', param: (body.parameters as string[] | undefined)?.[0] })
         }
         if (script.answer === 'hang') {
           hanging.add(res)
@@ -125,10 +130,10 @@ export async function startStandin (behaviour: Partial<StandinBehaviour> = {}): 
             (q.get('elementName') === null || m.elementName === q.get('elementName')) &&
             (q.get('campaignId') === null || m.campaignId === q.get('campaignId')) &&
             (q.get('messageId') === null || m.id === q.get('messageId')) &&
-            timeOf(m) >= from && timeOf(m) <= to)
+            timeOf(m) >= from && timeOf(m) <= to && timeOf(m) <= state.clock() - state.lagMs)
           const size = Math.min(state.pageSize, Number(q.get('limit') ?? 50))
           const page = Number(q.get('page') ?? 1)
-          const results = matching.slice((page - 1) * size, page * size).map(({ from: _from, ...item }) => item)
+          const results = matching.slice((page - 1) * size, page * size).map(({ from: _from, param: _param, ...item }) => item)
           const pagination: Record<string, number> = { page, limit: size }
           if (state.total) pagination.total = matching.length
           else if (state.pages) pagination.pages = Math.max(1, Math.ceil(matching.length / size))

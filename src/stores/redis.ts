@@ -71,10 +71,12 @@ export interface RedisStoreOptions {
   /** With Redis replicas: wait until this many replicas have each claim and mark before sending (Redis WAIT); 0 = off. */
   waitReplicas?: number
   waitTimeoutMs?: number
+  /** The clock holds are measured by (tests inject one; Redis's own key expiry stays in real time). */
+  now?: () => number
 }
 
 export function redisIdempotencyStore (redis: Redis, prefix: string, options: RedisStoreOptions = {}): IdempotencyStore {
-  const { waitReplicas = 0, waitTimeoutMs = 1000 } = options
+  const { waitReplicas = 0, waitTimeoutMs = 1000, now = Date.now } = options
   // idem3: holder-fenced hashes (idem2 had no holder); old keys simply expire.
   const k = (key: string) => `${prefix}idem3:${hashed(key)}`
   const openKey = (group: string) => `${prefix}open:${hashed(group)}`
@@ -98,7 +100,7 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
     async claim (key, fingerprint, holder, leaseMs): Promise<Claim> {
       let reply: string[]
       try {
-        reply = await redis.eval(CLAIM, 1, k(key), fingerprint, Date.now(), leaseMs, holder) as string[]
+        reply = await redis.eval(CLAIM, 1, k(key), fingerprint, now(), leaseMs, holder) as string[]
       } catch (error) {
         throw unavailable(error)
       }
@@ -114,7 +116,7 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
     },
     async renew (key, holder, leaseMs) {
       try {
-        return await redis.eval(RENEW, 1, k(key), holder, Date.now(), leaseMs) === 1
+        return await redis.eval(RENEW, 1, k(key), holder, now(), leaseMs) === 1
       } catch {
         return false
       }
@@ -146,7 +148,7 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
     },
     async openAttempt (group, attempt, ttlMs) {
       try {
-        const time = Date.now()
+        const time = now()
         await redis.multi()
           .zremrangebyscore(openKey(group), '-inf', time)
           .zadd(openKey(group), time + ttlMs, `${attempt.attemptId}|${attempt.startedAt}`)
@@ -166,7 +168,7 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
     async openAttempts (group) {
       let members: string[]
       try {
-        members = await redis.zrangebyscore(openKey(group), Date.now(), '+inf')
+        members = await redis.zrangebyscore(openKey(group), now(), '+inf')
       } catch (error) {
         throw unavailable(error)
       }
