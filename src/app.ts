@@ -179,7 +179,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   } else {
     idempotency = redisIdempotencyStore(app.redis, prefix, config.redis ?? {})
   }
-  const resolver = createResolver({ notifications, status: statusStore, attempts: idempotency, windowMs, sendTimeoutMs: config.jelou.timeoutMs, ...config.resolution })
+  const resolver = createResolver({ notifications, status: statusStore, attempts: idempotency, windowMs, ...config.resolution })
   const settle = createSettler({ resolver, status: statusStore, attempts: idempotency, sandbox: config.mode === 'sandbox', ttlMs: config.idempotency.ttlMs, observe: metrics.resolution })
   const send = createSender({
     config,

@@ -38,8 +38,10 @@ export interface StandinBehaviour {
   pageDelayMs: number
   /** Notifications answer 503 while this returns true. */
   failing: () => boolean
-  /** Jelou's clock: what createdAt a message gets. */
+  /** Jelou's clock: what createdAt a message gets (unless `createdAt` says otherwise). */
   clock: () => number
+  /** When Jelou created the message of this send, by its clock; default now. */
+  createdAt?: (body: Record<string, unknown>) => number
   /** createdAt without a zone (as Jelou's server might print it). */
   zonelessTimes: boolean
   /** Jelou lists a message only this long after creating it (by its own clock). */
@@ -98,7 +100,7 @@ export async function startStandin (behaviour: Partial<StandinBehaviour> = {}): 
         const destination = (body.destinations as string[])[0] as string
         const id = randomUUID()
         if (script.create) {
-          messages.push({ id, destination, elementName: body.elementName as string, campaignId: (body.campaignId as string | undefined) ?? null, createdAt: iso(state.clock(), state.zonelessTimes), sentStatus: 'CREATED', from: 'service', param: (body.parameters as string[] | undefined)?.[0] })
+          messages.push({ id, destination, elementName: body.elementName as string, campaignId: (body.campaignId as string | undefined) ?? null, createdAt: iso(state.createdAt?.(body) ?? state.clock(), state.zonelessTimes), sentStatus: 'CREATED', from: 'service', param: (body.parameters as string[] | undefined)?.[0] })
         }
         if (script.answer === 'hang') {
           hanging.add(res)

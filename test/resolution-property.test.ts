@@ -25,6 +25,8 @@ import { startStandin, type Standin } from './jelou-standin.js'
 /** Scenarios per store (memory, and Redis when REDIS_URL is set). CI sets 1000 or more. */
 const RUNS = Number(process.env.RESOLUTION_PROPERTY_RUNS ?? 120)
 const SEED = process.env.RESOLUTION_PROPERTY_SEED === undefined ? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0 : Number(process.env.RESOLUTION_PROPERTY_SEED)
+/** Replays one case of a failed run (fast-check prints its path with the seed). */
+const PATH = process.env.RESOLUTION_PROPERTY_PATH
 const REDIS_URL = process.env.REDIS_URL ?? ''
 
 // Real time only where the network is the subject (a send's deadline); everything else on the injected clock.
@@ -103,6 +105,9 @@ async function world (t: Tap, variant: 'memory' | 'redis') {
   t.teardown(() => jelou.close())
   const scripts = new AsyncLocalStorage<Script>()
   jelou.behaviour.send = (body) => JELOU[(body.parameters as string[])[1] as Script]
+  // Jelou creates the message when the send reaches it, within the send's deadline: stamped with the
+  // injected time the service sent it at, so a loaded machine delivering a request late cannot move it.
+  jelou.behaviour.createdAt = (body) => Number((body.parameters as string[])[2]) + skew.ms
   let redis: Redis | undefined
   if (variant === 'redis') {
     redis = new Redis(REDIS_URL)
@@ -139,7 +144,7 @@ async function world (t: Tap, variant: 'memory' | 'redis') {
       await app.register(errorHandler)
       await app.register(upstreamPlugin, { origin: jelou.url, clientId: 'c', clientSecret: 's', timeoutMs: TIMEOUT_MS, connectTimeoutMs: 1000, connections: 8 })
       const notifications = createNotificationsClient({ dispatcher: app.upstream.pool, clientId: 'c', clientSecret: 's', timeoutMs: 5000 })
-      const resolver = createResolver({ notifications, status, attempts: store, windowMs: WINDOW_S * 1000, sendTimeoutMs: TIMEOUT_MS, skewMs: SKEW_S * 1000, timeoutMs: 30000, now })
+      const resolver = createResolver({ notifications, status, attempts: store, windowMs: WINDOW_S * 1000, skewMs: SKEW_S * 1000, timeoutMs: 30000, now })
       const settle = createSettler({ resolver, status, attempts: store, sandbox: false, ttlMs: TTL_S * 1000, now })
       const send = createSender({ config, upstream: app.upstream, idempotency: faulty, recipients: memoryCounterStore(now), status, resolution: { resolver, settle }, now })
       app.post<{ Body: { key: string, to: string, template: string } }>('/send', async (request, reply) => {
@@ -158,7 +163,7 @@ async function world (t: Tap, variant: 'memory' | 'redis') {
           clientRef: key,
           dryRun: false,
           fieldErrors: [],
-          build: (ctx) => ({ destinations: [ctx.to], elementName: template, language: 'es', type: 'text', parameters: [key, script] } as never)
+          build: (ctx) => ({ destinations: [ctx.to], elementName: template, language: 'es', type: 'text', parameters: [key, script, String(clock.now)] } as never)
         })))
       })
       await app.ready()
@@ -185,6 +190,7 @@ async function check (w: Awaited<ReturnType<typeof world>>, s: Scenario, run: nu
   const keyName = (k: number) => `s${run}-k${k}`
   const firstAt = new Map<number, number>()
   const answers: Array<{ key: number, script: Script, answer: Answer }> = []
+  const trace: string[] = []
 
   async function send (x: Send): Promise<Answer> {
     if (!firstAt.has(x.key)) firstAt.set(x.key, clock.now)
@@ -197,6 +203,7 @@ async function check (w: Awaited<ReturnType<typeof world>>, s: Scenario, run: nu
     })
     const answer: Answer = { status: res.statusCode, body: res.json(), retryAfter: res.headers['retry-after'] as string | undefined }
     if (!CRASHES.has(x.script)) answers.push({ key: x.key, script: x.script, answer })
+    trace.push(`+${(clock.now - start) / 1000}s k${x.key}@${x.replica} ${x.script}: ${answer.status} ${String(answer.body.resolution ?? answer.body.messageId ?? answer.body.code ?? '')}`)
     return answer
   }
 
@@ -227,34 +234,44 @@ async function check (w: Awaited<ReturnType<typeof world>>, s: Scenario, run: nu
     clock.now += LEASE_MS + 1
   }
 
-  // 1. At most one message per key at Jelou (a resend happens only once the first is provably absent).
-  const byKey = new Map<string, number>()
-  for (const m of jelou.messages) if (m.from === 'service' && m.param?.startsWith(`s${run}-`) === true) byKey.set(m.param, (byKey.get(m.param) ?? 0) + 1)
-  for (const [key, count] of byKey) if (count > 1) throw new Error(`key ${key}: ${count} messages at Jelou`)
-  // 2. No key answered with an id created for another key (or, with the tag, for another sender).
-  const owner = new Map(jelou.messages.filter((m) => m.id !== undefined).map((m) => [m.id as string, m]))
-  for (const { key, answer } of answers) {
-    if (answer.status !== 202) continue
-    const message = owner.get(answer.body.messageId as string)
-    if (message === undefined) throw new Error(`key ${keyName(key)} answered 202 with ${String(answer.body.messageId)}, which Jelou does not have`)
-    if (message.from === 'service' && message.param !== keyName(key)) throw new Error(`key ${keyName(key)} answered with ${message.param ?? '?'}'s message`)
-    if (message.from === 'foreign' && s.tag) throw new Error(`key ${keyName(key)} answered with another sender's message although tagged`)
+  try {
+    invariants()
+  } catch (error) {
+    const messages = jelou.messages.filter((m) => m.elementName.startsWith(`t${run}_`)).map((m) => `${m.param ?? m.from} ${m.id ?? '(no id)'} ${m.destination} ${m.elementName} ${m.createdAt}`)
+    throw new Error(`${(error as Error).message}\n  answers:\n    ${trace.join('\n    ')}\n  at Jelou:\n    ${messages.join('\n    ')}`)
   }
-  // 3. Every answer is honest, and every key ends found, sent, or "cannot be known".
-  for (const { key, answer } of answers) {
-    const { status, body } = answer
-    const honest = status === 202 ||
+  function invariants () {
+  // 1. At most one message per key at Jelou (a resend happens only once the first is provably absent).
+    const byKey = new Map<string, number>()
+    for (const m of jelou.messages) if (m.from === 'service' && m.param?.startsWith(`s${run}-`) === true) byKey.set(m.param, (byKey.get(m.param) ?? 0) + 1)
+    for (const [key, count] of byKey) if (count > 1) throw new Error(`key ${key}: ${count} messages at Jelou`)
+    // 2. No key answered with an id created for another key (or, with the tag, for another sender).
+    const owner = new Map(jelou.messages.filter((m) => m.id !== undefined).map((m) => [m.id as string, m]))
+    for (const { key, answer } of answers) {
+      if (answer.status !== 202) continue
+      const message = owner.get(answer.body.messageId as string)
+      if (message === undefined) throw new Error(`key ${keyName(key)} answered 202 with ${String(answer.body.messageId)}, which Jelou does not have`)
+      if (message.from === 'service' && message.param !== keyName(key)) throw new Error(`key ${keyName(key)} answered with ${message.param ?? '?'}'s message`)
+      if (message.from === 'foreign' && s.tag) throw new Error(`key ${keyName(key)} answered with another sender's message although tagged`)
+    }
+    // 3. Every answer is honest, and every key ends found, sent, or "cannot be known".
+    for (const { key, answer } of answers) {
+      const { status, body } = answer
+      const honest = status === 202 ||
       (status === 409 && body.code === 'IDEMPOTENCY_IN_PROGRESS') ||
       ((status === 504 || status === 502) && ['pending', 'ambiguous'].includes(body.resolution as string) && answer.retryAfter !== undefined) ||
       (status === 504 && body.resolution === 'unresolvable')
-    if (!honest) throw new Error(`key ${keyName(key)}: dishonest answer ${status} ${JSON.stringify(body)}`)
-  }
-  for (const [key, answer] of final) {
-    if (answer.status !== 202 && answer.body.resolution !== 'unresolvable') throw new Error(`key ${keyName(key)} never settled: ${answer.status} ${JSON.stringify(answer.body)}`)
+      if (!honest) throw new Error(`key ${keyName(key)}: dishonest answer ${status} ${JSON.stringify(body)}`)
+    }
+    for (const [key, answer] of final) {
+      if (answer.status !== 202 && answer.body.resolution !== 'unresolvable') throw new Error(`key ${keyName(key)} never settled: ${answer.status} ${JSON.stringify(answer.body)}`)
+    }
   }
 }
 
 const variants: Array<'memory' | 'redis'> = REDIS_URL === '' ? ['memory'] : ['memory', 'redis']
+// The file's time grows with RESOLUTION_PROPERTY_RUNS: tell tap (its per-file limit is in .taprc) so CI's 1000 runs fit.
+t.setTimeout(Math.max(180_000, 60_000 + RUNS * variants.length * 500))
 if (REDIS_URL === '') t.comment('SKIPPED the Redis variant: REDIS_URL is not set (CI sets it; see docs/tests.md)')
 
 for (const variant of variants) {
@@ -262,7 +279,7 @@ for (const variant of variants) {
     const w = await world(t, variant)
     let run = 0
     const started = Date.now()
-    const result = await fc.check(fc.asyncProperty(scenarioArb, async (scenario) => { await check(w, scenario, run++) }), { numRuns: RUNS, seed: SEED })
+    const result = await fc.check(fc.asyncProperty(scenarioArb, async (scenario) => { await check(w, scenario, run++) }), { numRuns: RUNS, seed: SEED, path: PATH })
     t.comment(`${variant}: ${result.numRuns} scenarios in ${((Date.now() - started) / 1000).toFixed(1)} s, seed ${SEED}`)
     if (result.failed) t.fail(`${String((result.errorInstance as Error | undefined)?.message ?? result.errorInstance)}\n${fc.defaultReportMessage(result) ?? ''}`)
     else t.pass(`the three invariants held over ${result.numRuns} scenarios`)

@@ -22,10 +22,8 @@ export interface ResolverOptions {
   status: StatusStore
   /** The open attempts of every key (and of sends without one): a candidate one of them could own is ambiguous. */
   attempts: Pick<IdempotencyStore, 'openAttempts'>
-  /** How long after an attempt Jelou has surely registered its message; before that, absence proves nothing. At least sendTimeoutMs + skewMs (config checks it). */
+  /** How long after an attempt Jelou has surely registered its message; before that, absence proves nothing. At least the send deadline plus skewMs (config checks it). */
   windowMs: number
-  /** The send's own deadline: Jelou creates the message within it. */
-  sendTimeoutMs: number
   /** Allowed difference between our clock and Jelou's (RESOLUTION_CLOCK_SKEW_SECONDS). */
   skewMs: number
   /** Resolution's own deadline: past it, the scan is incomplete and the answer is "not yet". */
@@ -52,16 +50,20 @@ interface Scan {
 }
 
 export function createResolver (options: ResolverOptions) {
-  const { notifications, status, attempts, windowMs, sendTimeoutMs, skewMs, timeoutMs, now = Date.now } = options
+  const { notifications, status, attempts, windowMs, skewMs, timeoutMs, now = Date.now } = options
 
   /** Seconds until Jelou has surely registered the attempt's message (at least 1). */
   function waitSeconds (attempt: Pick<AttemptContext, 'startedAt'>): number {
     return Math.max(1, Math.ceil((attempt.startedAt + windowMs - now()) / 1000))
   }
 
-  /** Could a message created at `created` (Jelou's clock) belong to an attempt started at `startedAt` (ours)? */
+  /**
+   * Could a message created at `created` (Jelou's clock) belong to an attempt started at `startedAt`
+   * (ours)? From the start minus the skew, to the end of the registration window plus the skew: a
+   * request Jelou received before our deadline may still be processed, and stamped, after it.
+   */
   const within = (created: number | undefined, startedAt: number) =>
-    created === undefined || (created >= startedAt - skewMs && created <= startedAt + sendTimeoutMs + skewMs)
+    created === undefined || (created >= startedAt - skewMs && created <= startedAt + windowMs + skewMs)
 
   function matches (item: { destination: string, elementName?: string, campaignId?: unknown, createdAt?: string }, attempt: AttemptContext): boolean {
     if (digits(item.destination) !== digits(attempt.to)) return false
@@ -81,7 +83,7 @@ export function createResolver (options: ResolverOptions) {
       elementName: attempt.template,
       campaignId: attempt.tag,
       from: new Date(attempt.startedAt - skewMs).toISOString(),
-      to: new Date(attempt.startedAt + sendTimeoutMs + skewMs).toISOString(),
+      to: new Date(attempt.startedAt + windowMs + skewMs).toISOString(),
       limit: PAGE
     }
     const result: Scan = { complete: false, reason: 'the scan did not finish', candidates: [], anonymous: 0 }
