@@ -67,6 +67,11 @@ const RELEASE = `
 if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`
 
+/** Lets go of the hold on an open key without forgetting it: the next same-key request resolves it. */
+const UNHOLD = `
+if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] then redis.call('HSET', KEYS[1], 'lease', '0') end
+return 1`
+
 export interface RedisStoreOptions {
   /** With Redis replicas: wait until this many replicas have each claim and mark before sending (Redis WAIT); 0 = off. */
   waitReplicas?: number
@@ -81,8 +86,12 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
   const k = (key: string) => `${prefix}idem3:${hashed(key)}`
   const openKey = (group: string) => `${prefix}open:${hashed(group)}`
 
-  /** A claim or mark that the replicas did not all get is undone, so a failover cannot lose it after a send. */
-  async function replicated (key: string, holder: string) {
+  /**
+   * A claim or mark that the replicas did not all get is undone before anything is sent, so a
+   * failover cannot lose it after a send: a fresh claim or a mark is released; an open key taken
+   * for resolution is only let go (it must stay open).
+   */
+  async function replicated (key: string, holder: string, open = false) {
     if (waitReplicas === 0) return
     let acknowledged: number
     try {
@@ -91,7 +100,7 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
       throw unavailable(error)
     }
     if (acknowledged < waitReplicas) {
-      await redis.eval(RELEASE, 1, k(key), holder).catch(() => {})
+      await redis.eval(open ? UNHOLD : RELEASE, 1, k(key), holder).catch(() => {})
       throw problem('STORE_UNAVAILABLE', `The shared store (Redis) did not copy the key to ${waitReplicas} replica(s) in time; nothing was sent.`)
     }
   }
@@ -104,7 +113,7 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
       } catch (error) {
         throw unavailable(error)
       }
-      if (reply[0] === 'claimed' || reply[0] === 'taken') await replicated(key, holder)
+      if (reply[0] === 'claimed' || reply[0] === 'taken') await replicated(key, holder, reply[0] === 'taken')
       if (reply[0] === 'claimed') return { state: 'claimed' }
       if (reply[0] === 'taken') {
         const answer = reply[2] === '' ? null : JSON.parse(reply[2] as string) as Answer
