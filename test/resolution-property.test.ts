@@ -23,7 +23,7 @@ import { leaseMsFor } from '../src/idempotency.js'
 import { startStandin, type Standin } from './jelou-standin.js'
 
 /** Scenarios per store (memory, and Redis when REDIS_URL is set). CI sets 1000 or more. */
-const RUNS = Number(process.env.RESOLUTION_PROPERTY_RUNS ?? 120)
+const RUNS = Number(process.env.RESOLUTION_PROPERTY_RUNS ?? 60)
 const SEED = process.env.RESOLUTION_PROPERTY_SEED === undefined ? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0 : Number(process.env.RESOLUTION_PROPERTY_SEED)
 /** Replays one case of a failed run (fast-check prints its path with the seed). */
 const PATH = process.env.RESOLUTION_PROPERTY_PATH
