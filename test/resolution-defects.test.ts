@@ -238,3 +238,17 @@ t.test('8: the smaller ones', async (t) => {
     t.match(res.body.detail, /no Idempotency-Key, so its outcome cannot be resolved/)
   })
 })
+
+t.test('REDIS_WAIT_REPLICAS: a claim no replica confirmed sends nothing; an open key taken for resolution stays open', { skip: noRedis }, async (t) => {
+  const jelou = await standin(t, { send: () => ({ create: true, answer: 'hang' }) })
+  const prefix = `test:${randomUUID()}:`
+  const plain = await buildLiveApp(t, jelou.url, { ...FAST, REDIS_URL, REDIS_KEY_PREFIX: prefix })
+  // This Redis has no replica: WAIT 1 answers 0 after its timeout.
+  const waiting = await buildLiveApp(t, jelou.url, { ...FAST, REDIS_URL, REDIS_KEY_PREFIX: prefix, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '50' })
+  t.match(await keyed(waiting.app, 'w-new'), { status: 503, body: { code: 'STORE_UNAVAILABLE' } })
+  t.equal(jelou.sends.length, 0, 'nothing sent')
+  t.equal((await keyed(plain.app, 'w-open')).status, 504)
+  t.match(await keyed(waiting.app, 'w-open'), { status: 503, body: { code: 'STORE_UNAVAILABLE' } }, 'the resolver could not make its hold durable')
+  t.match(await keyed(plain.app, 'w-open'), { status: 202, body: { resolved: true } }, 'the key stayed open and resolves')
+  t.equal(jelou.sends.length, 1)
+})
