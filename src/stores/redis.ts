@@ -177,7 +177,7 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
     async openAttempts (group) {
       let members: string[]
       try {
-        members = await redis.zrangebyscore(openKey(group), now(), '+inf')
+        members = await redis.zrangebyscore(openKey(group), `(${now()}`, '+inf')
       } catch (error) {
         throw unavailable(error)
       }
