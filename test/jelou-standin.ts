@@ -32,6 +32,8 @@ export interface StandinBehaviour {
   /** Whether the answer carries pagination.total (else pagination.pages when `pages`, else nothing). */
   total: boolean
   pages: boolean
+  /** Serve page 1 whatever `page` asks (a Jelou that ignores the parameter). */
+  ignorePage: boolean
   /** Delay before each answered send, in ms. */
   sendDelayMs: number
   /** Delay before each notifications answer, in ms. */
@@ -72,6 +74,7 @@ export async function startStandin (behaviour: Partial<StandinBehaviour> = {}): 
     pages: false,
     pageDelayMs: 0,
     sendDelayMs: 0,
+    ignorePage: false,
     failing: () => false,
     clock: Date.now,
     zonelessTimes: false,
@@ -134,7 +137,7 @@ export async function startStandin (behaviour: Partial<StandinBehaviour> = {}): 
             (q.get('messageId') === null || m.id === q.get('messageId')) &&
             timeOf(m) >= from && timeOf(m) <= to && timeOf(m) <= state.clock() - state.lagMs)
           const size = Math.min(state.pageSize, Number(q.get('limit') ?? 50))
-          const page = Number(q.get('page') ?? 1)
+          const page = state.ignorePage ? 1 : Number(q.get('page') ?? 1)
           const results = matching.slice((page - 1) * size, page * size).map(({ from: _from, param: _param, ...item }) => item)
           const pagination: Record<string, number> = { page, limit: size }
           if (state.total) pagination.total = matching.length

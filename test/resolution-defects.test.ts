@@ -137,6 +137,16 @@ t.test('4: a page shorter than asked is not the last one: the answer\'s total is
   t.equal(jelou.sends.length, 1, 'no resend')
 })
 
+t.test('4 (more): a Jelou that serves the same page for every page number never proves absence', async (t) => {
+  const jelou = await standin(t, { send: (_b, i) => ({ create: i === 0, answer: 'hang' }), ignorePage: true, pageSize: 5 })
+  for (let i = 0; i < 5; i++) jelou.foreign({ id: randomUUID(), destination: OTHER, elementName: TEMPLATE, createdAt: new Date().toISOString() })
+  const { app } = await buildLiveApp(t, jelou.url, FAST)
+  t.equal((await keyed(app, 'k4r')).status, 504)
+  await windowPasses()
+  t.match(await keyed(app, 'k4r'), { status: 504, body: { resolution: 'pending' } }, 'our message sits past page 1, never served: not yet, never "absent"')
+  t.equal(jelou.sends.length, 1, 'no resend')
+})
+
 t.test('5: clock skew is a setting, and a time without a zone is UTC', async (t) => {
   t.test('createdAt 45 s ahead with RESOLUTION_CLOCK_SKEW_SECONDS=60 is found', async (t) => {
     const jelou = await standin(t, { send: () => ({ create: true, answer: 'hang' }), clock: () => Date.now() + 45000 })

@@ -87,6 +87,8 @@ export function createResolver (options: ResolverOptions) {
       limit: PAGE
     }
     const result: Scan = { complete: false, reason: 'the scan did not finish', candidates: [], anonymous: 0 }
+    // Distinct ids (and every item without one) count towards the total: a page served twice must not look like two.
+    const ids = new Set<string>()
     let seen = 0
     let firstTotal: number | null | undefined
     for (let page = 1; page <= MAX_PAGES; page++) {
@@ -94,8 +96,11 @@ export function createResolver (options: ResolverOptions) {
       const answer = await notifications.list(attempt.botId, { ...query, page })
       if (firstTotal === undefined) firstTotal = answer.total
       else if (answer.total !== firstTotal) return { ...result, reason: 'the number of notifications changed during the scan' }
-      seen += answer.count
-      for (const item of answer.items) if (matches(item, attempt)) result.candidates.push(item)
+      const fresh = answer.items.filter((item) => !ids.has(item.id))
+      if (answer.count > 0 && fresh.length === 0 && answer.anonymous.length === 0) return { ...result, reason: 'Jelou answered a page already read' }
+      for (const item of fresh) ids.add(item.id)
+      seen += fresh.length + answer.anonymous.length
+      for (const item of fresh) if (matches(item, attempt)) result.candidates.push(item)
       for (const item of answer.anonymous) if (matches(item, attempt)) result.anonymous++
       const done = answer.total !== null
         ? seen >= answer.total
