@@ -176,8 +176,8 @@ export function createSender (options: SenderOptions) {
     } finally {
       inFlight--
     }
-    // Known outcome (Jelou's id, or provably no message): no longer a candidate owner for resolution. Left open on failure: the safe side.
-    if (result.ok || !OUTCOME_UNKNOWN.has(result.error.code)) idempotency.closeAttempt(group, open).catch(() => {})
+    // Provably no message: no longer a candidate owner for resolution. Unknown: left open (the safe side).
+    if (!result.ok && !OUTCOME_UNKNOWN.has(result.error.code)) idempotency.closeAttempt(group, open).catch(() => {})
     observer?.upstreamSeconds((performance.now() - upstreamStarted) / 1000)
     const durationMs = elapsed(started)
     const entry: Record<string, unknown> = line
@@ -210,6 +210,9 @@ export function createSender (options: SenderOptions) {
       requestId: request.id,
       clientRef: input.clientRef
     })
+    // Its message is now known by its status record: leave the open attempts once that record is written, never before.
+    const written = status === undefined ? Promise.resolve() : status.flush()
+    written.then(async () => { await idempotency.closeAttempt(group, open) }).catch(() => {})
     return acceptedAnswer({ messageId: result.messageId, kind: input.kind, template: body.elementName, botId: botId as string, requestId: request.id, phone: echo(phone), clientRef: input.clientRef, sandbox })
   }
 

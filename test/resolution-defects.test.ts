@@ -85,9 +85,9 @@ t.test('3a: another sender\'s message of the same template to the same number is
   t.test('with the correlation tag, inside the window', async (t) => {
     const jelou = await standin(t, { send: (_b, i) => ({ create: i > 0, answer: i === 0 ? 'hang' : 'ok' }) })
     const foreign = randomUUID()
-    jelou.foreign({ id: foreign, destination: OURS, elementName: TEMPLATE, createdAt: new Date().toISOString() })
     const { app } = await buildLiveApp(t, jelou.url, { ...FAST, RESOLUTION_TAG: 'campaignId' })
     t.equal((await keyed(app, 'k3t')).status, 504)
+    jelou.foreign({ id: foreign, destination: OURS, elementName: TEMPLATE, createdAt: new Date(Date.now() - 200).toISOString() })
     await windowPasses()
     const retry = await keyed(app, 'k3t')
     t.match(retry, { status: 202 })
@@ -127,10 +127,11 @@ t.test('3b: two keys to one customer and template both time out, only A exists: 
 
 t.test('4: a page shorter than asked is not the last one: the answer\'s total is read to the end', async (t) => {
   const jelou = await standin(t, { send: () => ({ create: true, answer: 'hang' }), pageSize: 5 })
-  for (let i = 0; i < 5; i++) jelou.foreign({ id: randomUUID(), destination: OTHER, elementName: TEMPLATE, createdAt: new Date().toISOString() })
-  jelou.foreign({ destination: OTHER, elementName: TEMPLATE, createdAt: new Date().toISOString() }) // an item without an id still counts
   const { app } = await buildLiveApp(t, jelou.url, FAST)
   t.equal((await keyed(app, 'k4')).status, 504)
+  // Six messages of other recipients in the window, listed before ours (one without an id, which still counts): ours is on page 2.
+  const at = new Date(Date.now() - 300).toISOString()
+  jelou.messages.unshift(...Array.from({ length: 6 }, (_, i) => ({ id: i === 5 ? undefined : randomUUID(), destination: OTHER, elementName: TEMPLATE, campaignId: null, createdAt: at, sentStatus: 'CREATED', from: 'foreign' as const })))
   await windowPasses()
   const retry = await keyed(app, 'k4')
   t.match(retry, { status: 202, body: { resolved: true, messageId: jelou.messages.at(-1)?.id } }, 'found on page 2')
@@ -139,9 +140,11 @@ t.test('4: a page shorter than asked is not the last one: the answer\'s total is
 
 t.test('4 (more): a Jelou that serves the same page for every page number never proves absence', async (t) => {
   const jelou = await standin(t, { send: (_b, i) => ({ create: i === 0, answer: 'hang' }), ignorePage: true, pageSize: 5 })
-  for (let i = 0; i < 5; i++) jelou.foreign({ id: randomUUID(), destination: OTHER, elementName: TEMPLATE, createdAt: new Date().toISOString() })
   const { app } = await buildLiveApp(t, jelou.url, FAST)
   t.equal((await keyed(app, 'k4r')).status, 504)
+  // Five messages of other recipients in the window, listed before ours: ours is on page 2.
+  const others = Array.from({ length: 5 }, () => ({ id: randomUUID(), destination: OTHER, elementName: TEMPLATE, campaignId: null, createdAt: new Date(Date.now() - 300).toISOString(), sentStatus: 'CREATED', from: 'foreign' as const }))
+  jelou.messages.unshift(...others)
   await windowPasses()
   t.match(await keyed(app, 'k4r'), { status: 504, body: { resolution: 'pending' } }, 'our message sits past page 1, never served: not yet, never "absent"')
   t.equal(jelou.sends.length, 1, 'no resend')
@@ -215,9 +218,9 @@ t.test('8: the smaller ones', async (t) => {
   })
   t.test('more than 500 notifications in the window: the scan still completes and decides', async (t) => {
     const jelou = await standin(t, { send: (_b, i) => ({ create: i > 0, answer: i === 0 ? 'hang' : 'ok' }) })
-    for (let i = 0; i < 600; i++) jelou.foreign({ id: randomUUID(), destination: OTHER, elementName: TEMPLATE, createdAt: new Date().toISOString() })
     const { app } = await buildLiveApp(t, jelou.url, FAST)
     t.equal((await keyed(app, 'k8')).status, 504)
+    for (let i = 0; i < 600; i++) jelou.foreign({ id: randomUUID(), destination: OTHER, elementName: TEMPLATE, createdAt: new Date(Date.now() - 200).toISOString() })
     await windowPasses()
     t.match(await keyed(app, 'k8'), { status: 202 }, 'provably absent: sent once more')
     t.equal(sendsTo(jelou, OURS), 2)
