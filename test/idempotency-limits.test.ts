@@ -9,8 +9,12 @@ const body = { to: '+593 98 765 4321', template: 'order_update', params: ['Maria
 t.test('a store full of sends in flight refuses a new key with 503 OVERLOADED, sends without a key go on', async (t) => {
   const upstream = await gatedUpstream(t)
   const { app } = await buildLiveApp(t, upstream.url, { IDEMPOTENCY_MAX_KEYS: '10' })
-  const held = Array.from({ length: 10 }, (_, i) => post(app, '/v1/messages/text', body, { 'idempotency-key': `held-${i}` }))
-  await upstream.arrived(10)
+  // One at a time, so Jelou holds them (and answers them) in key order: held-0's answer is the oldest.
+  const held: Array<ReturnType<typeof post>> = []
+  for (let i = 0; i < 10; i++) {
+    held.push(post(app, '/v1/messages/text', body, { 'idempotency-key': `held-${i}` }))
+    await upstream.arrived(i + 1)
+  }
   const full = await post(app, '/v1/messages/text', body, { 'idempotency-key': 'one-more' })
   t.match(full, { status: 503, headers: { 'retry-after': '1' }, body: { code: 'OVERLOADED', retriable: true, detail: /nothing was sent/ } })
   t.equal(upstream.received(), 10, 'the refused send never reached Jelou')
