@@ -100,9 +100,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     return503OnClosing: true,
     // Explicit server timeouts: a request may take the whole upstream deadline; idle keep-alive
     // connections outlive a typical load balancer's 60 s so it never reuses one we just closed.
-    requestTimeout: config.jelou.timeoutMs + 10000,
+    requestTimeout: config.jelou.timeoutMs + config.resolution.timeoutMs + 10000,
     keepAliveTimeout: 72000,
-    connectionTimeout: config.jelou.timeoutMs + 15000
+    connectionTimeout: config.jelou.timeoutMs + config.resolution.timeoutMs + 15000
   }
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
   // First, so @fastify/otel sees every route and its request span is open before any other hook.
@@ -173,15 +173,16 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // Records queued for Redis are written before the connection closes.
   app.addHook('preClose', async () => { await statusStore.flush() })
   const notifications = createNotificationsClient({ dispatcher: app.upstream.pool, clientId: config.jelou.clientId, clientSecret: config.jelou.clientSecret, timeoutMs })
-  const resolver = createResolver({ notifications, status: statusStore, windowMs, sendTimeoutMs: config.jelou.timeoutMs })
   let idempotency
   if (app.redis === null) {
-    const memory = memoryIdempotencyStore(config.idempotency.maxKeys)
-    metrics.idempotencyKeys(memory.size)
+    const memory = memoryIdempotencyStore(config.idempotency.maxKeys, { onDrop: metrics.idempotencyDropped(app.log) })
+    metrics.idempotencyKeys(memory.size, () => memory.replayWindowMs(config.idempotency.ttlMs))
     idempotency = memory
   } else {
-    idempotency = redisIdempotencyStore(app.redis, prefix)
+    idempotency = redisIdempotencyStore(app.redis, prefix, config.redis ?? {})
   }
+  const resolver = createResolver({ notifications, status: statusStore, attempts: idempotency, windowMs, ...config.resolution })
+  const settle = createSettler({ resolver, status: statusStore, attempts: idempotency, sandbox: config.mode === 'sandbox', ttlMs: config.idempotency.ttlMs, observe: metrics.resolution })
   const send = createSender({
     config,
     upstream: app.upstream,
@@ -190,14 +191,16 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     observer: metrics,
     lookupTemplate,
     status: statusStore,
-    resolution: { resolver, settle: createSettler({ resolver, status: statusStore, sandbox: config.mode === 'sandbox', observe: metrics.resolution }) },
+    resolution: { resolver, settle },
     catalogue: catalogue.guard
   })
   const lookup = createLookup({ store: statusStore, notifications, freshMs, observe: metrics.statusLookup })
   await app.register(v1Routes, { config, redis: app.redis, send, catalogue, status: { lookup, store: statusStore } })
   // Sandbox mode receives its own sandbox's events, with a made-up token when none is set.
   const eventsToken = config.status.eventsToken ?? (config.mode === 'sandbox' ? randomBytes(24).toString('base64url') : null)
-  if (eventsToken !== null) await app.register(eventRoutes, { token: eventsToken, store: statusStore, observe: metrics.statusEvents })
+  if (eventsToken !== null) {
+    await app.register(eventRoutes, { token: eventsToken, store: statusStore, perMinute: config.status.eventsPerMinute, redis: app.redis, keyPrefix: prefix, observe: metrics.statusEvents })
+  }
   if (sandbox !== undefined && options.sandbox === undefined && eventsToken !== null) {
     const own = sandbox
     app.addHook('onListen', async () => {

@@ -13,7 +13,8 @@ export const ENV_VARIABLES = [
   'RATE_LIMIT_PER_MINUTE', 'RECIPIENT_LIMIT', 'IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_MAX_KEYS',
   'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS',
   'MESSAGE_TTL_SECONDS', 'MESSAGE_MAX_RECORDS', 'MESSAGE_STATUS_FRESH_SECONDS', 'MESSAGE_STATUS_TIMEOUT_MS',
-  'JELOU_EVENTS_TOKEN', 'RESOLUTION_WINDOW_SECONDS', 'SANDBOX_DELIVERY_STEP_MS',
+  'JELOU_EVENTS_TOKEN', 'JELOU_EVENTS_RATE_LIMIT_PER_MINUTE', 'RESOLUTION_WINDOW_SECONDS', 'RESOLUTION_CLOCK_SKEW_SECONDS',
+  'RESOLUTION_TIMEOUT_SECONDS', 'RESOLUTION_TAG', 'REDIS_WAIT_REPLICAS', 'REDIS_WAIT_TIMEOUT_MS', 'SANDBOX_DELIVERY_STEP_MS',
   'SHUTDOWN_DRAIN_MS', 'OTEL_SDK_DISABLED', 'OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
   'OTEL_SERVICE_NAME', 'JELOU_SEND_TRACEPARENT',
@@ -45,7 +46,13 @@ export interface Config {
   rateLimitPerMinute: number
   recipientLimit: { max: number, windowMs: number }
   idempotency: { ttlMs: number, maxKeys: number }
-  redis: { url: string, keyPrefix: string } | null
+  redis: {
+    url: string
+    keyPrefix: string
+    /** Replicas that must have each claim and mark (Redis WAIT) before a send; 0 = off. */
+    waitReplicas: number
+    waitTimeoutMs: number
+  } | null
   /** Sends allowed to wait for an upstream connection before new ones are shed with 503 OVERLOADED. */
   queueLimit: number
   maxEventLoopDelayMs: number
@@ -66,6 +73,17 @@ export interface Config {
     eventsToken: string | null
     /** How long after an attempt Jelou has surely registered its message (resolution waits this long before resending). */
     windowMs: number
+    /** Events accepted per minute by POST /v1/events/jelou (per client address). */
+    eventsPerMinute: number
+  }
+  /** Resolution of outcome-unknown sends (SPEC §18). */
+  resolution: {
+    /** Largest difference between our clock and Jelou's that resolution allows for. */
+    skewMs: number
+    /** Resolution's own deadline (reading every page of Jelou's notifications). */
+    timeoutMs: number
+    /** The correlation tag sent with each send and matched exactly by resolution; null = off. */
+    tag: 'campaignId' | null
   }
   /** Built-in sandbox: time between two delivery states of an accepted message. */
   sandboxDeliveryStepMs: number
@@ -211,7 +229,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     if (!URL.canParse(rawRedis) || !['redis:', 'rediss:'].includes(new URL(rawRedis).protocol)) {
       problems.push('REDIS_URL must be a redis:// or rediss:// URL (its value is not shown: it may hold a password)')
     } else {
-      redis = { url: rawRedis, keyPrefix: read('REDIS_KEY_PREFIX') ?? 'hsm:' }
+      redis = {
+        url: rawRedis,
+        keyPrefix: read('REDIS_KEY_PREFIX') ?? 'hsm:',
+        waitReplicas: int('REDIS_WAIT_REPLICAS', 0, 0, 16),
+        waitTimeoutMs: int('REDIS_WAIT_TIMEOUT_MS', 500, 1, 60000)
+      }
     }
   }
   const queueLimit = int('JELOU_QUEUE_LIMIT', 1000, 0, 1000000)
@@ -233,7 +256,17 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     freshMs: int('MESSAGE_STATUS_FRESH_SECONDS', 30, 0, 86400) * 1000,
     timeoutMs: int('MESSAGE_STATUS_TIMEOUT_MS', 3000, 1, 60000),
     eventsToken: rawToken ?? null,
-    windowMs: int('RESOLUTION_WINDOW_SECONDS', 60, 1, 86400) * 1000
+    windowMs: int('RESOLUTION_WINDOW_SECONDS', 60, 1, 86400) * 1000,
+    eventsPerMinute: int('JELOU_EVENTS_RATE_LIMIT_PER_MINUTE', 6000, 1, 1000000)
+  }
+  const resolution = {
+    skewMs: int('RESOLUTION_CLOCK_SKEW_SECONDS', 30, 0, 3600) * 1000,
+    timeoutMs: int('RESOLUTION_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
+    tag: oneOf('RESOLUTION_TAG', ['off', 'campaignId'] as const) === 'campaignId' ? 'campaignId' as const : null
+  }
+  // Absence proves nothing before Jelou has had the whole send deadline, plus the clocks' difference, to register the message.
+  if (status.windowMs < timeoutMs + resolution.skewMs) {
+    problems.push(`RESOLUTION_WINDOW_SECONDS must be at least JELOU_TIMEOUT_MS + RESOLUTION_CLOCK_SKEW_SECONDS (got ${status.windowMs / 1000} s < ${timeoutMs / 1000} s + ${resolution.skewMs / 1000} s): before then, Jelou not listing a message proves nothing`)
   }
   const sandboxDeliveryStepMs = int('SANDBOX_DELIVERY_STEP_MS', 1500, 1, 600000)
   const queue = {
@@ -288,6 +321,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     shutdownTimeoutMs,
     tracing,
     status,
+    resolution,
     sandboxDeliveryStepMs,
     templates,
     queue

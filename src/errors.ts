@@ -85,8 +85,19 @@ export interface ProblemExtras {
   retryAfterSeconds?: number
   /** For INVALID_PHONE: the reason code (TOO_SHORT, NEEDS_COUNTRY, …). */
   reason?: string
+  /** For an outcome-unknown 504/502: where resolving it stands. */
+  resolution?: Resolution
+  /** For `resolution: ambiguous`: how many messages could be this one. */
+  candidates?: number
   cause?: unknown
 }
+
+/**
+ * Where the outcome of a "may have been sent" answer stands: `pending` (a same-key retry after
+ * Retry-After resolves it), `ambiguous` (messages exist that could be this one, but also another
+ * send's; a retry asks again), `unresolvable` (final: it cannot be known; nothing resolves it).
+ */
+export type Resolution = 'pending' | 'ambiguous' | 'unresolvable'
 
 export interface HsmError extends Error, ProblemExtras {
   code: ProblemCode
@@ -115,6 +126,9 @@ export function isHsmError (error: unknown): error is HsmError {
  * message may have reached WhatsApp. Failures that provably sent nothing are not kept.
  */
 export const KEPT_FOR_REPLAY: ReadonlySet<ProblemCode> = new Set(['UPSTREAM_REJECTED', 'UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR'])
+
+/** Answers after which the message may or may not exist: a same-key retry resolves them. */
+export const OUTCOME_UNKNOWN: ReadonlySet<string> = new Set(['UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR'])
 
 /** A caller-facing answer: what the error handler sends and what idempotency replays, byte for byte. */
 export interface Answer {
@@ -148,14 +162,16 @@ export function retryAdvice (code: ProblemCode, retry: Retry): string {
 
 export function problemAnswer (error: HsmError, requestId: string): Answer {
   const definition = PROBLEMS[error.code]
-  const retry = retryOf(error)
+  // Nothing resolves an unresolvable outcome: sending again is a new message (a new key), and the detail says how to check first.
+  const final = error.resolution === 'unresolvable'
+  const retry: Retry = final ? { policy: 'new-key' } : retryOf(error)
   const body: Record<string, unknown> = {
     type: `https://jelou-hsm-proxy/errors/${error.code.toLowerCase().replaceAll('_', '-')}`,
     title: definition.title,
     status: definition.status,
     code: error.code,
     // A detail that already says what a same-key retry does (the resolution's sentence) only adds the risk of a new key.
-    detail: error.message.includes(SAME_KEY_RETRY) ? `${error.message} A new key may send the message twice.` : error.message + retryAdvice(error.code, retry),
+    detail: final ? error.message : error.message.includes(SAME_KEY_RETRY) ? `${error.message} A new key may send the message twice.` : error.message + retryAdvice(error.code, retry),
     retriable: retry.policy !== 'never',
     retry,
     requestId
@@ -163,6 +179,8 @@ export function problemAnswer (error: HsmError, requestId: string): Answer {
   if (error.reason !== undefined) body.reason = error.reason
   if (error.errors !== undefined) body.errors = error.errors
   if (error.upstream !== undefined) body.upstream = error.upstream
+  if (error.resolution !== undefined) body.resolution = error.resolution
+  if (error.candidates !== undefined) body.candidates = error.candidates
   const answer: Answer = { status: definition.status, contentType: 'application/problem+json; charset=utf-8', body }
   // Retry-After says the same wait as `retry.afterSeconds`, so a client reading either gets one answer.
   if (retry.afterSeconds !== undefined) answer.retryAfter = String(retry.afterSeconds)
@@ -210,6 +228,10 @@ export function validationFailed (errors: FieldError[], max = Number.POSITIVE_IN
 /** What a same-key retry does after a "may have been sent" answer (the resolution in src/status/resolution.ts). */
 export const SAME_KEY_RETRY = 'Retry only with the same Idempotency-Key, after Retry-After: if Jelou has the message, the retry answers 202 with its messageId and "resolved": true; ' +
   'if Jelou provably does not have it once it has had time to register it, the retry sends it once more; otherwise the retry answers this error again with a new Retry-After.'
+
+/** What a "may have been sent" answer says to a request without an Idempotency-Key: nothing can resolve it. */
+export const NO_KEY = 'This request had no Idempotency-Key, so its outcome cannot be resolved: sending it again sends a new message. ' +
+  'Check GET /v1/messages?clientRef=… (when you sent a clientRef) before sending again, and send with an Idempotency-Key to make a timeout recoverable.'
 
 /**
  * Map an undici failure to what it means for the send. `retrySafe` is true only when no request

@@ -1,7 +1,7 @@
 // Idempotency-Key around one send (SPEC §9): claim the key, replay a kept answer, or run the send and keep its answer.
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { KEPT_FOR_REPLAY, SAME_KEY_RETRY, isHsmError, problem, problemAnswer, validationFailed, type Answer, type HsmError } from './errors.js'
+import { KEPT_FOR_REPLAY, OUTCOME_UNKNOWN, SAME_KEY_RETRY, isHsmError, problem, problemAnswer, validationFailed, type Answer, type HsmError } from './errors.js'
 import type { Resolver, Settle } from './status/resolution.js'
 import type { AttemptContext, IdempotencyStore } from './stores/types.js'
 
@@ -9,7 +9,7 @@ export interface IdempotencyOptions {
   store: IdempotencyStore
   /** How long a finished answer is kept for replay. */
   ttlMs: number
-  /** How long an in-flight claim holds the key; it must outlive the longest possible send (see leaseMsFor). */
+  /** How long a hold on a key lasts without renewal: the holder renews it every third of that while it works (see leaseMsFor). */
   leaseMs: number
   /** Called once per replayed answer, for metrics. */
   replayed?: (kind: string, code: string) => void
@@ -17,11 +17,11 @@ export interface IdempotencyOptions {
   resolution?: { resolver: Resolver, settle: Settle }
 }
 
-/** Answers after which the message may or may not exist: a same-key retry resolves them. */
-const OUTCOME_UNKNOWN: ReadonlySet<string> = new Set(['UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR'])
+/** What the attempt knows just before Jelou; the key adds its attempt number and first start. */
+export type AttemptStart = Omit<AttemptContext, 'number' | 'firstStartedAt'>
 
-/** The attempt calls this just before Jelou, with what it is about to send. */
-export type MarkAttempt = (attempt: AttemptContext) => Promise<void>
+/** The attempt calls this just before Jelou, with what it is about to send; it throws (nothing sent) when the key was taken meanwhile. */
+export type MarkAttempt = (attempt: AttemptStart) => Promise<void>
 
 /** What the log line of a replay names. */
 export interface KeyedSend {
@@ -42,11 +42,12 @@ function fingerprintOf (request: FastifyRequest): string {
 export const STORE_MARGIN_MS = 5000
 
 /**
- * The in-flight lease: the send's hard deadline (JELOU_TIMEOUT_MS, retries included) plus 5 s
- * for what runs around it while the key is held (the recipient guard before and storing the
- * answer after, each bounded by Redis's 1 s command timeout) and for timers firing late on a
- * busy event loop. So a lease outlives every send, and a crashed replica's key frees itself
- * JELOU_TIMEOUT_MS + 5 s after its claim.
+ * The hold on a key: the send's hard deadline (JELOU_TIMEOUT_MS, retries included) plus 5 s
+ * for what runs around it (the recipient guard before and storing the answer after, each bounded
+ * by Redis's 1 s command timeout) and for timers firing late on a busy event loop. The holder
+ * renews it every third of that for as long as it works (resolution and a resend included), so
+ * no hold lapses under a live worker, and a crashed replica's key frees itself at most
+ * JELOU_TIMEOUT_MS + 5 s after its last renewal.
  */
 export function leaseMsFor (timeoutMs: number): number {
   return timeoutMs + STORE_MARGIN_MS
@@ -73,82 +74,112 @@ export function idempotencyKeyOf (request: FastifyRequest): string | undefined {
 export function createIdempotency (options: IdempotencyOptions) {
   const { store, ttlMs, leaseMs, replayed, resolution } = options
 
-  /** The message may be out: a store failure now must not turn a send into an error (the in-flight lease still guards it). */
-  async function keep (request: FastifyRequest, key: string, fingerprint: string, answer: Answer, unresolved?: AttemptContext) {
+  /** Renews the hold every third of the lease until stopped; a lost hold is found by the next fenced write. */
+  function hold (key: string, holder: string) {
+    const timer = setInterval(() => { store.renew(key, holder, leaseMs).catch(() => {}) }, Math.max(1, Math.floor(leaseMs / 3)))
+    timer.unref()
+    return () => clearInterval(timer)
+  }
+
+  /** The message may be out: a store failure now must not turn a send into an error (the hold still guards the key until it lapses). */
+  async function keep (request: FastifyRequest, key: string, holder: string, fingerprint: string, answer: Answer, unresolved?: AttemptContext) {
     try {
-      await store.complete(key, fingerprint, answer, ttlMs, unresolved)
+      if (!await store.complete(key, holder, fingerprint, answer, ttlMs, unresolved)) {
+        request.log.warn({ caller: request.caller }, 'idempotency answer not stored: another request holds the key')
+      }
     } catch (error) {
       request.log.error({ err: { code: (error as HsmError).code, message: (error as Error).message } }, 'idempotency answer not stored')
     }
   }
 
-  /** Runs the attempt; a "may have been sent" failure is kept open with the attempt's context, so a retry resolves it. */
-  async function run (request: FastifyRequest, key: string, fingerprint: string, attempt: (mark: MarkAttempt) => Promise<Answer>): Promise<Answer> {
+  /**
+   * Runs the attempt; a "may have been sent" failure is kept open with the attempt's context, so a
+   * retry resolves it. `previous` is the attempt a resend replaces: the mark is a compare-and-set
+   * on it, so only one worker can ever send again for one earlier attempt.
+   */
+  async function run (request: FastifyRequest, key: string, holder: string, fingerprint: string, attempt: (mark: MarkAttempt) => Promise<Answer>, previous?: AttemptContext): Promise<Answer> {
     let marked: AttemptContext | undefined
-    const mark: MarkAttempt = async (context) => {
-      await store.mark(key, context, ttlMs)
+    const mark: MarkAttempt = async (start) => {
+      const context: AttemptContext = { ...start, number: (previous?.number ?? 0) + 1, firstStartedAt: previous?.firstStartedAt ?? start.startedAt }
+      if (!await store.mark(key, holder, context, previous?.attemptId, ttlMs)) {
+        throw problem('IDEMPOTENCY_IN_PROGRESS', 'Another request took this Idempotency-Key while this one was working; nothing was sent by this one.', { retryAfterSeconds: 1 })
+      }
       marked = context
     }
     let answer: Answer
     try {
       answer = await attempt(mark)
     } catch (error) {
-      if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code)) {
-        const open = resolution !== undefined && marked !== undefined && OUTCOME_UNKNOWN.has(error.code) ? marked : undefined
+      if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code) && marked !== undefined) {
+        const open = resolution !== undefined && OUTCOME_UNKNOWN.has(error.code) ? marked : undefined
         if (open !== undefined) {
           if (!error.message.includes(SAME_KEY_RETRY)) error.message = `${error.message} ${SAME_KEY_RETRY}`
           error.retryAfterSeconds = resolution?.resolver.waitSeconds(open)
+          error.resolution = 'pending'
         }
-        await keep(request, key, fingerprint, problemAnswer(error, request.id), open)
+        await keep(request, key, holder, fingerprint, problemAnswer(error, request.id), open)
       } else {
-        await store.release(key).catch(() => {})
+        await store.release(key, holder).catch(() => {})
       }
       throw error
     }
-    await keep(request, key, fingerprint, answer)
+    await keep(request, key, holder, fingerprint, answer)
     return answer
   }
 
   /**
    * Runs `attempt` at most once per caller and key: a repeat gets the kept answer (or 409 while
-   * the first is in flight, 422 for a different request). Answers that provably sent nothing are
-   * not kept, so a retry with the same key may send.
+   * the first is in flight or being resolved, 422 for a different request). Answers that provably
+   * sent nothing are not kept, so a retry with the same key may send. An outcome-unknown answer is
+   * resolved by the next same-key request; what resolution answers is a new answer (no
+   * Idempotent-Replayed), and once final it replays like any other.
    */
   return async function keyed (request: FastifyRequest, reply: FastifyReply, header: string, send: KeyedSend, attempt: (mark: MarkAttempt) => Promise<Answer>): Promise<Answer> {
     const key = `${request.caller}\0${header}`
     const fingerprint = fingerprintOf(request)
-    const claim = await store.claim(key, fingerprint, leaseMs)
-    if (claim.state === 'unresolved' && resolution !== undefined) {
-      const settlement = await resolution.settle(request, claim.attempt, claim.answer)
-      if ('resend' in settlement) return await run(request, key, fingerprint, attempt)
-      await keep(request, key, fingerprint, settlement.answer, settlement.open ? claim.attempt : undefined)
-      replayed?.(send.kind, String(settlement.answer.body.code ?? 'OK'))
-      reply.header('idempotent-replayed', 'true')
-      return settlement.answer
-    }
-    if (claim.state === 'unresolved') return claim.answer ?? await run(request, key, fingerprint, attempt)
-    if (claim.state !== 'claimed') {
-      if (claim.fingerprint !== fingerprint) {
-        throw problem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request; use a new key for a new message.')
+    const holder = randomUUID()
+    const claim = await store.claim(key, fingerprint, holder, leaseMs)
+    if (claim.state === 'claimed' || claim.state === 'unresolved') {
+      const release = hold(key, holder)
+      try {
+        if (claim.state === 'claimed') return await run(request, key, holder, fingerprint, attempt)
+        if (resolution === undefined) {
+          if (claim.answer === null) return await run(request, key, holder, fingerprint, attempt, claim.attempt)
+          await keep(request, key, holder, fingerprint, claim.answer, claim.attempt)
+          return claim.answer
+        }
+        const settlement = await resolution.settle(request, claim.attempt, claim.answer)
+        if ('resend' in settlement) return await run(request, key, holder, fingerprint, attempt, claim.attempt)
+        await keep(request, key, holder, fingerprint, settlement.answer, settlement.open ? claim.attempt : undefined)
+        // Still where it stood (pending again, or ambiguous again): the kept answer, replayed with a fresh wait. Anything else is news.
+        if (claim.answer !== null && claim.answer.status === settlement.answer.status && claim.answer.body.resolution === settlement.answer.body.resolution) {
+          replayed?.(send.kind, String(settlement.answer.body.code ?? 'OK'))
+          reply.header('idempotent-replayed', 'true')
+        }
+        return settlement.answer
+      } finally {
+        release()
       }
-      if (claim.state === 'in_flight') {
-        throw problem('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed.', { retryAfterSeconds: 1 })
-      }
-      request.log.info({
-        caller: request.caller,
-        kind: send.kind,
-        template: send.template,
-        idempotencyKey: { present: true, replayed: true },
-        status: claim.answer.status,
-        // The replayed body keeps the id of the request that sent; this line's reqId is the replay's.
-        originalRequestId: claim.answer.body.requestId,
-        outcome: 'replayed'
-      }, 'hsm replayed')
-      replayed?.(send.kind, String(claim.answer.body.code ?? 'OK'))
-      reply.header('idempotent-replayed', 'true')
-      return claim.answer
     }
-    return await run(request, key, fingerprint, attempt)
+    if (claim.fingerprint !== fingerprint) {
+      throw problem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request; use a new key for a new message.')
+    }
+    if (claim.state === 'in_flight') {
+      throw problem('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed.', { retryAfterSeconds: 1 })
+    }
+    request.log.info({
+      caller: request.caller,
+      kind: send.kind,
+      template: send.template,
+      idempotencyKey: { present: true, replayed: true },
+      status: claim.answer.status,
+      // The replayed body keeps the id of the request that sent; this line's reqId is the replay's.
+      originalRequestId: claim.answer.body.requestId,
+      outcome: 'replayed'
+    }, 'hsm replayed')
+    replayed?.(send.kind, String(claim.answer.body.code ?? 'OK'))
+    reply.header('idempotent-replayed', 'true')
+    return claim.answer
   }
 }
 

@@ -1,7 +1,8 @@
 // The one send pipeline every route uses: idempotency, checks, phone, recipient guard, forward (or dry run), one log line.
+import { randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
-import { isHsmError, problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
+import { NO_KEY, OUTCOME_UNKNOWN, SAME_KEY_RETRY, isHsmError, problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
 import { acceptedAnswer } from './accepted.js'
 import { createIdempotency, idempotencyKeyOf, leaseMsFor, type IdempotencyOptions, type MarkAttempt } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
@@ -11,7 +12,7 @@ import { renderPreview, type TemplateLookup } from './preview/render.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
-import type { CounterStore, IdempotencyStore } from './stores/types.js'
+import { attemptGroup, type CounterStore, type IdempotencyStore } from './stores/types.js'
 import type { StatusStore } from './status/types.js'
 
 /** What a route hands to the pipeline once its schema has passed. */
@@ -75,10 +76,12 @@ export interface SenderOptions {
   resolution?: IdempotencyOptions['resolution']
   /** The template catalogue's checks (SPEC §17): a map lookup per send. */
   catalogue?: SendGuard
+  /** The clock an attempt's start is read from (tests inject one). */
+  now?: () => number
 }
 
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue } = options
+  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue, now = Date.now } = options
   const lookupTemplate = options.lookupTemplate ?? (() => undefined)
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
@@ -154,16 +157,27 @@ export function createSender (options: SenderOptions) {
       })
     }
 
-    const startedAt = Date.now()
-    await mark?.({ botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, startedAt, requestId: request.id })
+    // Each call to Jelou is one attempt with its own id: the id names its status record, its open
+    // entry and, when tagging is on and the caller set no campaign, Jelou's campaignId.
+    const attemptId = randomUUID()
+    const tag = config.resolution.tag === 'campaignId' && body.campaignId === undefined ? attemptId : undefined
+    const sent = tag === undefined ? body : { ...body, campaignId: tag }
+    const startedAt = now()
+    await mark?.({ attemptId, tag, botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, startedAt, requestId: request.id })
+    const group = attemptGroup(botId as string, body.elementName, phone.normalized)
+    const open = { attemptId, startedAt }
+    // Kept twice the key TTL: any attempt whose window overlaps this one resolves within its own first start plus the TTL, and must still see it.
+    await idempotency.openAttempt(group, open, 2 * config.idempotency.ttlMs)
     inFlight++
     const upstreamStarted = performance.now()
     let result
     try {
-      result = await upstream.send({ kind: input.kind, botId: botId as string, body, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
+      result = await upstream.send({ kind: input.kind, botId: botId as string, body: sent, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
     } finally {
       inFlight--
     }
+    // Provably no message: no longer a candidate owner for resolution. Unknown: left open (the safe side).
+    if (!result.ok && !OUTCOME_UNKNOWN.has(result.error.code)) idempotency.closeAttempt(group, open).catch(() => {})
     observer?.upstreamSeconds((performance.now() - upstreamStarted) / 1000)
     const durationMs = elapsed(started)
     const entry: Record<string, unknown> = line
@@ -186,6 +200,7 @@ export function createSender (options: SenderOptions) {
     observer?.outcome(input.kind, 'sent', 'OK')
     status?.record({
       messageId: result.messageId,
+      attemptId,
       caller: request.caller,
       botId: botId as string,
       template: body.elementName,
@@ -195,6 +210,9 @@ export function createSender (options: SenderOptions) {
       requestId: request.id,
       clientRef: input.clientRef
     })
+    // Its message is now known by its status record: leave the open attempts once that record is written, never before.
+    const written = status === undefined ? Promise.resolve() : status.flush()
+    written.then(async () => { await idempotency.closeAttempt(group, open) }).catch(() => {})
     return acceptedAnswer({ messageId: result.messageId, kind: input.kind, template: body.elementName, botId: botId as string, requestId: request.id, phone: echo(phone), clientRef: input.clientRef, sandbox })
   }
 
@@ -208,6 +226,11 @@ export function createSender (options: SenderOptions) {
     } catch (error) {
       // The error handler's "request refused" line names what was refused, where it is known.
       if (isHsmError(error)) Object.assign(error, { [REFUSAL]: refusal })
+      // Without a key nothing can ever resolve a "may have been sent" answer: say so, not "retry with the same key".
+      if (isHsmError(error) && OUTCOME_UNKNOWN.has(error.code) && request.headers['idempotency-key'] === undefined) {
+        error.message = error.message.includes(SAME_KEY_RETRY) ? error.message.replace(SAME_KEY_RETRY, NO_KEY) : `${error.message} ${NO_KEY}`
+        error.resolution = 'unresolvable'
+      }
       throw error
     }
   }

@@ -10,7 +10,7 @@ t.test('a store full of sends in flight refuses a new key with 503 OVERLOADED, s
   const upstream = await gatedUpstream(t)
   const { app } = await buildLiveApp(t, upstream.url, { IDEMPOTENCY_MAX_KEYS: '10' })
   // Sent and answered one at a time, so held-0's answer is provably the oldest kept one.
-  const held = []
+  const held: Array<ReturnType<typeof post>> = []
   for (let i = 0; i < 10; i++) {
     held.push(post(app, '/v1/messages/text', body, { 'idempotency-key': `held-${i}` }))
     await upstream.arrived(i + 1)
@@ -48,10 +48,10 @@ t.test('Redis', { skip: REDIS_URL === '' ? 'REDIS_URL is not set (npm test sets 
     const redis = new Redis(store.env.REDIS_URL)
     t.teardown(() => { redis.disconnect() })
     const prefix = one.config.redis?.keyPrefix ?? ''
-    const [lease] = await redis.keys(`${prefix}idem2:*`)
+    const [lease] = await redis.keys(`${prefix}idem3:*`)
     const record = await redis.hgetall(lease)
     const leftMs = Number(record.lease) - Date.now()
-    t.ok(leftMs > 6000 - 1000 && leftMs <= 6000, `the lease is JELOU_TIMEOUT_MS + 5 s (${leftMs} ms left)`)
+    t.ok(leftMs > 6000 - 1000 && leftMs <= 6000, `the hold is JELOU_TIMEOUT_MS + 5 s from its claim or last renewal (${leftMs} ms left)`)
     t.ok(record.attempt, 'the claim was marked before Jelou was called (a later request resolves such a claim: test/resolution)')
     // Replica one's claim as it stood before it called Jelou (no attempt yet), under replica two's
     // prefix: the claim of a replica that died before sending, which must free itself.

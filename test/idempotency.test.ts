@@ -88,8 +88,12 @@ for (const store of storeVariants(t)) {
       t.equal(first.status, 504)
       const retry = await post(app, '/v1/messages/text', slow, { 'idempotency-key': 'k-timeout' })
       t.equal(retry.status, 504)
-      t.equal(retry.headers['idempotent-replayed'], 'true')
-      t.strictSame(retry.body, first.body)
+      t.equal(retry.headers['idempotent-replayed'], 'true', 'still pending: the kept answer again')
+      t.match(first.body, { resolution: 'pending' })
+      const { retry: _a, ...again } = retry.body
+      const { retry: _b, ...kept } = first.body
+      t.strictSame(again, kept, 'the same answer; only the wait (retry.afterSeconds, Retry-After) is fresh')
+      t.equal(retry.headers['retry-after'], String((retry.body.retry as { afterSeconds: number }).afterSeconds))
       t.equal(sandbox.messages().length, 1, 'the retry did not reach Jelou')
     })
 

@@ -108,7 +108,7 @@ t.test('every metric the dashboard and the alert rules query is exported by /met
     t.ok(titles.some((title) => topic.test(title)), `a panel for ${String(topic)}`)
   }
   const alerts = rules.map((r) => r.where)
-  for (const alert of ['HsmNoSends', 'HsmFailureRatioHigh', 'HsmUpstreamLatencyHigh', 'HsmUpstreamAuthFailed', 'HsmCatalogueRefreshFailing']) {
+  for (const alert of ['HsmNoSends', 'HsmFailureRatioHigh', 'HsmUpstreamLatencyHigh', 'HsmUpstreamAuthFailed', 'HsmCatalogueRefreshFailing', 'HsmIdempotencyReplayWindowShort']) {
     t.ok(alerts.includes(`alert ${alert}`), `an alert rule ${alert}`)
   }
 })

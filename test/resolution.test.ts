@@ -28,7 +28,7 @@ t.test('504, then a same-key retry finds the message: 202 with its id, exactly o
 })
 
 t.test('504, then same-key retries: 504 with Retry-After until Jelou has had time, then one resend', async (t) => {
-  const { app, sandbox, logs } = await buildTestApp(t, { sandbox: { slowMs: 2000, deliveryStepMs: 0 }, env: { JELOU_TIMEOUT_MS: '200', RESOLUTION_WINDOW_SECONDS: '2' } })
+  const { app, sandbox, logs } = await buildTestApp(t, { sandbox: { slowMs: 2000, deliveryStepMs: 0 }, env: { JELOU_TIMEOUT_MS: '200', RESOLUTION_WINDOW_SECONDS: '2', RESOLUTION_CLOCK_SKEW_SECONDS: '1' } })
   const key = { 'idempotency-key': 'order-78' }
   const first = await post(app, '/v1/messages/text', body('sandbox_timeout_unsent'), key)
   t.equal(first.status, 504)

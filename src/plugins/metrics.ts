@@ -16,10 +16,12 @@ export interface Metrics extends SendObserver, CatalogueObserver {
   statusEvents: (outcome: string, count: number) => void
   /** Status lookups by where the answer came from: store, refreshed, stale. */
   statusLookup: (source: string) => void
-  /** Resolutions of outcome-unknown sends: found, resent, unresolved. */
+  /** Resolutions of outcome-unknown sends: found, resent, unresolved, ambiguous, unresolvable. */
   resolution: (outcome: string) => void
-  /** Report the memory idempotency store's size at each scrape (not with Redis: its keys belong to every replica). */
-  idempotencyKeys: (size: () => number) => void
+  /** Report the memory idempotency store's size and effective replay window at each scrape (not with Redis: its keys belong to every replica). */
+  idempotencyKeys: (size: () => number, replayWindowMs: () => number) => void
+  /** The memory store's drop hook: counts each unexpired answer dropped to make room, and logs at most once a minute. */
+  idempotencyDropped: (log: { warn: (object: object, message: string) => void }) => (ageMs: number) => void
   /** Reads the catalogue's size and age at each scrape. */
   watchCatalogue: (read: () => CatalogueReading) => void
 }
@@ -54,7 +56,8 @@ export function createMetrics (): Metrics {
   const statuses = new Counter({ name: 'hsm_message_status_total', help: 'Messages that reached a status: accepted on each recorded send, the others from events and polls.', labelNames: ['status'], registers: [registry] })
   const events = new Counter({ name: 'hsm_status_events_total', help: 'Status events received from Jelou, by outcome: stored (news), repeated (nothing new), refused (unreadable), unauthorized.', labelNames: ['outcome'], registers: [registry] })
   const lookups = new Counter({ name: 'hsm_status_lookups_total', help: 'Status lookups by source of the answer: store, refreshed (from Jelou), stale (Jelou could not answer).', labelNames: ['source'], registers: [registry] })
-  const resolutions = new Counter({ name: 'hsm_resolutions_total', help: 'Same-key retries of outcome-unknown sends, by outcome: found, resent, unresolved.', labelNames: ['outcome'], registers: [registry] })
+  const resolutions = new Counter({ name: 'hsm_resolutions_total', help: 'Same-key retries of outcome-unknown sends, by outcome: found, resent, unresolved (not yet), ambiguous, unresolvable (final).', labelNames: ['outcome'], registers: [registry] })
+  const dropped = new Counter({ name: 'hsm_idempotency_dropped_total', help: 'Kept answers the memory idempotency store dropped before IDEMPOTENCY_TTL_SECONDS to make room (a same-key retry after that sends again).', registers: [registry] })
   const accepted = statuses.labels({ status: 'accepted' })
   const catalogueFailures = new Counter({ name: 'hsm_catalogue_refresh_failures_total', help: 'Failed loads of a bot\'s Jelou template list (the last good catalogue stays in force).', labelNames: ['bot'], registers: [registry] })
   const unknownSends = new Counter({ name: 'hsm_catalogue_unknown_sends_total', help: 'Sends to a template the catalogue does not know (sent anyway unless TEMPLATES_STRICT), by kind route.', labelNames: ['kind'], registers: [registry] })
@@ -124,9 +127,26 @@ export function createMetrics (): Metrics {
     statusEvents (outcome, count) { if (count > 0) events.inc({ outcome }, count) },
     statusLookup (source) { lookups.inc({ source }) },
     resolution (outcome) { resolutions.inc({ outcome }) },
-    idempotencyKeys (size) {
+    idempotencyKeys (size, replayWindowMs) {
       // eslint-disable-next-line no-new -- a Gauge registers itself; collect() reads the size at scrape time.
       new Gauge({ name: 'hsm_idempotency_keys', help: 'Idempotency keys held by this process (memory store): sends in flight and answers kept for replay. Bounded by IDEMPOTENCY_MAX_KEYS.', registers: [registry], collect () { this.set(size()) } })
+      // eslint-disable-next-line no-new -- as above.
+      new Gauge({
+        name: 'hsm_idempotency_replay_window_seconds',
+        help: 'How long answers really stay replayable in the memory store: IDEMPOTENCY_TTL_SECONDS, or the age of the last answer dropped to make room within that time.',
+        registers: [registry],
+        collect () { this.set(replayWindowMs() / 1000) }
+      })
+    },
+    idempotencyDropped (log) {
+      let loggedAt = 0
+      return (ageMs) => {
+        dropped.inc()
+        const now = Date.now()
+        if (now - loggedAt < 60000) return
+        loggedAt = now
+        log.warn({ ageSeconds: Math.round(ageMs / 1000) }, 'idempotency store full: dropping unexpired answers, a same-key retry older than ageSeconds sends again (raise IDEMPOTENCY_MAX_KEYS or use Redis)')
+      }
     }
   }
 }

@@ -2,6 +2,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import type { Redis } from 'ioredis'
 import { problem, validationFailed } from '../errors.js'
 import { EventsResultSchema } from '../schemas/status.js'
 import { EVENTS_ROUTE, eventsResponses } from '../schemas/routes.js'
@@ -25,9 +27,31 @@ function presentedToken (request: FastifyRequest): string | undefined {
   return colon === -1 ? undefined : decoded.slice(colon + 1)
 }
 
-export const eventRoutes: FastifyPluginAsyncTypebox<{ token: string, store: StatusStore, observe?: (outcome: EventOutcome, count: number) => void }> = async (app, { token, store, observe }) => {
+export interface EventRoutesOptions {
+  token: string
+  store: StatusStore
+  /** Requests per minute per client address (JELOU_EVENTS_RATE_LIMIT_PER_MINUTE), counted in Redis when there is one. */
+  perMinute: number
+  redis: Redis | null
+  keyPrefix: string
+  observe?: (outcome: EventOutcome, count: number) => void
+}
+
+export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { token, store, perMinute, redis, keyPrefix, observe }) => {
   // Hashing both sides first makes every comparison the same length, so time says nothing about the token.
   const expected = digest(token)
+  // The URL is public and its token is a bearer secret: a flood (or a leaked token) must not fill the early-events area at will.
+  await app.register(rateLimit, {
+    max: perMinute,
+    timeWindow: 60000,
+    enableDraftSpec: true,
+    redis: redis ?? undefined,
+    nameSpace: `${keyPrefix}rl-events:`,
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) => problem('RATE_LIMITED', `At most ${context.max} event requests per minute from one address; the events were not stored. Send them again later.`, {
+      retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000))
+    })
+  })
 
   app.post('/v1/events/jelou', {
     schema: {
@@ -38,7 +62,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ token: string, store: Stat
       description: 'Give this URL to Jelou as the bot\'s "Notification URL" (events: All), with authentication Bearer `JELOU_EVENTS_TOKEN` (or Basic with any user and that token as password). ' +
         'Off (404) when JELOU_EVENTS_TOKEN is unset. Reads one event or a list of at most 100, tolerantly: the message id from `messageId` or `id`, the status from `event`, `status` or `sentStatus` ' +
         '(delivered_channel, delivered_user, read, reply, failed, or Jelou\'s upper-case states), the time from `timestamp` (or `date`, `updatedAt`), Meta\'s reason from `error`. ' +
-        'Statuses only move forward; repeats change nothing; an event for a message not yet recorded is kept and merged when the send is recorded. ' +
+        'Statuses only move forward; repeats change nothing; an event for a message not yet recorded is kept apart for 10 minutes and merged when the send is recorded (events for other senders\' messages expire there). ' +
+        'At most JELOU_EVENTS_RATE_LIMIT_PER_MINUTE requests per minute from one address (429 RATE_LIMITED). ' +
         'In sandbox mode the built-in sandbox posts here itself, with a token the service makes up when JELOU_EVENTS_TOKEN is unset.',
       body: {
         'x-examples': {

@@ -167,6 +167,10 @@ export const ProblemSchema = Type.Object({
   requestId: Type.String(),
   reason: Type.Optional(Type.String({ description: 'For INVALID_PHONE: TOO_SHORT, TOO_LONG, INVALID_COUNTRY, NEEDS_COUNTRY, NOT_A_NUMBER or INVALID_FOR_REGION.' })),
   errors: Type.Optional(Type.Array(FieldErrorSchema)),
+  resolution: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('ambiguous'), Type.Literal('unresolvable')], {
+    description: 'For a 504/502 after which the message may have been sent: `pending`, a same-key retry after Retry-After resolves it; `ambiguous`, messages exist at Jelou that could be this one but also another send\'s, a same-key retry asks again; `unresolvable`, final: whether it was sent cannot be known (a request without an Idempotency-Key, or a key past IDEMPOTENCY_TTL_SECONDS), check the message list before sending again.'
+  })),
+  candidates: Type.Optional(Type.Integer({ minimum: 1, description: 'With `resolution: ambiguous`: how many messages at Jelou could be this one.' })),
   upstream: Type.Optional(Type.Object({
     status: Type.Integer(),
     body: Type.Unknown({ description: 'Jelou\'s answer with phone numbers, parameters and codes removed.' })

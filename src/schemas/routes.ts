@@ -61,7 +61,7 @@ export const LOOKUP_ROUTE: RouteAnswers = {
 export const EVENTS_ROUTE: RouteAnswers = {
   name: 'Events',
   send: false,
-  codes: ['VALIDATION_FAILED', 'UNAUTHORIZED', 'METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL_ERROR', 'OVERLOADED', 'STORE_UNAVAILABLE']
+  codes: ['VALIDATION_FAILED', 'UNAUTHORIZED', 'METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'INTERNAL_ERROR', 'OVERLOADED', 'STORE_UNAVAILABLE']
 }
 
 /** Every declaration a route can carry; the OpenAPI test checks each code is declared by one of them. */

@@ -7,6 +7,7 @@ export interface NotificationItem {
   id: string
   destination: string
   elementName?: string
+  campaignId?: unknown
   sentStatus?: string
   createdAt?: string
   deliveryChannelAt?: string | null
@@ -18,13 +19,20 @@ export interface NotificationItem {
 
 export interface NotificationPage {
   items: NotificationItem[]
+  /** Items without a readable id: they still count towards the total, and may be anyone's message. */
+  anonymous: Array<Omit<NotificationItem, 'id'>>
+  /** Everything on the page, readable or not. */
+  count: number
   /** Total matching items when Jelou says so; otherwise unknown (null). */
   total: number | null
+  /** Number of pages when Jelou says so (and gives no total); otherwise unknown (null). */
+  pages: number | null
 }
 
 export interface NotificationQuery {
   messageId?: string
   elementName?: string
+  campaignId?: string
   from?: string
   to?: string
   limit?: number
@@ -55,11 +63,14 @@ export function statusFromName (name: unknown): Status | undefined {
   return NAMES[name.trim().toLowerCase().replaceAll('-', '_').replace(/^delivery_/, 'delivered_')]
 }
 
-/** Epoch ms of an ISO date-time (or epoch seconds/ms number), or undefined. */
+/** A date-time with no zone: Jelou's API speaks UTC, and the server's own zone must not change its meaning. */
+const ZONELESS = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/
+
+/** Epoch ms of an ISO date-time (or epoch seconds/ms number), or undefined. A date-time without a zone is UTC. */
 export function timeOf (value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value < 1e12 ? value * 1000 : value
   if (typeof value !== 'string' || value === '') return undefined
-  const ms = Date.parse(value)
+  const ms = Date.parse(ZONELESS.test(value) ? `${value.replace(' ', 'T')}Z` : value)
   return Number.isNaN(ms) ? undefined : ms
 }
 
@@ -100,12 +111,14 @@ function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function itemOf (value: unknown): NotificationItem | undefined {
-  if (!isObject(value)) return undefined
+function itemOf (value: unknown): NotificationItem | Omit<NotificationItem, 'id'> {
+  if (!isObject(value)) return { destination: '' }
   const id = value.id ?? value.messageId
-  if (typeof id !== 'string' || id === '') return undefined
-  return { ...value, id, destination: typeof value.destination === 'string' ? value.destination : '' } as NotificationItem
+  const item = { ...value, destination: typeof value.destination === 'string' ? value.destination : '' }
+  return typeof id === 'string' && id !== '' ? { ...item, id } as NotificationItem : { ...item, id: undefined } as Omit<NotificationItem, 'id'>
 }
+
+const count = (value: unknown) => typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : null
 
 export function createNotificationsClient (options: { dispatcher: Dispatcher, clientId: string, clientSecret: string, timeoutMs: number }): NotificationsClient {
   const { dispatcher, timeoutMs } = options
@@ -130,8 +143,14 @@ export function createNotificationsClient (options: { dispatcher: Dispatcher, cl
       const json = JSON.parse(text) as unknown
       const results = isObject(json) && Array.isArray(json.results) ? json.results : Array.isArray(json) ? json : null
       if (results === null) throw new Error('Jelou notifications answer has no results list')
-      const total = isObject(json) && isObject(json.pagination) && typeof json.pagination.total === 'number' ? json.pagination.total : null
-      return { items: results.map(itemOf).filter((item) => item !== undefined), total }
+      const pagination = isObject(json) && isObject(json.pagination) ? json.pagination : {}
+      const items: NotificationItem[] = []
+      const anonymous: Array<Omit<NotificationItem, 'id'>> = []
+      for (const item of results.map(itemOf)) {
+        if ('id' in item && typeof item.id === 'string') items.push(item)
+        else anonymous.push(item)
+      }
+      return { items, anonymous, count: results.length, total: count(pagination.total), pages: count(pagination.pages ?? pagination.totalPages ?? pagination.pageCount) }
     }
   }
 }

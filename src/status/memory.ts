@@ -1,15 +1,20 @@
 // In-memory status store for one process: bounded, oldest first out, every entry kept at most the message TTL.
 import { OrderedMap } from '../stores/ordered.js'
-import { merge, type MessageBase, type MessageState, type StatusStore, type StatusUpdate } from './types.js'
+import { EARLY_EVENTS_MAX, EARLY_EVENTS_TTL_MS, merge, type MessageBase, type MessageState, type StatusStore, type StatusUpdate } from './types.js'
 
 interface Entry {
   state: MessageState
   expiresAt: number
 }
 
-/** Entries live in write order (each write moves the entry to the back), so expired and oldest ones are the oldest. */
+/**
+ * Entries live in write order (each write moves the entry to the back), so expired and oldest ones
+ * are the oldest. Events for ids not recorded yet wait in `early`, bounded and short-lived, until
+ * their send is recorded.
+ */
 export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () => number = Date.now): StatusStore {
   const entries = new OrderedMap<Entry>()
+  const early = new OrderedMap<Entry>()
   const refs = new Map<string, string[]>()
   const refKey = (caller: string, clientRef: string) => `${caller}\0${clientRef}`
 
@@ -40,11 +45,20 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
     entries.set(messageId, entry)
   }
 
+  function sweepEarly (time: number) {
+    for (let oldest = early.oldest(); oldest !== undefined; oldest = early.oldest()) {
+      if (oldest[1].expiresAt > time && early.size < EARLY_EVENTS_MAX) break
+      early.delete(oldest[0])
+    }
+  }
+
   return {
     record (base: MessageBase) {
       const time = now()
       sweep(time)
-      const entry = live(base.messageId, time) ?? { state: { steps: {}, source: 'send', checkedAt: base.acceptedAt }, expiresAt: 0 }
+      const waiting = early.get(base.messageId)
+      if (waiting !== undefined) early.delete(base.messageId)
+      const entry = live(base.messageId, time) ?? (waiting !== undefined && waiting.expiresAt > time ? waiting : undefined) ?? { state: { steps: {}, source: 'send', checkedAt: base.acceptedAt }, expiresAt: 0 }
       entry.state.base = base
       entry.state.steps.accepted ??= base.acceptedAt
       put(base.messageId, entry, time)
@@ -58,7 +72,15 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
     async apply (messageId: string, update: StatusUpdate) {
       const time = now()
       sweep(time)
-      const entry = live(messageId, time) ?? { state: { steps: {}, source: update.source, checkedAt: 0 }, expiresAt: 0 }
+      const entry = live(messageId, time)
+      if (entry === undefined) {
+        sweepEarly(time)
+        const waiting = early.get(messageId) ?? { state: { steps: {}, source: update.source, checkedAt: 0 }, expiresAt: time + EARLY_EVENTS_TTL_MS }
+        const changed = merge(waiting.state, update)
+        // Not moved to the back on a repeat: an early entry lives EARLY_EVENTS_TTL_MS from its first event.
+        if (early.get(messageId) === undefined) early.set(messageId, waiting)
+        return changed
+      }
       const changed = merge(entry.state, update)
       put(messageId, entry, time)
       return changed

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { problem } from '../errors.js'
-import { STATUSES, type MessageBase, type MessageState, type Source, type StatusStore, type StatusUpdate } from './types.js'
+import { EARLY_EVENTS_TTL_MS, STATUSES, type MessageBase, type MessageState, type Source, type StatusStore, type StatusUpdate } from './types.js'
 
 export interface RedisStatusOptions {
   ttlMs: number
@@ -10,21 +10,52 @@ export interface RedisStatusOptions {
   writeFailed: (error: Error, count: number) => void
 }
 
-/** HSETNX per step and reason (first report wins), latest source, newest check time, TTL renewed. */
+/**
+ * HSETNX per step and reason (first report wins), latest source, newest check time, TTL renewed.
+ * News for an id with no recorded send goes to its early key (KEYS[2]), which lives
+ * EARLY_EVENTS_TTL_MS from its first event: another sender's events never become 7-day records.
+ */
 const APPLY = `
+local k = KEYS[1]
+local ttl = ARGV[3]
+if redis.call('HEXISTS', k, 'base') == 0 then
+  k = KEYS[2]
+  ttl = nil
+  if redis.call('EXISTS', k) == 0 then ttl = ARGV[4] end
+end
 local changed = 0
-for i = 4, #ARGV, 2 do changed = changed + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if changed > 0 or ARGV[1] ~= 'event' then redis.call('HSET', KEYS[1], 'src', ARGV[1]) end
-local chk = tonumber(redis.call('HGET', KEYS[1], 'chk') or '0')
-if tonumber(ARGV[2]) > chk then redis.call('HSET', KEYS[1], 'chk', ARGV[2]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+for i = 5, #ARGV, 2 do changed = changed + redis.call('HSETNX', k, ARGV[i], ARGV[i + 1]) end
+if changed > 0 or ARGV[1] ~= 'event' then redis.call('HSET', k, 'src', ARGV[1]) end
+local chk = tonumber(redis.call('HGET', k, 'chk') or '0')
+if tonumber(ARGV[2]) > chk then redis.call('HSET', k, 'chk', ARGV[2]) end
+if ttl then redis.call('PEXPIRE', k, ttl) end
 return changed`
+
+/** The send's record, with whatever early news its id had (KEYS[2]) merged in. */
+const RECORD = `
+local k = KEYS[1]
+redis.call('HSET', k, 'base', ARGV[1])
+redis.call('HSETNX', k, 's:accepted', ARGV[2])
+redis.call('HSETNX', k, 'src', 'send')
+redis.call('HSETNX', k, 'chk', ARGV[2])
+local e = redis.call('HGETALL', KEYS[2])
+for i = 1, #e, 2 do
+  local f, v = e[i], e[i + 1]
+  if f == 'src' then redis.call('HSET', k, 'src', v)
+  elseif f == 'chk' then
+    if tonumber(v) > tonumber(redis.call('HGET', k, 'chk') or '0') then redis.call('HSET', k, 'chk', v) end
+  else redis.call('HSETNX', k, f, v) end
+end
+redis.call('DEL', KEYS[2])
+redis.call('PEXPIRE', k, ARGV[3])
+return 1`
 
 const hashed = (value: string) => createHash('sha256').update(value).digest('hex')
 
 export function redisStatusStore (redis: Redis, prefix: string, options: RedisStatusOptions): StatusStore {
   const { ttlMs, writeFailed } = options
   const msgKey = (id: string) => `${prefix}msg:${id}`
+  const earlyKey = (id: string) => `${prefix}early:${id}`
   // Callers and references are names of people's business: Redis keys hold only their hash.
   const refKey = (caller: string, clientRef: string) => `${prefix}cref:${hashed(`${caller}\0${clientRef}`)}`
   // Accepted sends wait here for one pipelined write per event-loop turn: a send pays one Map.set, never a Redis round trip.
@@ -34,12 +65,7 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
   async function write (batch: Map<string, MessageBase>) {
     const pipeline = redis.pipeline()
     for (const base of batch.values()) {
-      const key = msgKey(base.messageId)
-      pipeline.hset(key, 'base', JSON.stringify(base))
-      pipeline.hsetnx(key, 's:accepted', base.acceptedAt)
-      pipeline.hsetnx(key, 'src', 'send')
-      pipeline.hsetnx(key, 'chk', base.acceptedAt)
-      pipeline.pexpire(key, ttlMs)
+      pipeline.eval(RECORD, 2, msgKey(base.messageId), earlyKey(base.messageId), JSON.stringify(base), base.acceptedAt, ttlMs)
       if (base.clientRef !== undefined) {
         const ref = refKey(base.caller, base.clientRef)
         pipeline.zadd(ref, base.acceptedAt, base.messageId)
@@ -77,14 +103,14 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
       if (flushing === null) flush().catch(() => {})
     },
     async apply (messageId: string, update: StatusUpdate) {
-      const args: Array<string | number> = [update.source, update.at, ttlMs]
+      const args: Array<string | number> = [update.source, update.at, ttlMs, EARLY_EVENTS_TTL_MS]
       for (const status of STATUSES) {
         const at = update.steps[status]
         if (at !== undefined) args.push(`s:${status}`, at)
       }
       if (update.failure !== undefined) args.push('failure', JSON.stringify(update.failure))
       try {
-        return await redis.eval(APPLY, 1, msgKey(messageId), ...args) as number > 0
+        return await redis.eval(APPLY, 2, msgKey(messageId), earlyKey(messageId), ...args) as number > 0
       } catch (error) {
         throw problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; the event was not stored. Send it again shortly.', { cause: error })
       }

@@ -1,81 +1,150 @@
 // Resolution of outcome-unknown sends (SPEC §18): ask Jelou's notifications whether the first attempt's message exists before sending again.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { acceptedAnswer } from '../accepted.js'
-import { SAME_KEY_RETRY, problem, problemAnswer, type Answer } from '../errors.js'
-import type { AttemptContext } from '../stores/types.js'
+import { SAME_KEY_RETRY, problem, problemAnswer, type Answer, type Resolution as ResolutionState } from '../errors.js'
+import { attemptGroup, type AttemptContext, type IdempotencyStore, type OpenAttempt } from '../stores/types.js'
 import type { NotificationItem, NotificationsClient } from './jelou.js'
 import { timeOf } from './jelou.js'
 import type { StatusStore } from './types.js'
 
+/** How an answer was proven to be the attempt's own. */
+export type Proof = 'returned' | 'tag' | 'only-candidate'
+
 export type Resolution =
-  | { outcome: 'found', messageId: string }
+  | { outcome: 'found', messageId: string, proof: Proof }
   | { outcome: 'absent' }
-  | { outcome: 'unresolved', retryAfterSeconds: number }
+  | { outcome: 'pending', retryAfterSeconds: number, reason: string }
+  | { outcome: 'ambiguous', retryAfterSeconds: number, candidates: number }
 
 export interface ResolverOptions {
   notifications: NotificationsClient
-  /** Ids recorded by accepted sends belong to those sends, never to an outcome-unknown one. */
+  /** Ids recorded by accepted sends belong to those sends; the one recorded for this attempt is its own. */
   status: StatusStore
-  /** How long after an attempt Jelou has surely registered its message; before that, absence proves nothing. */
+  /** The open attempts of every key (and of sends without one): a candidate one of them could own is ambiguous. */
+  attempts: Pick<IdempotencyStore, 'openAttempts'>
+  /** How long after an attempt Jelou has surely registered its message; before that, absence proves nothing. At least the send deadline plus skewMs (config checks it). */
   windowMs: number
-  /** The send's own deadline: Jelou creates the message within it. */
-  sendTimeoutMs: number
-  /** Allowed difference between our clock and Jelou's. */
-  skewMs?: number
+  /** Allowed difference between our clock and Jelou's (RESOLUTION_CLOCK_SKEW_SECONDS). */
+  skewMs: number
+  /** Resolution's own deadline: past it, the scan is incomplete and the answer is "not yet". */
+  timeoutMs: number
   now?: () => number
 }
 
-/** Pages read per resolution at most (50 items each): beyond that, absence cannot be proven. */
-const MAX_PAGES = 10
+/** Requested page size (Jelou's maximum); Jelou may answer fewer per page, and the scan follows its own count. */
 const PAGE = 50
-/** When Jelou cannot be asked: ask again after this long. */
+/** Pages read at most, whatever the deadline: 50 000 notifications of one template in one window. */
+const MAX_PAGES = 1000
+/** When Jelou cannot be asked, or the answer is ambiguous: ask again after this long at least. */
 const RETRY_WHEN_DOWN_SECONDS = 10
-
-const INTERRUPTED = 'An earlier request with this Idempotency-Key was interrupted after calling Jelou; the message may have been sent.'
 
 const digits = (value: string) => value.replace(/\D/g, '')
 
+interface Scan {
+  complete: boolean
+  reason: string
+  /** Items of this template to this number in the attempt's window, with an id. */
+  candidates: NotificationItem[]
+  /** Such items without an id: they may be ours and can never be claimed. */
+  anonymous: number
+}
+
 export function createResolver (options: ResolverOptions) {
-  const { notifications, status, windowMs, sendTimeoutMs, skewMs = 30000, now = Date.now } = options
+  const { notifications, status, attempts, windowMs, skewMs, timeoutMs, now = Date.now } = options
 
   /** Seconds until Jelou has surely registered the attempt's message (at least 1). */
-  function waitSeconds (attempt: AttemptContext): number {
+  function waitSeconds (attempt: Pick<AttemptContext, 'startedAt'>): number {
     return Math.max(1, Math.ceil((attempt.startedAt + windowMs - now()) / 1000))
   }
 
-  async function isOurs (item: NotificationItem, attempt: AttemptContext, earliest: number, latest: number): Promise<boolean> {
+  /**
+   * Could a message created at `created` (Jelou's clock) belong to an attempt started at `startedAt`
+   * (ours)? From the start minus the skew, to the end of the registration window plus the skew: a
+   * request Jelou received before our deadline may still be processed, and stamped, after it.
+   */
+  const within = (created: number | undefined, startedAt: number) =>
+    created === undefined || (created >= startedAt - skewMs && created <= startedAt + windowMs + skewMs)
+
+  function matches (item: { destination: string, elementName?: string, campaignId?: unknown, createdAt?: string }, attempt: AttemptContext): boolean {
     if (digits(item.destination) !== digits(attempt.to)) return false
     if (item.elementName !== undefined && item.elementName !== attempt.template) return false
-    const created = timeOf(item.createdAt)
-    if (created !== undefined && (created < earliest || created > latest)) return false
-    return (await status.get(item.id))?.base === undefined
+    if (attempt.tag !== undefined) return item.campaignId === attempt.tag
+    return within(timeOf(item.createdAt), attempt.startedAt)
+  }
+
+  /**
+   * Every page of the attempt's window, read to the end: the answer's own total or page count
+   * when it gives one (whatever page size Jelou uses), else until an empty page. Items without an
+   * id count towards the total.
+   */
+  async function scan (attempt: AttemptContext): Promise<Scan> {
+    const deadline = now() + timeoutMs
+    const query = {
+      elementName: attempt.template,
+      campaignId: attempt.tag,
+      from: new Date(attempt.startedAt - skewMs).toISOString(),
+      to: new Date(attempt.startedAt + windowMs + skewMs).toISOString(),
+      limit: PAGE
+    }
+    const result: Scan = { complete: false, reason: 'the scan did not finish', candidates: [], anonymous: 0 }
+    // Distinct ids (and every item without one) count towards the total: a page served twice must not look like two.
+    const ids = new Set<string>()
+    let seen = 0
+    let firstTotal: number | null | undefined
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      if (now() > deadline) return { ...result, reason: 'the notifications took longer than the resolution deadline' }
+      const answer = await notifications.list(attempt.botId, { ...query, page })
+      if (firstTotal === undefined) firstTotal = answer.total
+      else if (answer.total !== firstTotal) return { ...result, reason: 'the number of notifications changed during the scan' }
+      const fresh = answer.items.filter((item) => !ids.has(item.id))
+      if (answer.count > 0 && fresh.length === 0 && answer.anonymous.length === 0) return { ...result, reason: 'Jelou answered a page already read' }
+      for (const item of fresh) ids.add(item.id)
+      seen += fresh.length + answer.anonymous.length
+      for (const item of fresh) if (matches(item, attempt)) result.candidates.push(item)
+      for (const item of answer.anonymous) if (matches(item, attempt)) result.anonymous++
+      const done = answer.total !== null
+        ? seen >= answer.total
+        : answer.pages !== null ? page >= answer.pages : answer.count === 0
+      if (done) return { ...result, complete: true, reason: '' }
+      if (answer.count === 0) return { ...result, reason: 'a page came back empty before the total was reached' }
+    }
+    return { ...result, reason: `more than ${MAX_PAGES} pages` }
   }
 
   async function resolve (attempt: AttemptContext, log: FastifyBaseLogger): Promise<Resolution> {
-    const earliest = attempt.startedAt - skewMs
-    const latest = attempt.startedAt + sendTimeoutMs + skewMs
-    const query = { elementName: attempt.template, from: new Date(earliest).toISOString(), to: new Date(latest).toISOString(), limit: PAGE }
     const askedAt = now()
-    const found: NotificationItem[] = []
-    let complete = false
+    let found: Scan
     try {
-      for (let page = 1; page <= MAX_PAGES && !complete; page++) {
-        const answer = await notifications.list(attempt.botId, { ...query, page })
-        for (const item of answer.items) if (await isOurs(item, attempt, earliest, latest)) found.push(item)
-        complete = answer.items.length < PAGE || (answer.total !== null && page * PAGE >= answer.total)
-      }
+      found = await scan(attempt)
     } catch (error) {
       log.warn({ err: { code: (error as { code?: string }).code, message: (error as Error).message } }, 'resolution: Jelou notifications did not answer')
-      return { outcome: 'unresolved', retryAfterSeconds: Math.max(RETRY_WHEN_DOWN_SECONDS, waitSeconds(attempt)) }
+      return { outcome: 'pending', retryAfterSeconds: Math.max(RETRY_WHEN_DOWN_SECONDS, waitSeconds(attempt)), reason: 'Jelou\'s notifications did not answer' }
     }
-    if (found.length > 0) {
-      // Two candidates means two sends of this template to this number in the window: take the one created closest to the attempt.
-      const distance = (item: NotificationItem) => Math.abs((timeOf(item.createdAt) ?? attempt.startedAt) - attempt.startedAt)
-      found.sort((a, b) => distance(a) - distance(b))
-      return { outcome: 'found', messageId: (found[0] as NotificationItem).id }
+    // Jelou returned this id to this very attempt (the answer was lost, not the record).
+    const unowned: NotificationItem[] = []
+    for (const item of found.candidates) {
+      const owner = (await status.get(item.id))?.base
+      if (owner?.attemptId !== undefined && owner.attemptId === attempt.attemptId) return { outcome: 'found', messageId: item.id, proof: 'returned' }
+      // Another send's message (or one another key already resolved as its own).
+      if (owner === undefined) unowned.push(item)
     }
-    if (complete && askedAt >= attempt.startedAt + windowMs) return { outcome: 'absent' }
-    return { outcome: 'unresolved', retryAfterSeconds: waitSeconds(attempt) }
+    if (attempt.tag !== undefined && unowned.length > 0) {
+      // The tag is this attempt's alone: more than one message with it would be Jelou's doing, and any of them is ours.
+      return { outcome: 'found', messageId: (unowned[0] as NotificationItem).id, proof: 'tag' }
+    }
+    const count = unowned.length + found.anonymous
+    if (count > 0) {
+      if (count === 1 && unowned.length === 1) {
+        const created = timeOf((unowned[0] as NotificationItem).createdAt)
+        const others = (await attempts.openAttempts(attemptGroup(attempt.botId, attempt.template, attempt.to)))
+          .filter((other: OpenAttempt) => other.attemptId !== attempt.attemptId && within(created, other.startedAt))
+        if (others.length === 0) return { outcome: 'found', messageId: (unowned[0] as NotificationItem).id, proof: 'only-candidate' }
+      }
+      return { outcome: 'ambiguous', candidates: count, retryAfterSeconds: Math.max(RETRY_WHEN_DOWN_SECONDS, waitSeconds(attempt)) }
+    }
+    if (!found.complete) return { outcome: 'pending', retryAfterSeconds: Math.max(RETRY_WHEN_DOWN_SECONDS, waitSeconds(attempt)), reason: found.reason }
+    if (askedAt < attempt.startedAt + windowMs) return { outcome: 'pending', retryAfterSeconds: waitSeconds(attempt), reason: 'Jelou may not have registered the message yet' }
+    return { outcome: 'absent' }
   }
 
   return { resolve, waitSeconds }
@@ -83,12 +152,16 @@ export function createResolver (options: ResolverOptions) {
 
 export type Resolver = ReturnType<typeof createResolver>
 
-export type ResolutionOutcome = 'found' | 'resent' | 'unresolved'
+export type ResolutionOutcome = 'found' | 'resent' | 'unresolved' | 'ambiguous' | 'unresolvable'
 
 export interface SettleOptions {
   resolver: Resolver
   status: StatusStore
+  attempts: Pick<IdempotencyStore, 'closeAttempt'>
   sandbox: boolean
+  /** IDEMPOTENCY_TTL_SECONDS: past the key's first attempt plus this, an outcome still unknown is declared unknowable. */
+  ttlMs: number
+  now?: () => number
   observe?: (outcome: ResolutionOutcome) => void
 }
 
@@ -97,21 +170,35 @@ export type Settlement =
   | { answer: Answer, open: boolean }
   | { resend: true }
 
+const INTERRUPTED = 'An earlier request with this Idempotency-Key was interrupted after calling Jelou; the message may have been sent.'
+
+/** The final answer of a key whose outcome cannot be known. */
+export function unresolvableAnswer (attempt: AttemptContext, requestId: string, why: string): Answer {
+  const lookup = attempt.clientRef === undefined ? 'Jelou\'s own message list for this recipient and template' : `GET /v1/messages?clientRef=${encodeURIComponent(attempt.clientRef)}`
+  return problemAnswer(problem('UPSTREAM_TIMEOUT',
+    `Jelou did not answer in time and whether the message was sent cannot be known (${why}). Check ${lookup} before sending it again; a new Idempotency-Key sends a new message.`,
+    { resolution: 'unresolvable' }), requestId)
+}
+
 /**
  * Found: 202 with the id, recorded as resolved, kept as the key's final answer. Provably absent:
- * the caller sends once more (and says so in the log). Otherwise: the 504 again, with a fresh
- * Retry-After, and the claim stays open for the next retry.
+ * the caller sends once more (and says so in the log). Not yet decidable, or ambiguous: the 504
+ * again with `resolution` and a fresh Retry-After, and the claim stays open for the next retry;
+ * past the key's TTL, a final 504 that says the outcome cannot be known.
  */
 export function createSettler (options: SettleOptions) {
-  const { resolver, status, sandbox, observe } = options
+  const { resolver, status, attempts, sandbox, ttlMs, now = Date.now, observe } = options
   return async function settle (request: FastifyRequest, attempt: AttemptContext, kept: Answer | null): Promise<Settlement> {
     const resolution = await resolver.resolve(attempt, request.log)
-    const line = { caller: request.caller, kind: attempt.kind, template: attempt.template, botId: attempt.botId, firstRequestId: attempt.requestId, resolution: resolution.outcome }
+    const line = { caller: request.caller, kind: attempt.kind, template: attempt.template, botId: attempt.botId, firstRequestId: attempt.requestId, attempt: attempt.number, resolution: resolution.outcome }
+    const group = attemptGroup(attempt.botId, attempt.template, attempt.to)
+    const open = { attemptId: attempt.attemptId, startedAt: attempt.startedAt }
     if (resolution.outcome === 'found') {
       observe?.('found')
-      request.log.info({ ...line, messageId: resolution.messageId }, 'hsm resolved: Jelou has the message of the earlier attempt')
+      request.log.info({ ...line, messageId: resolution.messageId, proof: resolution.proof }, 'hsm resolved: Jelou has the message of the earlier attempt')
       status.record({
         messageId: resolution.messageId,
+        attemptId: attempt.attemptId,
         caller: request.caller,
         botId: attempt.botId,
         template: attempt.template,
@@ -122,18 +209,32 @@ export function createSettler (options: SettleOptions) {
         clientRef: attempt.clientRef,
         resolved: true
       })
+      await attempts.closeAttempt(group, open)
       const answer = acceptedAnswer({ ...attempt, messageId: resolution.messageId, requestId: request.id, sandbox, resolved: true })
       return { answer, open: false }
     }
     if (resolution.outcome === 'absent') {
       observe?.('resent')
       request.log.warn(line, 'hsm resend: Jelou provably does not have the earlier attempt\'s message; sending it once more')
+      await attempts.closeAttempt(group, open)
       return { resend: true }
     }
-    observe?.('unresolved')
-    request.log.info(line, 'hsm unresolved: cannot tell yet whether the earlier attempt was sent')
-    const answer = kept ?? problemAnswer(problem('UPSTREAM_TIMEOUT', `${INTERRUPTED} ${SAME_KEY_RETRY}`), request.id)
-    return { answer: { ...answer, retryAfter: String(resolution.retryAfterSeconds) }, open: true }
+    const why = resolution.outcome === 'ambiguous'
+      ? `${resolution.candidates} messages of this template to this number could be this one, and another send of this service or another sender could own them`
+      : resolution.reason
+    if (now() >= attempt.firstStartedAt + ttlMs) {
+      observe?.('unresolvable')
+      request.log.warn({ ...line, resolution: 'unresolvable', why }, 'hsm unresolvable: the outcome of the earlier attempt cannot be known')
+      return { answer: unresolvableAnswer(attempt, request.id, why), open: false }
+    }
+    observe?.(resolution.outcome === 'ambiguous' ? 'ambiguous' : 'unresolved')
+    request.log.info({ ...line, why }, 'hsm unresolved: cannot tell yet whether the earlier attempt was sent')
+    const base = kept ?? problemAnswer(problem('UPSTREAM_TIMEOUT', `${INTERRUPTED} ${SAME_KEY_RETRY}`), request.id)
+    const state: ResolutionState = resolution.outcome === 'ambiguous' ? 'ambiguous' : 'pending'
+    const body: Record<string, unknown> = { ...base.body, resolution: state, retry: { ...(base.body.retry as object), afterSeconds: resolution.retryAfterSeconds } }
+    if (resolution.outcome === 'ambiguous') body.candidates = resolution.candidates
+    else delete body.candidates
+    return { answer: { ...base, body, retryAfter: String(resolution.retryAfterSeconds) }, open: true }
   }
 }
 

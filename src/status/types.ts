@@ -15,6 +15,8 @@ export interface Failure {
 /** What the send knew when Jelou accepted the message. */
 export interface MessageBase {
   messageId: string
+  /** The attempt Jelou returned this id to (or that resolution proved it belongs to): resolution's proof that the id is that attempt's own. */
+  attemptId?: string
   caller: string
   botId: string
   template: string
@@ -46,6 +48,14 @@ export interface StatusUpdate {
   source: Source
   at: number
 }
+
+/**
+ * Events for ids with no record yet (an event that beat the send's answer, or another sender's
+ * message on the same bot: a Notification URL is per bot) wait in an area of their own, this
+ * long at most and (in memory) this many at most, so they never push out a real record.
+ */
+export const EARLY_EVENTS_TTL_MS = 10 * 60 * 1000
+export const EARLY_EVENTS_MAX = 1000
 
 export interface StatusStore {
   /** Records an accepted send. Synchronous and cheap: a shared store writes in the background, and a failed write never fails the send. */

@@ -1,11 +1,12 @@
-// In-memory stores for one process: bounded idempotency records and per-key fixed-window counters.
+// In-memory stores for one process: bounded idempotency records, open attempts, and per-key fixed-window counters.
 import { problem, type Answer } from '../errors.js'
 import { OrderedMap } from './ordered.js'
-import type { AttemptContext, Claim, CounterStore, IdempotencyStore } from './types.js'
+import type { AttemptContext, Claim, CounterStore, IdempotencyStore, OpenAttempt } from './types.js'
 
 /** A send in flight: who holds the key, until when. */
 interface Lease {
   fingerprint: string
+  holder: string
   expiresAt: number
 }
 
@@ -17,12 +18,31 @@ interface Lease {
 interface Kept {
   fingerprint: string
   answer: string | null
+  keptAt: number
   expiresAt: number
   /** Set once the attempt calls Jelou, and kept with an outcome-unknown answer. */
   attempt?: AttemptContext
   /** Outcome unknown: the next claim after `leaseUntil` resolves it. */
   open?: boolean
+  holder?: string
   leaseUntil?: number
+}
+
+/** Whether the record still matters to resolution: an attempt in flight or an outcome not yet known. */
+const unresolved = (record: Kept) => record.answer === null || record.open === true
+
+export interface MemoryIdempotencyStore extends IdempotencyStore {
+  size: () => number
+  /** Unexpired answers dropped to make room, since start. */
+  dropped: () => number
+  /** How long answers really stay replayable: `ttlMs`, or less when answers were dropped within the last `ttlMs`. */
+  replayWindowMs: (ttlMs: number) => number
+}
+
+export interface MemoryStoreOptions {
+  now?: () => number
+  /** Called when an unexpired answer is dropped to make room, with its age. */
+  onDrop?: (ageMs: number) => void
 }
 
 /**
@@ -32,75 +52,141 @@ interface Kept {
  * after a 24 h answer would hide behind it and outlive its expiry. (`OrderedMap`, not `Map`: see
  * `./ordered.ts` for what finding the oldest costs in a Map.)
  *
- * When full, the oldest finished answer is dropped; a lease or a marked attempt never is, since
- * dropping it could let a retry send twice: a store full of them refuses new keys with 503
- * OVERLOADED (nothing sent).
+ * When full, the oldest finished answer is dropped (counted, and the effective replay window
+ * shrinks); a lease, a marked attempt or an open outcome-unknown record never is, since dropping
+ * it could let a retry send twice: a store full of them refuses new keys with 503 OVERLOADED
+ * (nothing sent).
  */
-export function memoryIdempotencyStore (maxKeys: number, now: () => number = Date.now): IdempotencyStore & { size: () => number } {
+export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOptions = {}): MemoryIdempotencyStore {
+  const { now = Date.now, onDrop } = options
   const leases = new OrderedMap<Lease>()
   const kept = new OrderedMap<Kept>()
+  const attempts = new OrderedMap<{ group: string, startedAt: number, expiresAt: number }>()
+  const groups = new Map<string, Set<string>>()
+  let dropped = 0
+  let lastDrop: { at: number, ageMs: number } | undefined
 
-  function sweep<R extends { expiresAt: number }> (records: OrderedMap<R>, time: number) {
+  function sweep<R extends { expiresAt: number }> (records: OrderedMap<R>, time: number, gone?: (key: string, record: R) => void) {
     for (let oldest = records.oldest(); oldest !== undefined && oldest[1].expiresAt <= time; oldest = records.oldest()) {
       records.delete(oldest[0])
+      gone?.(oldest[0], oldest[1])
     }
   }
 
-  function makeRoom () {
+  function makeRoom (time: number) {
     for (const [key, record] of kept.entries()) {
-      if (record.answer !== null) {
+      if (!unresolved(record)) {
         kept.delete(key)
+        dropped++
+        lastDrop = { at: time, ageMs: time - record.keptAt }
+        onDrop?.(lastDrop.ageMs)
         return
       }
     }
-    throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight; nothing was sent.', { retryAfterSeconds: 1 })
+    throw problem('OVERLOADED', 'Too many sends with an Idempotency-Key are in flight or unresolved; nothing was sent.', { retryAfterSeconds: 1 })
+  }
+
+  const indexKey = (group: string, attemptId: string) => `${group}\0${attemptId}`
+  function forgetAttempt (group: string, attemptId: string) {
+    const ids = groups.get(group)
+    ids?.delete(attemptId)
+    if (ids?.size === 0) groups.delete(group)
   }
 
   return {
-    async claim (key, fingerprint, leaseMs): Promise<Claim> {
+    async claim (key, fingerprint, holder, leaseMs): Promise<Claim> {
       const time = now()
       sweep(leases, time)
       sweep(kept, time)
       const record = kept.get(key)
       if (record !== undefined) {
         const answer = record.answer === null ? null : JSON.parse(record.answer) as Answer
-        if (record.fingerprint === fingerprint && record.attempt !== undefined && (answer === null || record.open === true) && (record.leaseUntil ?? 0) <= time) {
+        if (record.fingerprint === fingerprint && record.attempt !== undefined && unresolved(record) && (record.leaseUntil ?? 0) <= time) {
+          record.holder = holder
           record.leaseUntil = time + leaseMs
           return { state: 'unresolved', fingerprint, attempt: record.attempt, answer }
         }
-        return answer === null
+        return answer === null || record.open === true
           ? { state: 'in_flight', fingerprint: record.fingerprint }
           : { state: 'done', fingerprint: record.fingerprint, answer }
       }
       const lease = leases.get(key)
       if (lease !== undefined) return { state: 'in_flight', fingerprint: lease.fingerprint }
-      if (leases.size + kept.size >= maxKeys) makeRoom()
-      leases.set(key, { fingerprint, expiresAt: time + leaseMs })
+      if (leases.size + kept.size >= maxKeys) makeRoom(time)
+      leases.set(key, { fingerprint, holder, expiresAt: time + leaseMs })
       return { state: 'claimed' }
     },
-    async mark (key, attempt, ttlMs) {
+    async renew (key, holder, leaseMs) {
+      const time = now()
+      const lease = leases.get(key)
+      if (lease !== undefined && lease.expiresAt > time) {
+        if (lease.holder !== holder) return false
+        // Every lease has the same length, so a renewed one moves to the back: insertion order stays expiry order.
+        leases.set(key, { ...lease, expiresAt: time + leaseMs })
+        return true
+      }
+      const record = kept.get(key)
+      if (record === undefined || record.expiresAt <= time || record.holder !== holder) return false
+      record.leaseUntil = time + leaseMs
+      return true
+    },
+    async mark (key, holder, attempt, previous, ttlMs) {
+      const time = now()
+      const lease = leases.get(key)
+      if (previous === undefined) {
+        if (lease === undefined || lease.holder !== holder || lease.expiresAt <= time) return false
+        leases.delete(key)
+        kept.set(key, { fingerprint: lease.fingerprint, answer: null, keptAt: time, expiresAt: time + ttlMs, attempt, holder, leaseUntil: lease.expiresAt })
+        return true
+      }
+      const record = kept.get(key)
+      if (record === undefined || record.expiresAt <= time || record.holder !== holder || record.attempt?.attemptId !== previous) return false
+      kept.set(key, { fingerprint: record.fingerprint, answer: null, keptAt: time, expiresAt: time + ttlMs, attempt, holder, leaseUntil: record.leaseUntil })
+      return true
+    },
+    async complete (key, holder, fingerprint, answer, ttlMs, open) {
       const time = now()
       const lease = leases.get(key)
       const record = kept.get(key)
-      if (lease !== undefined) {
-        leases.delete(key)
-        kept.set(key, { fingerprint: lease.fingerprint, answer: null, expiresAt: time + ttlMs, attempt, leaseUntil: lease.expiresAt })
-      } else if (record !== undefined) {
-        kept.set(key, { ...record, attempt, expiresAt: time + ttlMs })
+      const current = lease !== undefined && lease.expiresAt > time ? lease.holder : record !== undefined && record.expiresAt > time ? record.holder : undefined
+      if (current !== undefined && current !== holder) return false
+      leases.delete(key)
+      const expiresAt = time + ttlMs
+      kept.set(key, open === undefined
+        ? { fingerprint, answer: JSON.stringify(answer), keptAt: time, expiresAt, holder }
+        : { fingerprint, answer: JSON.stringify(answer), keptAt: time, expiresAt, attempt: open, open: true, holder, leaseUntil: 0 })
+      return true
+    },
+    async release (key, holder) {
+      if (leases.get(key)?.holder === holder) leases.delete(key)
+      if (kept.get(key)?.holder === holder) kept.delete(key)
+    },
+    async openAttempt (group, attempt, ttlMs) {
+      const time = now()
+      sweep(attempts, time, (key, entry) => { forgetAttempt(entry.group, key.slice(entry.group.length + 1)) })
+      attempts.set(indexKey(group, attempt.attemptId), { group, startedAt: attempt.startedAt, expiresAt: time + ttlMs })
+      let ids = groups.get(group)
+      if (ids === undefined) groups.set(group, ids = new Set())
+      ids.add(attempt.attemptId)
+    },
+    async closeAttempt (group, attempt) {
+      attempts.delete(indexKey(group, attempt.attemptId))
+      forgetAttempt(group, attempt.attemptId)
+    },
+    async openAttempts (group) {
+      const time = now()
+      const open: OpenAttempt[] = []
+      for (const attemptId of groups.get(group) ?? []) {
+        const entry = attempts.get(indexKey(group, attemptId))
+        if (entry !== undefined && entry.expiresAt > time) open.push({ attemptId, startedAt: entry.startedAt })
       }
+      return open
     },
-    async complete (key, fingerprint, answer, ttlMs, unresolved) {
-      leases.delete(key)
-      const expiresAt = now() + ttlMs
-      kept.set(key, unresolved === undefined
-        ? { fingerprint, answer: JSON.stringify(answer), expiresAt }
-        : { fingerprint, answer: JSON.stringify(answer), expiresAt, attempt: unresolved, open: true, leaseUntil: 0 })
-    },
-    async release (key) {
-      leases.delete(key)
-      kept.delete(key)
-    },
-    size: () => leases.size + kept.size
+    size: () => leases.size + kept.size,
+    dropped: () => dropped,
+    replayWindowMs (ttlMs) {
+      return lastDrop === undefined || now() - lastDrop.at >= ttlMs ? ttlMs : Math.min(ttlMs, lastDrop.ageMs)
+    }
   }
 }
 
