@@ -4,6 +4,8 @@ import { codesByStatus, type RouteAnswers } from '../schemas/routes.js'
 import { demoLookup } from '../sandbox/demo-catalogue.js'
 import { renderPreview } from '../preview/render.js'
 import { statusUrlOf } from '../status/lookup.js'
+import { TEMPLATE_KINDS } from '../templates/index.js'
+import type { UpstreamBody } from '../upstream/schema.js'
 
 interface ProblemExample {
   /** When the code happens: the status's description lists one sentence per code. */
@@ -38,6 +40,14 @@ export const PROBLEM_EXAMPLES: Record<ProblemCode, ProblemExample> = {
   METHOD_NOT_ALLOWED: {
     when: 'the path exists but not with this method (any unknown method too); the `Allow` header lists the methods it accepts',
     detail: '/v1/messages/text does not accept GET; it accepts POST.'
+  },
+  REQUEST_TIMEOUT: {
+    when: 'the request (headers and body) did not arrive within the server\'s request timeout; answered before any route, and the connection is closed; nothing was sent',
+    detail: 'The request did not arrive in time; nothing was sent. The connection is closed.'
+  },
+  HEADERS_TOO_LARGE: {
+    when: 'the request headers are larger than the server reads (16 KiB); answered before any route, and the connection is closed; nothing was sent',
+    detail: 'The request headers are larger than 16 KiB; nothing was sent. The connection is closed.'
   },
   IDEMPOTENCY_IN_PROGRESS: {
     when: 'a request with the same Idempotency-Key is still being processed; retry after Retry-After to get its answer',
@@ -92,6 +102,10 @@ export const PROBLEM_EXAMPLES: Record<ProblemCode, ProblemExample> = {
   TEMPLATE_LANGUAGE_CONFLICT: {
     when: 'TEMPLATES_FILE declares a language Jelou does not list for the template; nothing was sent until they agree',
     detail: 'The catalogue file declares order_update in en; Jelou lists it only in es. Nothing was sent.'
+  },
+  TEMPLATE_AMBIGUOUS: {
+    when: 'the catalogue has two definitions of the template: Jelou lists it twice in one language, or several bots have it with different variables or kinds and the request names no `botId` (and JELOU_BOT_ID does not have it); nothing was sent',
+    detail: 'Template order_update is on bots bot-123 and bot-456 with different variables; name the bot with botId. Nothing was sent.'
   },
   RATE_LIMITED: {
     when: 'the caller spent its RATE_LIMIT_PER_MINUTE; nothing was sent',
@@ -180,38 +194,57 @@ const PARAMETERS = {
   }
 }
 
-const SEND_RESULT_EXAMPLE = (kind: string) => ({
-  messageId: '7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b',
-  to: '593987654321',
-  kind,
-  template: 'order_update',
-  botId: 'bot-123',
-  requestId: EXAMPLE_REQUEST_ID,
-  phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC', countrySource: 'prefix' },
-  statusUrl: statusUrlOf('7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b'),
-  sandbox: false
-})
+/** A 202 answer's example for a send of this kind and template. */
+export function sendResultExample (kind: string, template: string, botId = 'bot-123'): Record<string, unknown> {
+  return {
+    messageId: '7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b',
+    to: '593987654321',
+    kind,
+    template,
+    botId,
+    requestId: EXAMPLE_REQUEST_ID,
+    phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC', countrySource: 'prefix' },
+    statusUrl: statusUrlOf('7d9f3c1e-52b4-4a8e-9c0f-6b1d2e3f4a5b'),
+    sandbox: false
+  }
+}
 
-const DRY_RUN_BODY = { elementName: 'order_update', destinations: ['593987654321'], type: 'text' as const, language: 'es', parameters: ['Maria', 'ORD-1234'] }
+/** A dry run's example: the exact Jelou body and its rendered preview. */
+export function dryRunExample (kind: string, botId: string, body: UpstreamBody, preview: unknown): Record<string, unknown> {
+  return {
+    dryRun: true,
+    kind,
+    requestId: EXAMPLE_REQUEST_ID,
+    phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC', countrySource: 'prefix' },
+    sandbox: false,
+    upstream: { method: 'POST', path: `/v2/whatsapp/${botId}/hsm`, body },
+    preview
+  }
+}
 
-const DRY_RUN_EXAMPLE = (kind: string) => ({
-  dryRun: true,
-  kind,
-  requestId: EXAMPLE_REQUEST_ID,
-  phone: { input: '+593 98 765 4321', normalized: '593987654321', country: 'EC', countrySource: 'prefix' },
-  sandbox: false,
-  upstream: {
-    method: 'POST',
-    path: '/v2/whatsapp/bot-123/hsm',
-    body: DRY_RUN_BODY
-  },
-  // Rendered by the same function a dry run uses, from the demo template of the same name.
-  preview: renderPreview(demoLookup('bot-123', DRY_RUN_BODY.elementName), DRY_RUN_BODY)
-})
+const DRY_RUN_BODY: UpstreamBody = { elementName: 'order_update', destinations: ['593987654321'], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }
 
-type Operation = Record<string, unknown> & { 'x-answers'?: RouteAnswers, responses: Record<string, Record<string, unknown>>, parameters?: unknown[] }
-type Document = Record<string, unknown> & { paths: Record<string, Record<string, Operation>>, components: Record<string, unknown> }
+/** A kind route's examples: its first named example, sent (the raw route's: order_update). */
+const KIND_EXAMPLES = new Map(TEMPLATE_KINDS.map((k) => {
+  const value = Object.values(k.examples)[0].value as Record<string, unknown> & { template: string }
+  const body = k.toUpstream(value as never, { to: '593987654321', language: value.language as never })
+  return [k.kind, { template: value.template, body: { ...body, destinations: ['593987654321'] } }]
+}))
 
+function routeExamples (path: string): { sent: Record<string, unknown>, dryRun: Record<string, unknown> } {
+  const kind = path === '/v1/messages' ? 'raw' : path.startsWith('/v1/messages/') ? path.slice('/v1/messages/'.length) : 'text'
+  const own = KIND_EXAMPLES.get(kind)
+  const body = own?.body ?? DRY_RUN_BODY
+  return {
+    sent: sendResultExample(kind, body.elementName),
+    // Rendered by the same function a dry run uses, from the demo template of the same name.
+    dryRun: dryRunExample(kind, 'bot-123', body, renderPreview(demoLookup('bot-123', body.elementName), body))
+  }
+}
+
+export type Operation = Record<string, unknown> & { 'x-answers'?: RouteAnswers, responses: Record<string, Record<string, unknown>>, parameters?: unknown[], security?: unknown[] }
+export type OpenApiDocument = Record<string, unknown> & { paths: Record<string, Record<string, Operation>>, components: Record<string, unknown> }
+type Document = OpenApiDocument
 /** The sentence that opens each status's description, listing exactly the codes it can carry. */
 export function statusDescription (codes: ProblemCode[]): string {
   return codes.map((code) => `\`${code}\` (${PROBLEMS[code].title}): ${PROBLEM_EXAMPLES[code].when}.`).join(' ')
@@ -253,7 +286,7 @@ export function completeDocument (doc: Document): Document {
       const answers = op['x-answers']
       if (answers === undefined) throw new Error(`${method.toUpperCase()} ${path} declares no x-answers (see src/schemas/routes.ts)`)
       delete op['x-answers']
-      const kind = path === '/v1/messages' ? 'raw' : path.slice('/v1/messages/'.length)
+      const sample = answers.send ? routeExamples(path) : null
       op.parameters = [...(op.parameters ?? []), { $ref: '#/components/parameters/RequestId' }]
       if (answers.send) op.parameters.push({ $ref: '#/components/parameters/IdempotencyKey' })
       // A route that names no security needs no key: say so, rather than leave it undefined.
@@ -264,8 +297,8 @@ export function completeDocument (doc: Document): Document {
         if (answers.send && status === '202') own.push('Idempotent-Replayed')
         response.headers = headerRefs(own)
         const content = response.content as Record<string, Record<string, unknown>> | undefined
-        if (answers.send && status === '202' && content !== undefined) content['application/json'].example = SEND_RESULT_EXAMPLE(kind)
-        if (answers.send && status === '200' && content !== undefined) content['application/json'].example = DRY_RUN_EXAMPLE(kind)
+        if (sample !== null && status === '202' && content !== undefined) content['application/json'].example = sample.sent
+        if (sample !== null && status === '200' && content !== undefined) content['application/json'].example = sample.dryRun
       }
       for (const [status, codes] of codesByStatus(answers.codes)) {
         // Shared by every route with the same declaration: one copy in the document.
