@@ -61,6 +61,7 @@ t.test('Fastify\'s own errors, enumerated, over a real socket', async (t) => {
 
 t.test('a request not received in time: 408 problem+json (the socket path, without waiting for Node\'s timer)', async (t) => {
   const socket = new PassThrough() as unknown as net.Socket & { writable: boolean }
+  socket.on('error', () => {})
   let written = ''
   socket.write = ((chunk: string) => { written += chunk; return true }) as never
   clientErrorHandler(Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket)
