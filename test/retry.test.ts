@@ -24,7 +24,7 @@ const EXPECTED: Record<ProblemCode, { retriable: boolean, policy: RetryPolicy, a
   TEMPLATE_VARIABLES_CONFLICT: { retriable: false, policy: 'never' },
   TEMPLATE_LANGUAGE_CONFLICT: { retriable: false, policy: 'never' },
   TEMPLATE_AMBIGUOUS: { retriable: false, policy: 'never' },
-  REQUEST_TIMEOUT: { retriable: true, policy: 'same-key' },
+  REQUEST_TIMEOUT: { retriable: true, policy: 'same-key', afterSeconds: 1 },
   HEADERS_TOO_LARGE: { retriable: false, policy: 'never' },
   RATE_LIMITED: { retriable: true, policy: 'same-key', afterSeconds: 60 },
   RECIPIENT_RATE_LIMITED: { retriable: true, policy: 'same-key', afterSeconds: 60 },
