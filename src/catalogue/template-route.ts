@@ -35,7 +35,7 @@ export function templateSharedSchemas (): Array<Record<string, unknown>> {
   const shared: Array<Record<string, unknown>> = [{
     $id: COMMON_COMPONENT,
     type: 'object',
-    description: 'The fields every per-template route takes, as the kind routes do: `to` (required) and the optional common fields.',
+    description: 'The fields every per-template route takes, as the kind routes do: `to` (required) and the optional common fields. `language` (each template lists its own) defaults to DEFAULT_LANGUAGE when the template has it, else the template\'s first language.',
     properties: common
   }]
   for (const kind of TEMPLATE_KINDS) {
@@ -129,13 +129,12 @@ export function templateBodySchema (route: TemplateRoute): Record<string, unknow
     }
     required.push('variables')
   }
-  properties.language = { type: 'string', enum: route.languages, description: 'Defaults to DEFAULT_LANGUAGE when the template has it, else its first language.' }
+  properties.language = { type: 'string', enum: route.languages }
   return {
     allOf: [{ $ref: `#/components/schemas/${COMMON_COMPONENT}` }, { $ref: `#/components/schemas/${kindComponent(kind.kind)}` }],
     type: 'object',
     required,
-    properties,
-    description: `Send ${template.name} (${template.kind ?? 'kind not declared: sent as text'}). Fields not listed here or in the referenced schemas are refused with 400.`
+    properties
   }
 }
 

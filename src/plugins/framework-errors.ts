@@ -17,7 +17,7 @@ export function frameworkErrors (error: FastifyError, request: FastifyRequest, r
   } else {
     coded = problem('INTERNAL_ERROR', 'Something went wrong on our side; nothing was sent. Quote the requestId when reporting it.')
   }
-  void sendAnswer(reply, problemAnswer(coded, request.id))
+  sendAnswer(reply, problemAnswer(coded, request.id))
 }
 
 /**

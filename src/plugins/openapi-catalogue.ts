@@ -10,7 +10,7 @@ import { dryRunExample, sendResultExample, type OpenApiDocument, type Operation 
 const GENERIC_PATH = '/v1/templates/{name}'
 
 function describe (template: CatalogueTemplate, others: string[]): string {
-  const text = Object.entries(template.text).map(([language, body]) => `${language}: “${body}”`).join('; ')
+  const text = Object.entries(template.text).map(([language, body]) => `${language}: "${body}"`).join('; ')
   const parts = [
     template.description ?? template.displayName,
     text === '' ? undefined : `Text: ${text}`,
@@ -41,15 +41,16 @@ function operationOf (route: TemplateRoute, generic: Operation, others: string[]
   const { sent, dryRun } = answers(route, example)
   const responses: Operation['responses'] = { ...generic.responses }
   for (const [status, value] of [['200', dryRun], ['202', sent]] as const) {
-    const base = generic.responses[status] as { description: string, headers: unknown, content: Record<string, { schema: unknown }> }
-    responses[status] = { description: base.description, headers: base.headers, content: { 'application/json': { schema: base.content['application/json'].schema, example: value } } }
+    // Its own example; the headers are those of POST /v1/templates/{name} (not repeated per template).
+    const base = generic.responses[status] as { description: string, content: Record<string, { schema: unknown }> }
+    responses[status] = { description: base.description, content: { 'application/json': { schema: base.content['application/json'].schema, example: value } } }
   }
   const operation: Operation = {
     tags: ['templates'],
     operationId: `send_template_${template.name}`,
     summary: `Send ${template.name}${template.displayName === undefined ? '' : ` (${template.displayName})`}`,
     description: describe(template, others),
-    parameters: (generic.parameters ?? []).filter((p) => (p as { in?: string }).in !== 'path'),
+    parameters: (generic.parameters ?? []).filter((p) => (p as { in?: string }).in !== 'path').map((p) => (p as { in?: string }).in === 'query' ? { $ref: '#/components/parameters/DryRun' } : p),
     requestBody: { required: true, content: { 'application/json': { schema: templateBodySchema(route), examples: { [template.name]: { summary: template.displayName ?? template.name, value: example } } } } },
     responses
   }
@@ -63,18 +64,26 @@ function operationOf (route: TemplateRoute, generic: Operation, others: string[]
 }
 
 export interface ServedDocument {
-  document: OpenApiDocument
+  /** The document as an object (parsed from `json` on demand: only `npm run openapi` and /docs/yaml ask). */
+  readonly document: OpenApiDocument
   json: string
   etag: string
+}
+
+function served (json: string): ServedDocument {
+  let parsed: OpenApiDocument | undefined
+  const etag = `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`
+  return { json, etag, get document () { return (parsed ??= JSON.parse(json) as OpenApiDocument) } }
 }
 
 /**
  * `current(base)` is the base document (the static routes, completed) with one path per catalogue
  * template before the others, for the catalogue's current version: built at the first request
- * after a change, then served from memory. Unchanged templates keep their operation objects.
+ * after a change, then served from memory as one JSON text. Each template's entry is kept as its
+ * own JSON text per template version, so a change rebuilds one entry and joins the texts again.
  */
 export function createCatalogueDocument (catalogue: Catalogue, routes: RouteCache) {
-  const operations = new WeakMap<TemplateRoute, { others: string, operation: Operation }>()
+  const entries = new WeakMap<TemplateRoute, { others: string, json: string }>()
   let cached: { version: number, base: OpenApiDocument, served: ServedDocument } | null = null
 
   return {
@@ -83,7 +92,7 @@ export function createCatalogueDocument (catalogue: Catalogue, routes: RouteCach
       if (cached !== null && cached.version === version && cached.base === base) return cached.served
       routes.update(version, catalogue.all())
       const generic = base.paths[GENERIC_PATH]?.post
-      const paths: OpenApiDocument['paths'] = {}
+      const paths: string[] = []
       if (generic !== undefined) {
         const names = [...new Set(catalogue.all().map((t) => t.name))]
         for (const name of names) {
@@ -94,19 +103,21 @@ export function createCatalogueDocument (catalogue: Catalogue, routes: RouteCach
           const others = choice.botId === undefined ? choice.ambiguous.filter((b) => b !== bot) : []
           const route = routes.get(template)
           const key = others.join(',')
-          let entry = operations.get(route)
+          let entry = entries.get(route)
           if (entry === undefined || entry.others !== key) {
-            entry = { others: key, operation: operationOf(route, generic, others) }
-            operations.set(route, entry)
+            entry = { others: key, json: JSON.stringify({ post: operationOf(route, generic, others) }) }
+            entries.set(route, entry)
           }
-          paths[`/v1/templates/${name}`] = { post: entry.operation }
+          paths.push(`${JSON.stringify(`/v1/templates/${name}`)}:${entry.json}`)
         }
       }
-      const document: OpenApiDocument = { ...base, paths: { ...paths, ...base.paths } }
-      const json = JSON.stringify(document)
-      const served = { document, json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"` }
-      cached = { version, base, served }
-      return served
+      // The dry-run switch, shared by every template's entry.
+      const dryRunParameter = (generic?.parameters ?? []).find((p) => (p as { in?: string }).in === 'query')
+      const components = { ...base.components, parameters: { ...(base.components.parameters as object), DryRun: dryRunParameter } }
+      const own = JSON.stringify(base.paths).slice(1, -1)
+      const json = JSON.stringify({ ...base, components, paths: 0 }).replace('"paths":0', `"paths":{${[...paths, own].filter((p) => p !== '').join(',')}}`)
+      cached = { version, base, served: served(json) }
+      return cached.served
     }
   }
 }

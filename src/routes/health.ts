@@ -37,8 +37,8 @@ function catalogueCheck (catalogue: Catalogue): string {
   return failing.map((s) => s.failures === 0
     ? `degraded: Jelou's template list for ${s.botId} was cut short at ${s.pages} pages (the page cap); templates past it are missing`
     : s.loadedAt === null
-    ? `degraded: Jelou's template list for ${s.botId} has not loaded (${s.failures} tries); the catalogue file alone is in force`
-    : `degraded: Jelou's template list for ${s.botId} failed ${s.failures} times; the list from ${new Date(s.loadedAt).toISOString()} stays in force`).join('; ')
+      ? `degraded: Jelou's template list for ${s.botId} has not loaded (${s.failures} tries); the catalogue file alone is in force`
+      : `degraded: Jelou's template list for ${s.botId} failed ${s.failures} times; the list from ${new Date(s.loadedAt).toISOString()} stays in force`).join('; ')
 }
 
 export interface HealthOptions {
