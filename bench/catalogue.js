@@ -81,16 +81,17 @@ import { loadConfig } from '${ROOT}/dist/config.js'
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n')
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
 const rss = () => { globalThis.gc(); globalThis.gc(); return process.memoryUsage().rss }
+const heap = () => { globalThis.gc(); globalThis.gc(); return process.memoryUsage().heapUsed }
 const config = loadConfig({ JELOU_CLIENT_ID: 'bench', JELOU_CLIENT_SECRET: 'bench', JELOU_BASE_URL: process.env.STAND_IN, JELOU_BOT_ID: 'bot-123', ALLOW_ANONYMOUS: 'true', RECIPIENT_LIMIT: '1000000/60s', RATE_LIMIT_PER_MINUTE: '100000000', MAX_EVENT_LOOP_DELAY_MS: '0', LOG_LEVEL: 'silent' })
 const t0 = performance.now()
 const app = await buildApp(config, { logger: pino({ level: 'silent' }) })
 await app.ready()
-const startup = { processMs: process.uptime() * 1000, buildMs: performance.now() - t0, cpuMs: cpu(), rssReady: rss() }
+const startup = { processMs: process.uptime() * 1000, buildMs: performance.now() - t0, cpuMs: cpu(), rssReady: rss(), heapReady: heap() }
 let c = cpu(); let w = performance.now()
 const doc = await app.inject({ url: '/docs/json' })
 startup.docBytes = Buffer.byteLength(doc.body); startup.docFirstMs = performance.now() - w; startup.docFirstCpuMs = cpu() - c
 c = cpu(); await app.inject({ url: '/docs/json' }); startup.docCachedCpuMs = cpu() - c
-startup.rssWithDoc = rss(); startup.templates = app.catalogue.all().length
+startup.rssWithDoc = rss(); startup.heapWithDoc = heap(); startup.templates = app.catalogue.all().length
 say({ startup })
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 async function refresh (rebuildDoc) {
@@ -233,7 +234,7 @@ for (const n of SIZES) {
   results[n] = { startup: out.startup, same: out.same, one: out.one, sends: out.sends }
   const s = out.startup
   process.stdout.write(`${n} templates: start-up ${s.processMs.toFixed(0)} ms (buildApp ${s.buildMs.toFixed(0)} ms, CPU ${s.cpuMs.toFixed(0)} ms), RSS ${(s.rssReady / 1048576).toFixed(1)} MB, ` +
-    `with /docs/json built ${(s.rssWithDoc / 1048576).toFixed(1)} MB; /docs/json ${s.docBytes} bytes, first build ${s.docFirstCpuMs.toFixed(0)} ms CPU, cached ${s.docCachedCpuMs.toFixed(1)} ms; ` +
+     (heap ${(s.heapReady / 1048576).toFixed(1)} MB), with /docs/json built ${(s.rssWithDoc / 1048576).toFixed(1)} MB (heap ${(s.heapWithDoc / 1048576).toFixed(1)} MB); /docs/json ${s.docBytes} bytes, first build ${s.docFirstCpuMs.toFixed(0)} ms CPU, cached ${s.docCachedCpuMs.toFixed(1)} ms; ` +
     `refresh, no change: ${out.same.refreshCpuMs.toFixed(1)} ms CPU (changed: ${out.same.changed}, document ${out.same.docCpuMs.toFixed(1)} ms); ` +
     `one template changed: ${out.one.refreshCpuMs.toFixed(1)} ms CPU + document ${out.one.docCpuMs.toFixed(1)} ms; ` +
     `send: per-template ${out.sends.perTemplateUs.toFixed(1)} µs CPU, kind route ${out.sends.kindUs.toFixed(1)} µs CPU\n`)
@@ -244,7 +245,7 @@ const [small, large] = [Math.min(...SIZES), Math.max(...SIZES)]
 const a = results[small].startup
 const b = results[large].startup
 const per = (x, y) => (x / (large - small))
-process.stdout.write(`\nper template (${small} → ${large}): RSS ${(per(b.rssWithDoc - a.rssWithDoc) / 1024).toFixed(1)} KB (ready, no document: ${(per(b.rssReady - a.rssReady) / 1024).toFixed(1)} KB), /docs/json ${(per(b.docBytes - a.docBytes) / 1024).toFixed(2)} KB; start-up +${(b.processMs - a.processMs).toFixed(0)} ms\n`)
+process.stdout.write(`\nper template (${small} → ${large}): ready RSS ${(per(b.rssReady - a.rssReady) / 1024).toFixed(1)} KB, heap ${(per(b.heapReady - a.heapReady) / 1024).toFixed(1)} KB; with the document built RSS ${(per(b.rssWithDoc - a.rssWithDoc) / 1024).toFixed(1)} KB, heap ${(per(b.heapWithDoc - a.heapWithDoc) / 1024).toFixed(1)} KB; /docs/json ${(per(b.docBytes - a.docBytes) / 1024).toFixed(2)} KB; start-up +${(b.processMs - a.processMs).toFixed(0)} ms\n`)
 if (bigDocument !== null) {
   const client = await typedClient(bigDocument, `tpl_${String(large - 1 - ((large - 1) % 4) + 3).padStart(4, '0')}`)
   results.typedClient = client

@@ -160,9 +160,12 @@ export function templateExample (route: TemplateRoute): Record<string, unknown> 
  * positional `params` (or an authentication `code`); the template is the path's.
  */
 export function toKindBody (route: TemplateRoute, request: Record<string, unknown>, botId: string, language: string | undefined): Record<string, unknown> & { to: string } {
-  const { variables = {}, ...rest } = request as { variables?: Record<string, string>, to?: unknown }
-  const positions = toPositions(route.template, variables)
-  const body: Record<string, unknown> & { to: string } = { ...rest, to: rest.to as string, template: route.template.name, botId }
+  // A plain loop: object rest and spread over a parsed body are a slow path in V8 (tens of µs a send).
+  const body = { to: request.to } as Record<string, unknown> & { to: string }
+  for (const key in request) if (key !== 'variables' && key !== 'to') body[key] = request[key]
+  body.template = route.template.name
+  body.botId = botId
+  const positions = toPositions(route.template, (request.variables ?? {}) as Record<string, string>)
   if (language !== undefined) body.language = language
   if (route.kind.kind === 'authentication') body.code = positions[0]
   else if (positions.length > 0) body.params = positions
