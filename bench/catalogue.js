@@ -233,8 +233,8 @@ for (const n of SIZES) {
   if (out.doc !== undefined) bigDocument = out.doc
   results[n] = { startup: out.startup, same: out.same, one: out.one, sends: out.sends }
   const s = out.startup
-  process.stdout.write(`${n} templates: start-up ${s.processMs.toFixed(0)} ms (buildApp ${s.buildMs.toFixed(0)} ms, CPU ${s.cpuMs.toFixed(0)} ms), RSS ${(s.rssReady / 1048576).toFixed(1)} MB, ` +
-     (heap ${(s.heapReady / 1048576).toFixed(1)} MB), with /docs/json built ${(s.rssWithDoc / 1048576).toFixed(1)} MB (heap ${(s.heapWithDoc / 1048576).toFixed(1)} MB); /docs/json ${s.docBytes} bytes, first build ${s.docFirstCpuMs.toFixed(0)} ms CPU, cached ${s.docCachedCpuMs.toFixed(1)} ms; ` +
+  process.stdout.write(`${n} templates: start-up ${s.processMs.toFixed(0)} ms (buildApp ${s.buildMs.toFixed(0)} ms, CPU ${s.cpuMs.toFixed(0)} ms), RSS ${(s.rssReady / 1048576).toFixed(1)} MB ` +
+    `(heap ${(s.heapReady / 1048576).toFixed(1)} MB), with /docs/json built ${(s.rssWithDoc / 1048576).toFixed(1)} MB (heap ${(s.heapWithDoc / 1048576).toFixed(1)} MB); /docs/json ${s.docBytes} bytes, first build ${s.docFirstCpuMs.toFixed(0)} ms CPU, cached ${s.docCachedCpuMs.toFixed(1)} ms; ` +
     `refresh, no change: ${out.same.refreshCpuMs.toFixed(1)} ms CPU (changed: ${out.same.changed}, document ${out.same.docCpuMs.toFixed(1)} ms); ` +
     `one template changed: ${out.one.refreshCpuMs.toFixed(1)} ms CPU + document ${out.one.docCpuMs.toFixed(1)} ms; ` +
     `send: per-template ${out.sends.perTemplateUs.toFixed(1)} µs CPU, kind route ${out.sends.kindUs.toFixed(1)} µs CPU\n`)
