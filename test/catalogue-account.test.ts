@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { createListClient, MAX_PAGES } from '../src/catalogue/jelou.js'
+import { createListClient, MAX_PAGES, readTemplateList } from '../src/catalogue/jelou.js'
 import { buildLiveApp, CLIENT_ID, CLIENT_SECRET, post } from './helper.js'
 import { item, startListStandIn, type ListStandIn } from './list-stand-in.js'
 
@@ -32,6 +32,19 @@ async function docOf (app: FastifyInstance): Promise<Doc> {
   return (await app.inject({ url: '/docs/json' })).json()
 }
 const dryRun = async (app: FastifyInstance, name: string, body: Record<string, unknown>) => await post(app, `/v1/templates/${name}?dryRun=true`, { to: TO, ...body })
+
+t.test('what one page says about the list: page counts, totals, page sizes, other key names', async (t) => {
+  const one = [item('a', 0)]
+  t.match(readTemplateList({ results: one, pagination: { page: 2, totalPages: 3 } }), { next: 3, info: { page: 2, totalPages: 3, paginated: true } })
+  t.equal(readTemplateList({ results: one, pagination: { page: 3, totalPages: 3 } }).next, null, 'the last page by count')
+  t.match(readTemplateList({ data: one, meta: { page: '1', perPage: '1', totalItems: '5' } }), { next: 2, info: { limit: 1, total: 5, paginated: true } }, '`meta`, `perPage`, `totalItems`, numbers as strings')
+  t.equal(readTemplateList({ results: one, pagination: { page: 1, limit: 10 } }).next, null, 'a page shorter than the size it states is the last')
+  t.equal(readTemplateList({ results: [item('a', 0), item('b', 0)], pagination: { page: 1, limit: 2 } }).next, 2, 'a full page without totals: ask the next')
+  t.equal(readTemplateList({ results: [], pagination: { page: 4 } }).next, null, 'an empty page ends the list')
+  t.equal(readTemplateList({ results: one }, 3).next, 4, 'no pagination object: the asked page, then the next')
+  t.match(readTemplateList({ data: one }), { next: null, info: { paginated: false } }, '`data` alone is the whole list')
+  t.match(readTemplateList({ data: [{ ...item('a', 2), paramsNumber: 500 }] }).items[0], { paramsNumber: 2 }, 'an absurd count falls back to the labels')
+})
 
 t.test('every page is read, whatever page size Jelou uses, with and without totals', async (t) => {
   const s = await standIn(t)
@@ -117,6 +130,7 @@ t.test('the catalogue is live: added, changed, renamed, relanguaged, disabled an
   const first = await app.inject({ url: '/docs/json' })
   const etag = first.headers.etag as string
   t.ok(etag, '/docs/json has an ETag')
+  t.match((await app.inject({ url: '/docs/yaml' })).body, /\/v1\/templates\/t_change:/, '/docs/yaml has the same entries')
   t.equal((await app.inject({ url: '/docs/json', headers: { 'if-none-match': etag } })).statusCode, 304, 'unchanged: 304')
   t.equal((await dryRun(app, 't_change', { variables: { nombre: 'A', pedido: 'B' } })).status, 200)
 
