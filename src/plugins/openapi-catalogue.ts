@@ -9,6 +9,14 @@ import { dryRunExample, sendResultExample, type OpenApiDocument, type Operation 
 
 const GENERIC_PATH = '/v1/templates/{name}'
 
+/**
+ * JSON with every character past U+00FF escaped (`\u2026`): the same document to a reader, but V8
+ * keeps the text one byte a character instead of two, which halves the memory of a large document.
+ */
+function oneByteJson (value: unknown): string {
+  return JSON.stringify(value).replace(/[\u0100-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 function describe (template: CatalogueTemplate, others: string[]): string {
   const text = Object.entries(template.text).map(([language, body]) => `${language}: "${body}"`).join('; ')
   const parts = [
@@ -105,7 +113,7 @@ export function createCatalogueDocument (catalogue: Catalogue, routes: RouteCach
           const key = others.join(',')
           let entry = entries.get(route)
           if (entry === undefined || entry.others !== key) {
-            entry = { others: key, json: JSON.stringify({ post: operationOf(route, generic, others) }) }
+            entry = { others: key, json: oneByteJson({ post: operationOf(route, generic, others) }) }
             entries.set(route, entry)
           }
           paths.push(`${JSON.stringify(`/v1/templates/${name}`)}:${entry.json}`)
@@ -114,8 +122,8 @@ export function createCatalogueDocument (catalogue: Catalogue, routes: RouteCach
       // The dry-run switch, shared by every template's entry.
       const dryRunParameter = (generic?.parameters ?? []).find((p) => (p as { in?: string }).in === 'query')
       const components = { ...base.components, parameters: { ...(base.components.parameters as object), DryRun: dryRunParameter } }
-      const own = JSON.stringify(base.paths).slice(1, -1)
-      const json = JSON.stringify({ ...base, components, paths: 0 }).replace('"paths":0', `"paths":{${[...paths, own].filter((p) => p !== '').join(',')}}`)
+      const own = oneByteJson(base.paths).slice(1, -1)
+      const json = oneByteJson({ ...base, components, paths: 0 }).replace('"paths":0', `"paths":{${[...paths, own].filter((p) => p !== '').join(',')}}`)
       cached = { version, base, served: served(json) }
       return cached.served
     }
