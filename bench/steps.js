@@ -1,5 +1,5 @@
-// Per-send steps in isolation (`npm run bench:steps`): what the catalogue check, the status record and
-// a keyed send's idempotency bookkeeping cost, measured in-process on the built code, far below the
+// Per-send steps in isolation (`npm run bench:steps`): what the catalogue check, a per-template route's
+// own work, the status record and a keyed send's idempotency bookkeeping cost, measured in-process on the built code, far below the
 // load benchmark's noise. The stores are measured full, where eviction runs on every call.
 //
 // Each step runs ITERATIONS times per sample, SAMPLES samples, after a warm-up; the figure is the
@@ -7,6 +7,7 @@
 // seconds in all.
 import { createCatalogue } from '../dist/catalogue/catalogue.js'
 import { readTemplateList } from '../dist/catalogue/jelou.js'
+import { createRouteCache, toKindBody } from '../dist/catalogue/template-route.js'
 import { memoryStatusStore } from '../dist/status/memory.js'
 import { memoryIdempotencyStore } from '../dist/stores/memory.js'
 import { requestIdFor } from '../dist/request-id.js'
@@ -45,7 +46,7 @@ const list = readTemplateList({
   }))
 }).items
 const quiet = { info () {}, warn () {} }
-const catalogue = createCatalogue({ botIds: ['bot-123'], file: [], defaultBot: 'bot-123', list: async () => list, refreshMs: 3_600_000, strict: false, log: quiet, observer: { refreshFailed () {}, unknownSend () {}, refused () {} } })
+const catalogue = createCatalogue({ botIds: ['bot-123'], file: [], defaultBot: 'bot-123', list: async () => ({ items: list, pages: 1, truncated: false }), refreshMs: 3_600_000, strict: false, log: quiet, observer: { refreshFailed () {}, listTruncated () {}, unknownSend () {}, refused () {} } })
 await catalogue.start()
 await catalogue.stop()
 const body = { elementName: 'order_update', destinations: ['593987654321'], type: 'text', language: 'es', parameters: ['Maria', 'ORD-1234'] }
@@ -71,7 +72,21 @@ async function keyedSend (i) {
 for (let i = 0; i < MAX_KEYS; i++) await keyedSend(-1 - i)
 let nextKey = 0
 
+// What a per-template send does beyond a kind-route send (the kind's schema and the rest run on both):
+// the bot choice, the route's lookup, the variables and language check, and the kind body.
+const routes = createRouteCache()
+const request = { to: '+593 98 765 4321', variables: { nombre: 'Maria', pedido: 'ORD-1234' }, clientRef: 'crm-1' }
+function perTemplateExtra () {
+  const choice = catalogue.botFor('order_update', undefined)
+  const template = catalogue.find(choice.botId, 'order_update')
+  routes.update(catalogue.version(), catalogue.all())
+  const route = routes.get(template)
+  if (route.check(request).length > 0) throw new Error('the benchmark request should pass')
+  return toKindBody(route, request, template.botId, 'es')
+}
+
 const results = {
+  'per-template route, its own work (bot choice, route lookup, variables and language check, kind body)': await cpuNanosPerCall(perTemplateExtra),
   'catalogue check, known template (language, status, variable count, kind)': await cpuNanosPerCall(() => catalogue.guard.check('bot-123', 'order_update', 'text', body)),
   'catalogue check, unknown template (counted, sent)': await cpuNanosPerCall(() => catalogue.guard.check('bot-123', 'not_listed', 'text', unknown)),
   'status record, memory store full at 100 000 (insert + evict)': await cpuNanosPerCall(() => store.record(base(next++))),

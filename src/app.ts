@@ -10,6 +10,7 @@ import { SANDBOX_BOT_ID, type Config } from './config.js'
 import { createCatalogue, type Catalogue } from './catalogue/catalogue.js'
 import { loadTemplatesFile } from './catalogue/file.js'
 import { createListClient } from './catalogue/jelou.js'
+import { createRouteCache, templateSharedSchemas } from './catalogue/template-route.js'
 import { demoCatalogueFile } from './sandbox/demo-catalogue.js'
 import { createLogger } from './logger.js'
 import { validatorCompiler } from './schemas/ajv.js'
@@ -24,6 +25,10 @@ import { problem } from './errors.js'
 import { memoryCounterStore, memoryIdempotencyStore } from './stores/memory.js'
 import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
 import swagger from './plugins/swagger.js'
+import { createCatalogueDocument } from './plugins/openapi-catalogue.js'
+import type { OpenApiDocument } from './plugins/openapi-answers.js'
+import type { ServedDocument } from './plugins/openapi-catalogue.js'
+import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors } from './plugins/framework-errors.js'
 import upstream from './plugins/upstream.js'
 import { requestIdFor } from './request-id.js'
 import { createSender } from './send.js'
@@ -97,7 +102,12 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     genReqId: (req) => requestIdFor(req.headers['x-request-id']),
     bodyLimit: config.bodyLimitBytes,
     schemaController: { compilersFactory: { buildSerializer: sharedSerializers } },
-    return503OnClosing: true,
+    // While closing, our own hook answers 503 as problem+json (Fastify's own 503 is plain JSON).
+    return503OnClosing: false,
+    // Path parameters as long as the document allows (a template name: 512); past that, 400 as problem+json.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    clientErrorHandler,
     // Explicit server timeouts: a request may take the whole upstream deadline; idle keep-alive
     // connections outlive a typical load balancer's 60 s so it never reuses one we just closed.
     requestTimeout: config.jelou.timeoutMs + config.resolution.timeoutMs + 10000,
@@ -108,7 +118,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // First, so @fastify/otel sees every route and its request span is open before any other hook.
   if (options.tracing !== undefined) await app.register(options.tracing.plugin)
   app.setValidatorCompiler(validatorCompiler)
-  for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
+  for (const schema of [...SHARED_SCHEMAS, ...templateSharedSchemas()]) app.addSchema(schema)
 
   let sandbox = options.sandbox
   if (config.mode === 'sandbox' && sandbox === undefined) {
@@ -124,8 +134,16 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const origin = config.mode === 'sandbox' ? (sandbox as Sandbox).url : config.jelou.baseUrl
 
   const metrics = createMetrics()
+  // Sandbox mode receives its own sandbox's events, with a made-up token when none is set (given to Swagger UI).
+  const eventsToken = config.status.eventsToken ?? (config.mode === 'sandbox' ? randomBytes(24).toString('base64url') : null)
+  const catalogueDocument: { current: ((base: OpenApiDocument) => ServedDocument) | null } = { current: null }
   // First, so its onRoute hook sees every route (/metrics included).
-  await app.register(swagger, { version })
+  await app.register(swagger, {
+    version,
+    anonymous: config.apiKeys.length === 0,
+    sandboxEventsToken: config.mode === 'sandbox' && config.status.eventsToken === null && eventsToken !== null ? eventsToken : undefined,
+    catalogue: catalogueDocument
+  })
   await app.register(http)
   await app.register(metricsPlugin, { metrics })
   await app.register(errorHandler)
@@ -140,11 +158,24 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(queuePlugin, { config })
   await app.register(upstream, { ...config.jelou, origin, tracer: options.tracing?.attempts })
 
+  const listClient = createListClient({
+    origin,
+    clientId: config.jelou.clientId,
+    clientSecret: config.jelou.clientSecret,
+    timeoutMs: config.jelou.timeoutMs,
+    connectTimeoutMs: config.jelou.connectTimeoutMs,
+    // One bot's whole list, every page: long enough for thousands of templates, short enough that a slow drip cannot stall refreshes or shutdown.
+    deadlineMs: Math.max(30000, config.jelou.timeoutMs * 3)
+  })
+  app.addHook('onClose', async () => { await listClient.close() })
+  if (config.templates.botIds.length === 0) {
+    app.log.warn({ bots: [] }, 'no bot configured (JELOU_BOT_ID, TEMPLATES_BOT_IDS): no Jelou template list is read; the catalogue holds only TEMPLATES_FILE entries with a bot, and /ready and GET /v1/templates say so')
+  }
   const catalogue = createCatalogue({
     botIds: config.templates.botIds,
     file: fileTemplates,
     defaultBot: templatesBot,
-    list: createListClient({ dispatcher: app.upstream.pool, clientId: config.jelou.clientId, clientSecret: config.jelou.clientSecret, timeoutMs: config.jelou.timeoutMs }),
+    list: listClient.list,
     refreshMs: config.templates.refreshMs,
     strict: config.templates.strict,
     log: app.log,
@@ -195,9 +226,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     catalogue: catalogue.guard
   })
   const lookup = createLookup({ store: statusStore, notifications, freshMs, observe: metrics.statusLookup })
-  await app.register(v1Routes, { config, redis: app.redis, send, catalogue, status: { lookup, store: statusStore } })
-  // Sandbox mode receives its own sandbox's events, with a made-up token when none is set.
-  const eventsToken = config.status.eventsToken ?? (config.mode === 'sandbox' ? randomBytes(24).toString('base64url') : null)
+  // Per-template routes and document entries: built from the catalogue of the moment, cached per template version.
+  const routeCache = createRouteCache()
+  catalogueDocument.current = createCatalogueDocument(catalogue, routeCache).current
+  await app.register(v1Routes, { config, redis: app.redis, send, catalogue, routeCache, status: { lookup, store: statusStore } })
   if (eventsToken !== null) {
     await app.register(eventRoutes, { token: eventsToken, store: statusStore, perMinute: config.status.eventsPerMinute, redis: app.redis, keyPrefix: prefix, observe: metrics.statusEvents })
   }

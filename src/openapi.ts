@@ -9,7 +9,7 @@ export async function generateOpenApi (): Promise<string> {
   const app = await buildApp(loadConfig({}), { logger: pino({ level: 'silent' }) })
   try {
     await app.ready()
-    return `${JSON.stringify(app.swagger(), null, 2)}\n`
+    return `${JSON.stringify(app.servedDocument().document, null, 2)}\n`
   } finally {
     await app.close()
   }

@@ -1,4 +1,4 @@
-// Swagger UI in a real browser, default configuration: every named example of every send route (kinds, raw, each demo template), picked, tried out and executed.
+// Swagger UI in a real browser, default configuration: every named example of every route (each demo template, the kinds, raw, the events receiver), picked, tried out and executed.
 import t from 'tap'
 import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
@@ -25,13 +25,15 @@ const ROUTES: Array<{ kind: string, operationId: string, examples: Record<string
   ...TEMPLATE_KINDS.map((kind) => ({ kind: kind.kind, operationId: `send_${kind.kind.replaceAll('-', '_')}`, examples: kind.examples })),
   { kind: 'raw', operationId: 'send_raw', examples: RAW_EXAMPLES }
 ]
-interface Case { group: string, kind: string, tag: string, operationId: string, name: string, value: Record<string, unknown>, template: string }
+/** One example to execute: its operation, its value, and what the page must show (status, a text in the answer). */
+interface Case { group: string, kind: string, tag: string, operationId: string, name: string, value: Record<string, unknown>, template: string, status: string, shows: string[] }
 const KIND_CASES: Case[] = ROUTES.flatMap((route) => Object.entries(route.examples).map(([name, example]) => {
   const value = example.value as Record<string, unknown>
-  return { group: route.kind, kind: route.kind, tag: 'messages', operationId: route.operationId, name, value, template: String(value.template ?? value.elementName) }
+  const template = String(value.template ?? value.elementName)
+  return { group: route.kind, kind: route.kind, tag: 'messages', operationId: route.operationId, name, value, template, status: '202', shows: [`"template": "${template}"`, '"sandbox": true'] }
 }))
 
-t.test('Swagger UI: every example of every send route and template route, Try it out, Execute, 202, with the default configuration', { skip: chromiumMissing }, async (t) => {
+t.test('Swagger UI: every example of every route (kinds, raw, each template, the events receiver), Try it out, Execute, answered as documented, with the default configuration', { skip: chromiumMissing }, async (t) => {
   t.ok(KIND_CASES.length > ROUTES.length, `${KIND_CASES.length} named examples across ${ROUTES.length} kind and raw routes`)
 
   // The service as `npm start` runs it with no settings (sandbox mode, no JELOU_BOT_ID, RECIPIENT_LIMIT
@@ -45,15 +47,25 @@ t.test('Swagger UI: every example of every send route and template route, Try it
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 
   // The per-template routes (SPEC §17) of the demo catalogue, with the examples the served document gives them.
-  const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, { post?: { operationId: string, tags: string[], requestBody: { content: Record<string, { examples: Record<string, { value: Record<string, unknown> }> }> } } }> }
+  type Operation = { operationId: string, tags: string[], requestBody: { content: Record<string, { examples: Record<string, { value: Record<string, unknown> }> }> } }
+  const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, { post?: Operation }> }
   const TEMPLATE_CASES: Case[] = app.catalogue.all().map((template) => {
     const operation = document.paths[`/v1/templates/${template.name}`]?.post
     if (operation === undefined) throw new Error(`no POST /v1/templates/${template.name} in the served document`)
     const [name, example] = Object.entries(operation.requestBody.content['application/json'].examples)[0]
-    return { group: template.name, kind: template.kind ?? '', tag: operation.tags[0], operationId: operation.operationId, name, value: example.value, template: template.name }
+    return { group: template.name, kind: template.kind ?? '', tag: operation.tags[0], operationId: operation.operationId, name, value: example.value, template: template.name, status: '202', shows: [`"template": "${template.name}"`, `"kind": "${template.kind ?? 'text'}"`, '"sandbox": true'] }
   })
   t.equal(TEMPLATE_CASES.length, 12, 'one route per demo template')
-  const CASES = [...KIND_CASES, ...TEMPLATE_CASES]
+  // The events receiver, authorized by the page with the sandbox's made-up token.
+  const events = document.paths['/v1/events/jelou'].post as Operation
+  const EVENT_CASES: Case[] = Object.entries(events.requestBody.content['application/json'].examples).map(([name, example]) => (
+    { group: 'events', kind: 'events', tag: events.tags[0], operationId: events.operationId, name, value: example.value, template: '', status: '200', shows: ['"received": 1'] }
+  ))
+  t.strictSame(EVENT_CASES.map((c) => c.name), ['delivered', 'failed'])
+  // Every operation with a request example is here: nothing in the document goes untried.
+  const withExamples = Object.values(document.paths).flatMap((item) => Object.values(item)).filter((op) => op?.requestBody?.content['application/json']?.examples !== undefined).length
+  const CASES = [...TEMPLATE_CASES, ...KIND_CASES, ...EVENT_CASES]
+  t.equal(new Set(CASES.map((c) => c.operationId)).size, withExamples, 'every operation with examples is executed')
 
   const browser: Browser = await launchChromium()
   t.teardown(() => browser.close())
@@ -99,11 +111,10 @@ t.test('Swagger UI: every example of every send route and template route, Try it
         await op.getByRole('button', { name: 'Execute' }).click()
         const status = op.locator('.live-responses-table td.response-col_status:not(.col_header)')
         await status.waitFor()
-        t.equal((await status.textContent())?.trim(), '202', `${group}/${c.name}: the page shows 202`)
+        t.equal((await status.textContent())?.trim(), c.status, `${group}/${c.name}: the page shows ${c.status}`)
         const answer = await op.locator('.live-responses-table .response-col_description pre').first().textContent() ?? ''
-        t.match(answer, `"template": "${c.template}"`, `${group}/${c.name}: the answer names the template`)
-        t.match(answer, '"sandbox": true', `${group}/${c.name}: the answer says sandbox`)
-        executed.push(c.template)
+        for (const text of c.shows) t.match(answer, text, `${group}/${c.name}: the answer shows ${text}`)
+        if (c.status === '202') executed.push(c.template)
 
         // Clear the live response so the next Execute is read fresh; keep the very last one for the screenshot.
         const last = groupIndex === groups.length - 1 && caseIndex === cases.length - 1
@@ -122,13 +133,15 @@ t.test('Swagger UI: every example of every send route and template route, Try it
   // One message reached the sandbox per Execute, the newest first.
   const received = await app.inject({ method: 'GET', url: '/sandbox/messages' })
   const messages = (received.json() as { messages: Array<{ body: { elementName: string, destinations: string[] } }> }).messages
-  t.equal(messages.length, CASES.length, 'the sandbox received one message per Execute')
+  t.equal(messages.length, TEMPLATE_CASES.length + KIND_CASES.length, 'the sandbox received one message per send Execute')
   t.same(messages.map((m) => m.body.elementName).reverse(), executed, 'in the order executed, each with its template')
-  t.equal(new Set(messages.slice(TEMPLATE_CASES.length).map((m) => m.body.destinations[0])).size, KIND_CASES.length, 'each kind and raw example reaches its own recipient')
+  // Newest first: the kind and raw examples' messages come before the per-template ones.
+  const kindMessages = messages.slice(0, KIND_CASES.length).reverse()
+  t.equal(new Set(kindMessages.map((m) => m.body.destinations[0])).size, KIND_CASES.length, 'each kind and raw example reaches its own recipient')
   // Per-template examples reuse the recipient of their kind's first example, so the default limit of 10 per recipient per minute holds.
-  const kindRecipients = new Map(messages.slice(TEMPLATE_CASES.length).reverse().map((m, i) => [KIND_CASES[i], m.body.destinations[0]]))
+  const kindRecipients = new Map(kindMessages.map((m, i) => [KIND_CASES[i], m.body.destinations[0]]))
   const firstOfKind = (kind: string) => kindRecipients.get(KIND_CASES.find((c) => c.kind === kind) as Case)
-  t.same(messages.slice(0, TEMPLATE_CASES.length).reverse().map((m) => m.body.destinations[0]),
+  t.same(messages.slice(KIND_CASES.length).reverse().map((m) => m.body.destinations[0]),
     TEMPLATE_CASES.map((c) => firstOfKind(c.kind)),
     'each per-template example reaches the recipient of its kind\'s first example')
 

@@ -56,7 +56,7 @@ t.test('without API_KEYS every caller is "anonymous"', async (t) => {
 })
 
 t.test('the OpenAPI document declares the schemes, so Swagger UI\'s Authorize button works', async (t) => {
-  const { app } = await buildTestApp(t)
+  const { app } = await buildTestApp(t, { env: { API_KEYS: 'crm:k-123456789012345678901234' } })
   const doc = (await app.inject({ url: '/docs/json' })).json()
   t.match(doc.components.securitySchemes, { bearerAuth: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } })
   t.strictSame(doc.paths['/v1/messages/text'].post.security, [{ bearerAuth: [] }, { apiKey: [] }])

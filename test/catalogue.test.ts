@@ -285,7 +285,7 @@ t.test('per-template routes', async (t) => {
     t.match(res.body, { code: 'VALIDATION_FAILED', errors: [{ path: c.path, rule: c.rule }] }, c.name)
   }
   const wrongLanguage = await send('order_update', { language: 'pt', variables: { customerName: 'M', orderId: 'O' } })
-  t.match(wrongLanguage, { status: 422, body: { code: 'TEMPLATE_LANGUAGE_UNAVAILABLE' } })
+  t.match(wrongLanguage, { status: 400, body: { code: 'VALIDATION_FAILED', errors: [{ path: '/language', rule: 'enum', message: /es/ }] } }, 'the language enum is the template\'s own')
   t.match(await send('no_such_template', { variables: {} }), { status: 422, body: { code: 'TEMPLATE_UNKNOWN' } })
   t.equal(sandbox.messages().length, 0, 'nothing was sent')
 })

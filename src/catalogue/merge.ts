@@ -1,5 +1,5 @@
 // Pure merge of Jelou's lists and the catalogue file into one catalogue, with each disagreement named as a problem.
-import type { CatalogueProblem, CatalogueTemplate, TemplateVariable } from './types.js'
+import type { CatalogueIssue, CatalogueProblem, CatalogueTemplate, TemplateVariable } from './types.js'
 import type { FileTemplate } from './file.js'
 import type { JelouTemplate } from './jelou.js'
 
@@ -12,6 +12,39 @@ export interface MergeInput {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
+/** Meta's rule for a template name: lower-case letters, digits and underscores (512 at most, the send route's limit). */
+export const TEMPLATE_NAME = /^[a-z0-9_]{1,512}$/
+
+/** A name as it may be quoted in a log line or an answer: JSON-quoted, at most 80 characters. */
+function quoted (name: string): string {
+  return JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name)
+}
+
+/**
+ * Pure: each bot's list less the items whose name breaks Meta's rule (they get no route and are
+ * never sent), and one issue per bad name, so nothing is renamed or silently dropped.
+ */
+export function screenNames (jelou: ReadonlyMap<string, readonly JelouTemplate[] | null>): { lists: Map<string, JelouTemplate[] | null>, issues: CatalogueIssue[] } {
+  const lists = new Map<string, JelouTemplate[] | null>()
+  const issues: CatalogueIssue[] = []
+  for (const [bot, items] of jelou) {
+    if (items === null) {
+      lists.set(bot, null)
+      continue
+    }
+    const good: JelouTemplate[] = []
+    const bad = new Set<string>()
+    for (const item of items) {
+      if (TEMPLATE_NAME.test(item.name)) good.push(item)
+      else bad.add(item.name)
+    }
+    for (const name of bad) {
+      issues.push({ code: 'TEMPLATE_NAME_INVALID', botId: bot, template: name.slice(0, 512), message: `Jelou's list for bot ${bot} has a template named ${quoted(name)}, which breaks Meta's rule (lower-case letters, digits and underscores, at most 512): it has no route and is never sent.` })
+    }
+    lists.set(bot, good)
+  }
+  return { lists, issues }
+}
 
 /**
  * Jelou's human labels as variable names: accents dropped, words joined in camelCase
@@ -37,7 +70,14 @@ function mergeOne (bot: string, name: string, items: readonly JelouTemplate[], e
   if (items.length === 0 && entry?.text !== undefined) for (const language of languages) text[language] = entry.text
 
   const languageStatus: Record<string, string> = {}
-  for (const item of items) languageStatus[item.language] = item.status
+  const twice = new Set<string>()
+  for (const item of items) {
+    if (item.language in languageStatus) twice.add(item.language)
+    languageStatus[item.language] = item.status
+  }
+  if (twice.size > 0) {
+    problems.push({ code: 'TEMPLATE_AMBIGUOUS', message: `Jelou's list for bot ${bot} has ${name} more than once in ${[...twice].join(', ')}; which one is meant cannot be told.` })
+  }
   const approved = items.find((i) => i.status === 'APPROVED')
   const status = items.length === 0 ? 'UNKNOWN' : (approved ?? items[0]).status
   if (items.length > 0 && approved === undefined) {
@@ -76,7 +116,8 @@ function mergeOne (bot: string, name: string, items: readonly JelouTemplate[], e
     name,
     botId: bot,
     languages,
-    kind: entry?.kind ?? null,
+    // Jelou's category says one-time code even when no file entry does.
+    kind: entry?.kind ?? (items.some((i) => i.category === 'AUTHENTICATION') ? 'authentication' : null),
     status,
     text,
     variables,

@@ -29,6 +29,14 @@ export interface CatalogueProblem {
   message: string
 }
 
+/** A problem of the catalogue as a whole (a bad name, a list cut short, one name on two bots): listed by GET /v1/templates. */
+export interface CatalogueIssue {
+  code: 'TEMPLATE_NAME_INVALID' | 'TEMPLATE_LIST_TRUNCATED' | 'TEMPLATE_AMBIGUOUS' | 'CATALOGUE_NO_BOTS'
+  botId?: string
+  template?: string
+  message: string
+}
+
 export interface CatalogueTemplate {
   /** Jelou's `elementName`. */
   name: string

@@ -107,4 +107,9 @@ export default fp(async (app) => {
     const path = request.url.split('?')[0] as string
     return routesOf(path).some((route) => route.static && !route.methods.has(request.method)) && noRoute(request, reply)
   })
+
+  // While the server closes, new requests get a problem body (Fastify's own 503 is not one).
+  app.addHook('onRequest', async (request, reply) => {
+    if (app.closing) return await sendProblem(request, reply, problem('OVERLOADED', 'The service is shutting down; nothing was sent. Retry shortly: another replica answers.', { retryAfterSeconds: 1 }))
+  })
 }, { name: 'error-handler', fastify: '5.x' })

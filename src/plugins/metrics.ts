@@ -60,6 +60,7 @@ export function createMetrics (): Metrics {
   const dropped = new Counter({ name: 'hsm_idempotency_dropped_total', help: 'Kept answers the memory idempotency store dropped before IDEMPOTENCY_TTL_SECONDS to make room (a same-key retry after that sends again).', registers: [registry] })
   const accepted = statuses.labels({ status: 'accepted' })
   const catalogueFailures = new Counter({ name: 'hsm_catalogue_refresh_failures_total', help: 'Failed loads of a bot\'s Jelou template list (the last good catalogue stays in force).', labelNames: ['bot'], registers: [registry] })
+  const truncations = new Counter({ name: 'hsm_catalogue_list_truncated_total', help: 'Loads of a bot\'s Jelou template list cut short by the page cap (templates past it are missing).', labelNames: ['bot'], registers: [registry] })
   const unknownSends = new Counter({ name: 'hsm_catalogue_unknown_sends_total', help: 'Sends to a template the catalogue does not know (sent anyway unless TEMPLATES_STRICT), by kind route.', labelNames: ['kind'], registers: [registry] })
   const catalogueRefusals = new Counter({ name: 'hsm_catalogue_refusals_total', help: 'Sends the catalogue refused before Jelou, by reason (the error code).', labelNames: ['reason'], registers: [registry] })
   let readCatalogue: (() => CatalogueReading) | null = null
@@ -104,6 +105,7 @@ export function createMetrics (): Metrics {
     },
     upstreamSeconds (seconds) { upstream.observe(seconds) },
     refreshFailed (bot) { catalogueFailures.inc({ bot }) },
+    listTruncated (bot) { truncations.inc({ bot }) },
     unknownSend (kind) {
       let child = unknownChildren.get(kind)
       if (child === undefined) {
@@ -167,7 +169,7 @@ export default fp<{ metrics: Metrics }>(async (app, { metrics }) => {
       tags: ['health'],
       operationId: 'metrics',
       summary: 'Prometheus metrics',
-      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, hsm_message_status_total{status}, hsm_status_events_total{outcome}, hsm_status_lookups_total{source}, hsm_resolutions_total{outcome}, hsm_idempotency_keys (memory store), hsm_catalogue_templates{bot}, hsm_catalogue_age_seconds{bot}, hsm_catalogue_refresh_failures_total{bot}, hsm_catalogue_refusals_total{reason}, hsm_catalogue_unknown_sends_total{kind}, http_request_duration_seconds, and the process metrics.',
+      description: 'Prometheus text format: hsm_sends_total{kind,outcome,code}, hsm_upstream_duration_seconds, hsm_validation_failures_total{rule}, hsm_idempotent_replays_total, hsm_rate_limit_refusals_total{limit}, hsm_refusals_total{code}, hsm_message_status_total{status}, hsm_status_events_total{outcome}, hsm_status_lookups_total{source}, hsm_resolutions_total{outcome}, hsm_idempotency_keys (memory store), hsm_catalogue_templates{bot}, hsm_catalogue_age_seconds{bot}, hsm_catalogue_refresh_failures_total{bot}, hsm_catalogue_list_truncated_total{bot}, hsm_catalogue_refusals_total{reason}, hsm_catalogue_unknown_sends_total{kind}, http_request_duration_seconds, and the process metrics.',
       produces: ['text/plain'],
       response: {
         200: { description: 'Prometheus text exposition format 0.0.4.', type: 'string' },

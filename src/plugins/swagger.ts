@@ -2,9 +2,42 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { completeDocument } from './openapi-answers.js'
+import { completeDocument, type OpenApiDocument } from './openapi-answers.js'
+import type { ServedDocument } from './openapi-catalogue.js'
 
-export default fp<{ version: string }>(async (app, opts) => {
+export interface SwaggerOptions {
+  version: string
+  /** No API_KEYS: the document declares no caller-key security (the events receiver keeps its own token). */
+  anonymous: boolean
+  /** Sandbox mode: the made-up events token, given to Swagger UI so the events receiver's examples work as they are. */
+  sandboxEventsToken?: string
+  /** Set once the catalogue exists: the base document with one entry per catalogue template, per catalogue version. */
+  catalogue: { current: ((base: OpenApiDocument) => ServedDocument) | null }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The document /docs/json serves now: the static routes and the catalogue's current templates. */
+    servedDocument: () => ServedDocument
+  }
+}
+
+const CALLER_SCHEMES = new Set(['bearerAuth', 'apiKey'])
+
+/** Anonymous mode: no operation asks for a caller key, and the key schemes are not offered. */
+function withoutCallerKeys (doc: OpenApiDocument): OpenApiDocument {
+  const schemes = (doc.components.securitySchemes ?? {}) as Record<string, unknown>
+  for (const name of CALLER_SCHEMES) delete schemes[name]
+  for (const item of Object.values(doc.paths)) {
+    for (const op of Object.values(item)) {
+      if (op.security === undefined) continue
+      op.security = op.security.filter((requirement) => !Object.keys(requirement as object).some((name) => CALLER_SCHEMES.has(name)))
+    }
+  }
+  return doc
+}
+
+export default fp<SwaggerOptions>(async (app, opts) => {
   await app.register(swagger, {
     // Shared schemas keep their $id as their name under components.schemas.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
@@ -25,19 +58,48 @@ export default fp<{ version: string }>(async (app, opts) => {
           eventsToken: { type: 'http', scheme: 'bearer', description: 'JELOU_EVENTS_TOKEN: only for the events receiver (Jelou calls it; Basic with the token as password also works).' }
         }
       },
+      // Your company's templates first: Swagger UI lists tags in this order.
       tags: [
-        { name: 'messages', description: 'Send one template message to one person.' },
-        { name: 'templates', description: 'Your company\'s templates by name, one route each, from the template catalogue (Jelou\'s lists and TEMPLATES_FILE). This document lists the templates of the running deployment; the published openapi.json shows the sandbox\'s demo catalogue.' },
+        { name: 'templates', description: 'Your company\'s templates by name, one entry each, from the template catalogue (Jelou\'s lists and TEMPLATES_FILE) as it is now: a template that appears, changes or is disabled shows here at the next catalogue refresh. This document lists the templates of the running deployment; the published openapi.json shows the sandbox\'s demo catalogue.' },
+        { name: 'messages', description: 'Send one template message to one person, by kind, naming the template in the body.' },
         { name: 'status', description: 'Delivery status of the messages you sent, and the receiver for Jelou\'s status events.' },
         { name: 'sandbox', description: 'Sandbox mode only: what the built-in Jelou look-alike received; the inbox page is at /sandbox.' },
         { name: 'health', description: 'Liveness, readiness and metrics.' }
       ]
     },
     // Each route's `x-answers` becomes its statuses, codes, headers and examples.
-    transformObject: (document) => completeDocument((document as { openapiObject: Parameters<typeof completeDocument>[0] }).openapiObject)
+    transformObject: (document) => {
+      const completed = completeDocument((document as { openapiObject: OpenApiDocument }).openapiObject)
+      return opts.anonymous ? withoutCallerKeys(completed) : completed
+    }
   })
+  const served = (): ServedDocument => {
+    const base = app.swagger() as unknown as OpenApiDocument
+    if (opts.catalogue.current !== null) return opts.catalogue.current(base)
+    return { document: base, json: JSON.stringify(base), etag: '"static"' }
+  }
+  app.decorate('servedDocument', served)
+  const uiConfig: Record<string, unknown> = { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false }
+  if (opts.sandboxEventsToken !== undefined) {
+    // Serialized into the page's script, where `ui` is Swagger UI: the events receiver's examples carry the sandbox's token.
+    // eslint-disable-next-line no-new-func
+    uiConfig.onComplete = new Function(`ui.preauthorizeApiKey('eventsToken', ${JSON.stringify(opts.sandboxEventsToken)})`)
+  }
   await app.register(swaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false }
+    uiConfig,
+    // One JSON text per catalogue version, with its ETag; a client that has it gets 304.
+    transformSpecificationClone: false,
+    transformSpecification: (_base, request, reply) => {
+      const { document, json, etag } = served()
+      reply.header('etag', etag)
+      if (request.url.endsWith('/yaml')) return document
+      if (request.headers['if-none-match'] === etag) {
+        reply.code(304)
+        return '' as unknown as Record<string, unknown>
+      }
+      reply.type('application/json; charset=utf-8')
+      return json as unknown as Record<string, unknown>
+    }
   })
 }, { name: 'swagger', fastify: '5.x' })

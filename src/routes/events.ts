@@ -64,7 +64,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         '(delivered_channel, delivered_user, read, reply, failed, or Jelou\'s upper-case states), the time from `timestamp` (or `date`, `updatedAt`), Meta\'s reason from `error`. ' +
         'Statuses only move forward; repeats change nothing; an event for a message not yet recorded is kept apart for 10 minutes and merged when the send is recorded (events for other senders\' messages expire there). ' +
         'At most JELOU_EVENTS_RATE_LIMIT_PER_MINUTE requests per minute from one address (429 RATE_LIMITED). ' +
-        'In sandbox mode the built-in sandbox posts here itself, with a token the service makes up when JELOU_EVENTS_TOKEN is unset.',
+        'In sandbox mode the built-in sandbox posts here itself, with a token the service makes up when JELOU_EVENTS_TOKEN is unset; Swagger UI on this service is authorized with that token already, so the examples below work as they are.',
       body: {
         'x-examples': {
           delivered: { summary: 'Delivered to the phone', value: { messageId: '7d9f3c1e-5b8a-4c1e-9f0a-2b6d8e4c1a37', event: 'delivered_user', botId: 'bot-123', timestamp: '2026-12-02T10:00:03Z' } },

@@ -15,7 +15,7 @@ const ReadySchema = Type.Object({
     config: Type.String({ description: 'Always ok: the service does not start with an invalid configuration.' }),
     upstream: Type.String({ description: 'ok while the connection pool to Jelou is open.' }),
     redis: Type.Optional(Type.String({ description: 'With REDIS_URL: ok when Redis answers PING, else unreachable.' })),
-    catalogue: Type.String({ description: 'ok when every bot\'s Jelou template list loaded at the last try; otherwise says which did not and what stays in force. Never makes the service not ready: sends go on with the last good catalogue.' })
+    catalogue: Type.String({ description: 'ok when every bot\'s Jelou template list loaded whole at the last try; otherwise says which did not (or was cut short by the page cap) and what stays in force; `empty: …` when no bot is configured, so no list is read. Never makes the service not ready: sends go on with the last good catalogue and the kind routes.' })
   })
 })
 
@@ -30,11 +30,15 @@ async function pingRedis (redis: Redis): Promise<string> {
 
 /** The catalogue's state in one line; an outage is reported, not counted against readiness. */
 function catalogueCheck (catalogue: Catalogue): string {
-  const failing = catalogue.states().filter((s) => s.failures > 0)
+  const states = catalogue.states()
+  if (states.length === 0) return 'empty: no bot is configured (JELOU_BOT_ID, TEMPLATES_BOT_IDS), so no Jelou template list is read; only TEMPLATES_FILE entries with a bot are served'
+  const failing = states.filter((s) => s.failures > 0 || s.truncated)
   if (failing.length === 0) return 'ok'
-  return failing.map((s) => s.loadedAt === null
-    ? `degraded: Jelou's template list for ${s.botId} has not loaded (${s.failures} tries); the catalogue file alone is in force`
-    : `degraded: Jelou's template list for ${s.botId} failed ${s.failures} times; the list from ${new Date(s.loadedAt).toISOString()} stays in force`).join('; ')
+  return failing.map((s) => s.failures === 0
+    ? `degraded: Jelou's template list for ${s.botId} was cut short at ${s.pages} pages (the page cap); templates past it are missing`
+    : s.loadedAt === null
+      ? `degraded: Jelou's template list for ${s.botId} has not loaded (${s.failures} tries); the catalogue file alone is in force`
+      : `degraded: Jelou's template list for ${s.botId} failed ${s.failures} times; the list from ${new Date(s.loadedAt).toISOString()} stays in force`).join('; ')
 }
 
 export interface HealthOptions {

@@ -13,8 +13,9 @@ import type { createLookup } from '../status/lookup.js'
 import type { StatusStore } from '../status/types.js'
 import { catalogueRoutes } from './catalogue.js'
 import type { Catalogue } from '../catalogue/catalogue.js'
+import type { RouteCache } from '../catalogue/template-route.js'
 
-export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, catalogue: Catalogue, status: { lookup: ReturnType<typeof createLookup>, store: StatusStore } }> = async (v1, { config, redis, send, catalogue, status }) => {
+export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, catalogue: Catalogue, routeCache: RouteCache, status: { lookup: ReturnType<typeof createLookup>, store: StatusStore } }> = async (v1, { config, redis, send, catalogue, routeCache, status }) => {
   await v1.register(auth, { apiKeys: config.apiKeys })
   await v1.register(rateLimit, {
     max: config.rateLimitPerMinute,
@@ -32,5 +33,5 @@ export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null,
   await v1.register(templateRoutes, { send })
   await v1.register(rawRoute, { send })
   await v1.register(messageRoutes, status)
-  await v1.register(catalogueRoutes, { send, catalogue, defaultBot: config.jelou.botId, defaultLanguage: config.defaultLanguage })
+  await v1.register(catalogueRoutes, { send, catalogue, routes: routeCache, defaultLanguage: config.defaultLanguage })
 }

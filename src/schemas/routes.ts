@@ -27,7 +27,7 @@ export interface RouteAnswers {
 /** Refusals by the template catalogue, on every send route (SPEC §17). */
 export const CATALOGUE_CODES: readonly ProblemCode[] = [
   'TEMPLATE_UNKNOWN', 'TEMPLATE_NOT_APPROVED', 'TEMPLATE_LANGUAGE_UNAVAILABLE', 'TEMPLATE_VARIABLE_COUNT', 'TEMPLATE_KIND_MISMATCH',
-  'TEMPLATE_NOT_IN_JELOU', 'TEMPLATE_VARIABLES_CONFLICT', 'TEMPLATE_LANGUAGE_CONFLICT'
+  'TEMPLATE_NOT_IN_JELOU', 'TEMPLATE_VARIABLES_CONFLICT', 'TEMPLATE_LANGUAGE_CONFLICT', 'TEMPLATE_AMBIGUOUS'
 ]
 
 /** Every /v1 send route: the kind routes, the raw route and the catalogue's per-template routes. */
@@ -68,7 +68,7 @@ export const EVENTS_ROUTE: RouteAnswers = {
 export const ROUTE_ANSWERS: readonly RouteAnswers[] = [SEND_ROUTE, OPEN_ROUTE, LOOKUP_ROUTE, EVENTS_ROUTE]
 
 /** Codes no route answers: they are for requests that matched no route. */
-export const UNROUTED_CODES: readonly ProblemCode[] = ['NOT_FOUND']
+export const UNROUTED_CODES: readonly ProblemCode[] = ['NOT_FOUND', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE']
 
 declare module 'fastify' {
   interface FastifySchema {

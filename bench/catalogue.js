@@ -1,0 +1,257 @@
+// `npm run bench:catalogue`: what a template costs. For accounts of 20, 100 and 1,000 generated
+// templates on a Jelou stand-in (this process, loopback), the built service runs in a child process
+// (live mode) and reports start-up, resident memory, /docs/json, the CPU of a refresh that changes
+// nothing and of one that changes one template, and CPU per send on a per-template route and on a
+// kind route. Then a typed client is generated from the 1,000-template document and type-checked.
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+const ROOT = path.resolve(HERE, '..')
+const SIZES = (process.env.BENCH_SIZES ?? '20,100,1000').split(',').map(Number)
+const SENDS = Number(process.env.BENCH_SENDS ?? 2000)
+
+// ---------------------------------------------------------------------------------------------
+// The stand-in: a generated account, paginated (100 a page, with totals), and Jelou's send endpoint.
+
+function generate (n) {
+  return Array.from({ length: n }, (_, i) => {
+    const vars = 1 + (i % 4)
+    return {
+      elementName: `tpl_${String(i).padStart(4, '0')}`,
+      displayName: `Template ${i}`,
+      template: `Hola ${Array.from({ length: vars }, (_, j) => `{{${j + 1}}}`).join(', ')}: tu pedido está en camino.`,
+      params: Array.from({ length: vars }, (_, j) => ({ label: ['nombre', 'pedido', 'fecha', 'monto'][j], param: String(j + 1) })),
+      paramsNumber: vars,
+      language: i % 3 === 0 ? 'EN' : 'ES',
+      status: 'APPROVED',
+      category: i % 10 === 0 ? 'MARKETING' : 'UTILITY',
+      createdAt: '2025-01-10T15:00:00.000Z',
+      updatedAt: '2025-01-12T09:30:00.000Z'
+    }
+  })
+}
+
+async function startStandIn () {
+  let items = []
+  let sends = 0
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x')
+    if (req.method === 'GET' && /^\/v1\/bots\/[^/]+\/templates$/.test(url.pathname)) {
+      const page = Number(url.searchParams.get('page') ?? 1)
+      const limit = Number(url.searchParams.get('limit') ?? 100)
+      const body = JSON.stringify({ pagination: { page, limit, total: items.length, totalPages: Math.ceil(items.length / limit) }, results: items.slice((page - 1) * limit, page * limit) })
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
+      return
+    }
+    req.resume()
+    req.on('end', () => {
+      sends++
+      const body = JSON.stringify([{ id: `m-${sends}`, destination: '593987654321' }])
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    set: (next) => { items = next },
+    change: () => {
+      // One template gains a variable: the rest of the list is byte for byte the same.
+      const first = items[0]
+      items = [{ ...first, paramsNumber: first.paramsNumber + 1, params: [...first.params, { label: 'extra', param: String(first.paramsNumber + 1) }] }, ...items.slice(1)]
+    },
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The child: the built service in live mode; it reports each figure as one JSON line and waits for commands.
+
+const CHILD = `
+import { performance } from 'node:perf_hooks'
+import { pino } from 'pino'
+import { buildApp } from '${ROOT}/dist/app.js'
+import { loadConfig } from '${ROOT}/dist/config.js'
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n')
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
+const rss = () => { globalThis.gc(); globalThis.gc(); return process.memoryUsage().rss }
+const heap = () => { globalThis.gc(); globalThis.gc(); return process.memoryUsage().heapUsed }
+const config = loadConfig({ JELOU_CLIENT_ID: 'bench', JELOU_CLIENT_SECRET: 'bench', JELOU_BASE_URL: process.env.STAND_IN, JELOU_BOT_ID: 'bot-123', ALLOW_ANONYMOUS: 'true', RECIPIENT_LIMIT: '1000000/60s', RATE_LIMIT_PER_MINUTE: '100000000', MAX_EVENT_LOOP_DELAY_MS: '0', LOG_LEVEL: 'silent' })
+const t0 = performance.now()
+const app = await buildApp(config, { logger: pino({ level: 'silent' }) })
+await app.ready()
+const startup = { processMs: process.uptime() * 1000, buildMs: performance.now() - t0, cpuMs: cpu(), rssReady: rss(), heapReady: heap() }
+let c = cpu(); let w = performance.now()
+// The answer's own copies (body and raw payload) are dropped before memory is read: only the service's are counted.
+let doc = await app.inject({ url: '/docs/json' })
+startup.docBytes = Buffer.byteLength(doc.body); startup.docFirstMs = performance.now() - w; startup.docFirstCpuMs = cpu() - c
+doc = null
+c = cpu(); await app.inject({ url: '/docs/json' }); startup.docCachedCpuMs = cpu() - c
+startup.rssWithDoc = rss(); startup.heapWithDoc = heap(); startup.templates = app.catalogue.all().length
+say({ startup })
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+async function refresh (rebuildDoc) {
+  const v = app.catalogue.version(); const c0 = cpu()
+  await app.catalogue.refreshNow()
+  const refreshCpu = cpu() - c0
+  const c1 = cpu(); if (rebuildDoc) await app.inject({ url: '/docs/json' })
+  return { refreshCpuMs: refreshCpu, docCpuMs: cpu() - c1, changed: app.catalogue.version() !== v }
+}
+const sendBody = (t) => JSON.stringify(t)
+async function sends (url, body, n) {
+  const payload = JSON.stringify(body)
+  const c0 = cpu()
+  for (let i = 0; i < n; i++) {
+    const r = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload })
+    if (r.statusCode !== 202) throw new Error(url + ' answered ' + r.statusCode + ' ' + r.body)
+  }
+  return (cpu() - c0) * 1000 / n
+}
+process.stdin.setEncoding('utf8')
+let buffer = ''
+process.stdin.on('data', async (chunk) => {
+  buffer += chunk
+  let i
+  while ((i = buffer.indexOf('\\n')) >= 0) {
+    const command = buffer.slice(0, i); buffer = buffer.slice(i + 1)
+    if (command === 'same') { const runs = []; for (let k = 0; k < 7; k++) runs.push(await refresh(true)); say({ same: { refreshCpuMs: median(runs.map((r) => r.refreshCpuMs)), docCpuMs: median(runs.map((r) => r.docCpuMs)), changed: runs.some((r) => r.changed) } }) }
+    if (command === 'one') say({ one: await refresh(true) })
+    if (command === 'sends') {
+      const t = app.catalogue.all().find((x) => x.name === 'tpl_0001')
+      const variables = Object.fromEntries(t.variables.map((v) => [v.name, 'x']))
+      const params = t.variables.map(() => 'x')
+      const perTemplate = []; const kind = []
+      const n = ${SENDS}
+      // Warm both paths up (the JIT), then interleave rounds; the median round is reported.
+      for (let r = 0; r < 3; r++) {
+        await sends('/v1/templates/tpl_0001', { to: '+593 98 765 4321', variables }, 500)
+        await sends('/v1/messages/text', { to: '+593 98 765 4321', template: 'tpl_0001', language: 'es', params }, 500)
+      }
+      for (let r = 0; r < 5; r++) {
+        perTemplate.push(await sends('/v1/templates/tpl_0001', { to: '+593 98 765 4321', variables }, n))
+        kind.push(await sends('/v1/messages/text', { to: '+593 98 765 4321', template: 'tpl_0001', language: 'es', params }, n))
+      }
+      say({ sends: { perTemplateUs: median(perTemplate), kindUs: median(kind), rounds: { perTemplate, kind } } })
+    }
+    if (command === 'doc') { process.stdout.write(JSON.stringify({ doc: JSON.parse((await app.inject({ url: '/docs/json' })).body) }) + '\\n') }
+    if (command === 'exit') { await app.close(); process.exit(0) }
+  }
+})
+say({ ready: true })
+`
+
+async function runChild (standIn, n, commands) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-catalogue-'))
+  const file = path.join(dir, 'child.mjs')
+  writeFileSync(file, CHILD)
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
+  const child = spawn(process.execPath, ['--expose-gc', file], { env: { ...process.env, STAND_IN: standIn.url }, stdio: ['pipe', 'pipe', 'inherit'], cwd: ROOT })
+  const out = {}
+  let buffer = ''
+  const waiters = []
+  let unread = 0
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (chunk) => {
+    buffer += chunk
+    let i
+    while ((i = buffer.indexOf('\n')) >= 0) {
+      const line = JSON.parse(buffer.slice(0, i))
+      buffer = buffer.slice(i + 1)
+      Object.assign(out, line)
+      const waiter = waiters.shift()
+      if (waiter === undefined) unread++
+      else waiter()
+    }
+  })
+  const next = () => {
+    if (unread > 0) {
+      unread--
+      return Promise.resolve()
+    }
+    return new Promise((resolve) => waiters.push(resolve))
+  }
+  await next() // startup
+  await next() // ready
+  for (const command of commands) {
+    if (command === 'change') { standIn.change(); continue }
+    const answered = next()
+    child.stdin.write(`${command}\n`)
+    await answered
+  }
+  child.stdin.write('exit\n')
+  await once(child, 'exit')
+  rmSync(dir, { recursive: true, force: true })
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// A typed client from the 1,000-template document: openapi-typescript, then tsc on a small caller.
+
+async function typedClient (document, name) {
+  const { default: openapiTS, astToString } = await import('openapi-typescript')
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-client-'))
+  try {
+    let at = process.hrtime.bigint()
+    const types = astToString(await openapiTS(document))
+    const generateMs = Number(process.hrtime.bigint() - at) / 1e6
+    writeFileSync(path.join(dir, 'api.ts'), types)
+    writeFileSync(path.join(dir, 'caller.ts'), `import createClient from 'openapi-fetch'
+import type { paths } from './api.js'
+const client = createClient<paths>({ baseUrl: 'http://127.0.0.1:3000' })
+export async function send (): Promise<void> {
+  await client.POST('/v1/templates/${name}', { body: { to: '+593 98 765 4321', variables: { nombre: 'a', pedido: 'b', fecha: 'c', monto: 'd' } } })
+  // @ts-expect-error monto is a required variable of ${name}
+  await client.POST('/v1/templates/${name}', { body: { to: '+593 98 765 4321', variables: { nombre: 'a', pedido: 'b', fecha: 'c' } } })
+}
+`)
+    writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: true }, files: ['caller.ts'] }))
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
+    at = process.hrtime.bigint()
+    const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir, '--extendedDiagnostics'], { encoding: 'utf8' })
+    const checkMs = Number(process.hrtime.bigint() - at) / 1e6
+    const memory = /Memory used:\s+(\d+)K/.exec(tsc.stdout)?.[1]
+    return { typesBytes: Buffer.byteLength(types), generateMs, checkMs, ok: tsc.status === 0, tscMemoryMB: memory === undefined ? null : Math.round(Number(memory) / 1024), errors: tsc.status === 0 ? '' : tsc.stdout.split('\n').filter((l) => l.includes('error')).slice(0, 5).join('\n') }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const standIn = await startStandIn()
+const results = {}
+let bigDocument = null
+for (const n of SIZES) {
+  standIn.set(generate(n))
+  const commands = ['same', 'change', 'one', 'sends']
+  if (n === Math.max(...SIZES)) commands.push('doc')
+  const out = await runChild(standIn, n, commands)
+  if (out.doc !== undefined) bigDocument = out.doc
+  results[n] = { startup: out.startup, same: out.same, one: out.one, sends: out.sends }
+  const s = out.startup
+  process.stdout.write(`${n} templates: start-up ${s.processMs.toFixed(0)} ms (buildApp ${s.buildMs.toFixed(0)} ms, CPU ${s.cpuMs.toFixed(0)} ms), RSS ${(s.rssReady / 1048576).toFixed(1)} MB ` +
+    `(heap ${(s.heapReady / 1048576).toFixed(1)} MB), with /docs/json built ${(s.rssWithDoc / 1048576).toFixed(1)} MB (heap ${(s.heapWithDoc / 1048576).toFixed(1)} MB); /docs/json ${s.docBytes} bytes, first build ${s.docFirstCpuMs.toFixed(0)} ms CPU, cached ${s.docCachedCpuMs.toFixed(1)} ms; ` +
+    `refresh, no change: ${out.same.refreshCpuMs.toFixed(1)} ms CPU (changed: ${out.same.changed}, document ${out.same.docCpuMs.toFixed(1)} ms); ` +
+    `one template changed: ${out.one.refreshCpuMs.toFixed(1)} ms CPU + document ${out.one.docCpuMs.toFixed(1)} ms; ` +
+    `send: per-template ${out.sends.perTemplateUs.toFixed(1)} µs CPU, kind route ${out.sends.kindUs.toFixed(1)} µs CPU\n`)
+}
+await standIn.close()
+
+const [small, large] = [Math.min(...SIZES), Math.max(...SIZES)]
+const a = results[small].startup
+const b = results[large].startup
+const per = (x, y) => (x / (large - small))
+process.stdout.write(`\nper template (${small} → ${large}): ready RSS ${(per(b.rssReady - a.rssReady) / 1024).toFixed(1)} KB, heap ${(per(b.heapReady - a.heapReady) / 1024).toFixed(1)} KB; with the document built RSS ${(per(b.rssWithDoc - a.rssWithDoc) / 1024).toFixed(1)} KB, heap ${(per(b.heapWithDoc - a.heapWithDoc) / 1024).toFixed(1)} KB; /docs/json ${(per(b.docBytes - a.docBytes) / 1024).toFixed(2)} KB; start-up +${(b.processMs - a.processMs).toFixed(0)} ms\n`)
+if (bigDocument !== null) {
+  const client = await typedClient(bigDocument, `tpl_${String(large - 1 - ((large - 1) % 4) + 3).padStart(4, '0')}`)
+  results.typedClient = client
+  process.stdout.write(`typed client from the ${large}-template document: types ${(client.typesBytes / 1024).toFixed(0)} KB generated in ${client.generateMs.toFixed(0)} ms; tsc ${client.checkMs.toFixed(0)} ms (${client.tscMemoryMB} MB), ${client.ok ? 'type-checks' : `FAILS:\n${client.errors}`}\n`)
+}
+mkdirSync(path.join(HERE, 'results'), { recursive: true })
+writeFileSync(path.join(HERE, 'results', 'catalogue.json'), `${JSON.stringify(results, null, 2)}\n`)
