@@ -260,13 +260,19 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     eventsPerMinute: int('JELOU_EVENTS_RATE_LIMIT_PER_MINUTE', 6000, 1, 1000000)
   }
   const resolution = {
-    skewMs: int('RESOLUTION_CLOCK_SKEW_SECONDS', 30, 0, 3600) * 1000,
+    skewMs: int('RESOLUTION_CLOCK_SKEW_SECONDS', 30, 1, 3600) * 1000,
     timeoutMs: int('RESOLUTION_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
     tag: oneOf('RESOLUTION_TAG', ['off', 'campaignId'] as const) === 'campaignId' ? 'campaignId' as const : null
   }
   // Absence proves nothing before Jelou has had the whole send deadline, plus the clocks' difference, to register the message.
   if (status.windowMs < timeoutMs + resolution.skewMs) {
     problems.push(`RESOLUTION_WINDOW_SECONDS must be at least JELOU_TIMEOUT_MS + RESOLUTION_CLOCK_SKEW_SECONDS (got ${status.windowMs / 1000} s < ${timeoutMs / 1000} s + ${resolution.skewMs / 1000} s): before then, Jelou not listing a message proves nothing`)
+  }
+  // An outcome-unknown key is resolved for up to twice its TTL (its record is kept that long); the
+  // status records that tell another send's message from this key's must outlive that, or the
+  // answer can only be "ambiguous".
+  if (status.ttlMs < 2 * idempotency.ttlMs) {
+    problems.push(`MESSAGE_TTL_SECONDS must be at least twice IDEMPOTENCY_TTL_SECONDS (got ${status.ttlMs / 1000} s < 2 × ${idempotency.ttlMs / 1000} s): a key still resolving must be able to tell another send's message from its own`)
   }
   const sandboxDeliveryStepMs = int('SANDBOX_DELIVERY_STEP_MS', 1500, 1, 600000)
   const queue = {

@@ -81,10 +81,19 @@ export function createIdempotency (options: IdempotencyOptions) {
     return () => clearInterval(timer)
   }
 
+  /**
+   * How long a record whose outcome is not known yet (an attempt marked before Jelou, or an open
+   * outcome-unknown answer) is kept: twice the TTL. The key's outcome is declared unknowable from
+   * its first attempt plus the TTL; the record must outlive that, so that a retry then gets the
+   * final `unresolvable` answer (kept a further TTL) rather than finding the key gone and sending
+   * a second message.
+   */
+  const openTtlMs = 2 * ttlMs
+
   /** The message may be out: a store failure now must not turn a send into an error (the hold still guards the key until it lapses). */
   async function keep (request: FastifyRequest, key: string, holder: string, fingerprint: string, answer: Answer, unresolved?: AttemptContext) {
     try {
-      if (!await store.complete(key, holder, fingerprint, answer, ttlMs, unresolved)) {
+      if (!await store.complete(key, holder, fingerprint, answer, unresolved === undefined ? ttlMs : openTtlMs, unresolved)) {
         request.log.warn({ caller: request.caller }, 'idempotency answer not stored: another request holds the key')
       }
     } catch (error) {
@@ -101,7 +110,7 @@ export function createIdempotency (options: IdempotencyOptions) {
     let marked: AttemptContext | undefined
     const mark: MarkAttempt = async (start) => {
       const context: AttemptContext = { ...start, number: (previous?.number ?? 0) + 1, firstStartedAt: previous?.firstStartedAt ?? start.startedAt }
-      if (!await store.mark(key, holder, context, previous?.attemptId, ttlMs)) {
+      if (!await store.mark(key, holder, context, previous?.attemptId, openTtlMs)) {
         throw problem('IDEMPOTENCY_IN_PROGRESS', 'Another request took this Idempotency-Key while this one was working; nothing was sent by this one.', { retryAfterSeconds: 1 })
       }
       marked = context

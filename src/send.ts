@@ -210,9 +210,11 @@ export function createSender (options: SenderOptions) {
       requestId: request.id,
       clientRef: input.clientRef
     })
-    // Its message is now known by its status record: leave the open attempts once that record is written, never before.
-    const written = status === undefined ? Promise.resolve() : status.flush()
-    written.then(async () => { await idempotency.closeAttempt(group, open) }).catch(() => {})
+    // Its message is now known by its status record: leave the open attempts once that record is
+    // written, never before. A record that could not be written leaves the attempt open (it expires
+    // on its own): its message must stay ambiguous to other keys, never look unowned.
+    const written = status === undefined ? Promise.resolve(true) : status.flush()
+    written.then(async (ok) => { if (ok) await idempotency.closeAttempt(group, open) }).catch(() => {})
     return acceptedAnswer({ messageId: result.messageId, kind: input.kind, template: body.elementName, botId: botId as string, requestId: request.id, phone: echo(phone), clientRef: input.clientRef, sandbox })
   }
 

@@ -248,3 +248,12 @@ t.test('the job queue: defaults, and each bound refused naming its variable', as
     t.match(error.problems, [new RegExp(`^${variable} must be an integer from`)], `${variable}=${value}`)
   }
 })
+
+t.test('resolution bounds: RESOLUTION_CLOCK_SKEW_SECONDS at least 1; MESSAGE_TTL_SECONDS at least twice IDEMPOTENCY_TTL_SECONDS', async (t) => {
+  t.match(configError(t, { RESOLUTION_CLOCK_SKEW_SECONDS: '0' }).problems, [/^RESOLUTION_CLOCK_SKEW_SECONDS must be an integer from 1/])
+  const error = configError(t, { IDEMPOTENCY_TTL_SECONDS: '2592000', MESSAGE_TTL_SECONDS: '60' })
+  t.equal(error.problems.length, 1)
+  t.match(error.problems[0], /^MESSAGE_TTL_SECONDS must be at least twice IDEMPOTENCY_TTL_SECONDS/)
+  t.match(error.problems[0], 'IDEMPOTENCY_TTL_SECONDS')
+  t.equal(loadConfig({ IDEMPOTENCY_TTL_SECONDS: '30', MESSAGE_TTL_SECONDS: '60' }).status.ttlMs, 60000, 'exactly twice is accepted')
+})

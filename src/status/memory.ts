@@ -28,9 +28,14 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
     else refs.set(key, ids)
   }
 
+  /** Newest acceptedAt among records dropped to make room before their TTL (see lostUntil). */
+  let dropped = -Infinity
+
   function sweep (time: number) {
     for (let oldest = entries.oldest(); oldest !== undefined; oldest = entries.oldest()) {
       if (oldest[1].expiresAt > time && entries.size < maxRecords) break
+      const base = oldest[1].state.base
+      if (oldest[1].expiresAt > time && base !== undefined) dropped = Math.max(dropped, base.acceptedAt)
       forget(oldest[0], oldest[1])
     }
   }
@@ -93,6 +98,8 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
       const time = now()
       return (refs.get(refKey(caller, clientRef)) ?? []).filter((id) => live(id, time) !== undefined)
     },
-    async flush () {}
+    async flush () { return true },
+    // Past the TTL (every write renews it, so a live record was accepted after now - ttlMs), or dropped when full.
+    lostUntil: () => Math.max(dropped, now() - ttlMs)
   }
 }

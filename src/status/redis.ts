@@ -60,7 +60,6 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
   const refKey = (caller: string, clientRef: string) => `${prefix}cref:${hashed(`${caller}\0${clientRef}`)}`
   // Accepted sends wait here for one pipelined write per event-loop turn: a send pays one Map.set, never a Redis round trip.
   let queued = new Map<string, MessageBase>()
-  let flushing: Promise<void> | null = null
 
   async function write (batch: Map<string, MessageBase>) {
     const pipeline = redis.pipeline()
@@ -76,19 +75,24 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
       const results = await pipeline.exec()
       const failed = results?.find(([error]) => error !== null)
       if (failed?.[0] != null) throw failed[0]
+      return true
     } catch (error) {
       writeFailed(error as Error, batch.size)
+      return false
     }
   }
 
-  function flush (): Promise<void> {
+  let flushing: Promise<boolean> | null = null
+  function flush (): Promise<boolean> {
     if (flushing !== null) return flushing
     flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      let written = true
       while (queued.size > 0) {
         const batch = queued
         queued = new Map()
-        await write(batch)
+        if (!await write(batch)) written = false
       }
+      return written
     }).finally(() => {
       flushing = null
       // A send recorded between the last batch and this line would otherwise wait for the next one.
@@ -147,7 +151,11 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
       return ids
     },
     async flush () {
-      while (queued.size > 0 || flushing !== null) await flush()
-    }
+      let written = true
+      while (queued.size > 0 || flushing !== null) if (!await flush()) written = false
+      return written
+    },
+    // Past the TTL. (Records never vanish earlier while Redis evicts nothing: maxmemory-policy noeviction.)
+    lostUntil: () => Date.now() - ttlMs
   }
 }

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { acceptedAnswer } from '../accepted.js'
 import { SAME_KEY_RETRY, problem, problemAnswer, type Answer, type Resolution as ResolutionState } from '../errors.js'
 import { attemptGroup, type AttemptContext, type IdempotencyStore, type OpenAttempt } from '../stores/types.js'
-import type { NotificationItem, NotificationsClient } from './jelou.js'
+import type { NotificationItem, NotificationPage, NotificationsClient } from './jelou.js'
 import { timeOf } from './jelou.js'
 import type { StatusStore } from './types.js'
 
@@ -35,6 +35,8 @@ export interface ResolverOptions {
 const PAGE = 50
 /** Pages read at most, whatever the deadline: 50 000 notifications of one template in one window. */
 const MAX_PAGES = 1000
+/** Jelou may stamp `createdAt` to the whole second (truncated or rounded): the window is widened by this on both ends. */
+const GRAIN_MS = 1000
 /** When Jelou cannot be asked, or the answer is ambiguous: ask again after this long at least. */
 const RETRY_WHEN_DOWN_SECONDS = 10
 
@@ -49,6 +51,9 @@ interface Scan {
   anonymous: number
 }
 
+/** What page 1 showed: its ids in order, and the whole of each item without one (nothing else tells those apart). */
+const pageSignature = (page: NotificationPage) => JSON.stringify([page.items.map((item) => item.id), page.anonymous])
+
 export function createResolver (options: ResolverOptions) {
   const { notifications, status, attempts, windowMs, skewMs, timeoutMs, now = Date.now } = options
 
@@ -60,10 +65,13 @@ export function createResolver (options: ResolverOptions) {
   /**
    * Could a message created at `created` (Jelou's clock) belong to an attempt started at `startedAt`
    * (ours)? From the start minus the skew, to the end of the registration window plus the skew: a
-   * request Jelou received before our deadline may still be processed, and stamped, after it.
+   * request Jelou received before our deadline may still be processed, and stamped, after it. Both
+   * ends widened by Jelou's stamp granularity (GRAIN_MS): a stamp cut to the second is up to 1 s early.
    */
+  const from = (startedAt: number) => startedAt - skewMs - GRAIN_MS
+  const until = (startedAt: number) => startedAt + windowMs + skewMs + GRAIN_MS
   const within = (created: number | undefined, startedAt: number) =>
-    created === undefined || (created >= startedAt - skewMs && created <= startedAt + windowMs + skewMs)
+    created === undefined || (created >= from(startedAt) && created <= until(startedAt))
 
   function matches (item: { destination: string, elementName?: string, campaignId?: unknown, createdAt?: string }, attempt: AttemptContext): boolean {
     if (digits(item.destination) !== digits(attempt.to)) return false
@@ -75,15 +83,18 @@ export function createResolver (options: ResolverOptions) {
   /**
    * Every page of the attempt's window, read to the end: the answer's own total or page count
    * when it gives one (whatever page size Jelou uses), else until an empty page. Items without an
-   * id count towards the total.
+   * id count towards the total. A scan of more than one page ends by reading page 1 again: if it
+   * changed, items moved during the scan and one may have been skipped, so the scan is incomplete.
+   * (A list whose order changes otherwise than by moving changed items to the top can still skip
+   * an item unseen: no reading of pages can prove that either way.)
    */
   async function scan (attempt: AttemptContext): Promise<Scan> {
     const deadline = now() + timeoutMs
     const query = {
       elementName: attempt.template,
       campaignId: attempt.tag,
-      from: new Date(attempt.startedAt - skewMs).toISOString(),
-      to: new Date(attempt.startedAt + windowMs + skewMs).toISOString(),
+      from: new Date(from(attempt.startedAt)).toISOString(),
+      to: new Date(until(attempt.startedAt)).toISOString(),
       limit: PAGE
     }
     const result: Scan = { complete: false, reason: 'the scan did not finish', candidates: [], anonymous: 0 }
@@ -91,6 +102,7 @@ export function createResolver (options: ResolverOptions) {
     const ids = new Set<string>()
     let seen = 0
     let firstTotal: number | null | undefined
+    let firstPage = ''
     for (let page = 1; page <= MAX_PAGES; page++) {
       if (now() > deadline) return { ...result, reason: 'the notifications took longer than the resolution deadline' }
       const answer = await notifications.list(attempt.botId, { ...query, page })
@@ -102,9 +114,20 @@ export function createResolver (options: ResolverOptions) {
       seen += fresh.length + answer.anonymous.length
       for (const item of fresh) if (matches(item, attempt)) result.candidates.push(item)
       for (const item of answer.anonymous) if (matches(item, attempt)) result.anonymous++
+      if (page === 1) firstPage = pageSignature(answer)
       const done = answer.total !== null
         ? seen >= answer.total
         : answer.pages !== null ? page >= answer.pages : answer.count === 0
+      if (done && page > 1) {
+        // Jelou may list by last change: an item that changed while later pages were read moved
+        // to the top, above the pages already read, and was skipped (an item read twice, even one
+        // without an id, may have made up the count). Such a move changes page 1: read it again.
+        if (now() > deadline) return { ...result, reason: 'the notifications took longer than the resolution deadline' }
+        const again = await notifications.list(attempt.botId, { ...query, page: 1 })
+        if (again.items.some((item) => !ids.has(item.id)) || pageSignature(again) !== firstPage) {
+          return { ...result, reason: 'the notifications changed during the scan (page 1 differs on a second read)' }
+        }
+      }
       if (done) return { ...result, complete: true, reason: '' }
       if (answer.count === 0) return { ...result, reason: 'a page came back empty before the total was reached' }
     }
@@ -120,6 +143,12 @@ export function createResolver (options: ResolverOptions) {
       log.warn({ err: { code: (error as { code?: string }).code, message: (error as Error).message } }, 'resolution: Jelou notifications did not answer')
       return { outcome: 'pending', retryAfterSeconds: Math.max(RETRY_WHEN_DOWN_SECONDS, waitSeconds(attempt)), reason: 'Jelou\'s notifications did not answer' }
     }
+    // The open attempts are read BEFORE the status records: a send writes its status record before
+    // it leaves the open attempts, so every send is seen in one or the other. Read the other way
+    // round, a send answered between the two reads would be in neither, and its message unowned.
+    const open = found.candidates.length > 0 && attempt.tag === undefined
+      ? await attempts.openAttempts(attemptGroup(attempt.botId, attempt.template, attempt.to))
+      : []
     // Jelou returned this id to this very attempt (the answer was lost, not the record).
     const unowned: NotificationItem[] = []
     for (const item of found.candidates) {
@@ -134,10 +163,13 @@ export function createResolver (options: ResolverOptions) {
     }
     const count = unowned.length + found.anonymous
     if (count > 0) {
-      if (count === 1 && unowned.length === 1) {
+      // A send started this early could own a message in this attempt's window: if the store may
+      // have dropped such a send's record (full, or past its TTL), its message looks unowned.
+      const earliestOwner = from(attempt.startedAt) - windowMs - skewMs - GRAIN_MS
+      const recordsLost = (status.lostUntil?.() ?? -Infinity) >= earliestOwner
+      if (count === 1 && unowned.length === 1 && !recordsLost) {
         const created = timeOf((unowned[0] as NotificationItem).createdAt)
-        const others = (await attempts.openAttempts(attemptGroup(attempt.botId, attempt.template, attempt.to)))
-          .filter((other: OpenAttempt) => other.attemptId !== attempt.attemptId && within(created, other.startedAt))
+        const others = open.filter((other: OpenAttempt) => other.attemptId !== attempt.attemptId && within(created, other.startedAt))
         if (others.length === 0) return { outcome: 'found', messageId: (unowned[0] as NotificationItem).id, proof: 'only-candidate' }
       }
       return { outcome: 'ambiguous', candidates: count, retryAfterSeconds: Math.max(RETRY_WHEN_DOWN_SECONDS, waitSeconds(attempt)) }
@@ -209,7 +241,8 @@ export function createSettler (options: SettleOptions) {
         clientRef: attempt.clientRef,
         resolved: true
       })
-      await attempts.closeAttempt(group, open)
+      // As after a send: the attempt leaves the open attempts only once its record is written.
+      if (await status.flush()) await attempts.closeAttempt(group, open)
       const answer = acceptedAnswer({ ...attempt, messageId: resolution.messageId, requestId: request.id, sandbox, resolved: true })
       return { answer, open: false }
     }

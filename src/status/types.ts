@@ -65,8 +65,13 @@ export interface StatusStore {
   get: (messageId: string) => Promise<MessageState | undefined>
   /** Message ids a caller sent with this clientRef, oldest first. */
   byClientRef: (caller: string, clientRef: string) => Promise<string[]>
-  /** Writes still queued for the shared store (flushed on close). */
-  flush: () => Promise<void>
+  /** Writes still queued for the shared store (flushed on close); false when one of them failed (the record may be missing). */
+  flush: () => Promise<boolean>
+  /**
+   * Records of sends accepted at or before this time (epoch ms) may be gone while their messages
+   * exist: dropped to make room, or past the TTL. Resolution cannot prove such a message unowned.
+   */
+  lostUntil?: () => number
 }
 
 const RANK: Record<Status, number> = { accepted: 0, delivered_channel: 1, delivered_user: 2, read: 3, replied: 4, failed: 2.5 }

@@ -46,11 +46,14 @@ export interface MemoryStoreOptions {
 }
 
 /**
- * Leases and kept records live in two ordered maps. Within each, every record has the same
+ * Leases and kept records live in two ordered maps. Within each, records mostly have the same
  * lifetime (the sender passes one lease length and one TTL), so insertion order is expiry order
  * and a sweep from the oldest stops at the first live record. In one map, a 25 s lease written
  * after a 24 h answer would hide behind it and outlive its expiry. (`OrderedMap`, not `Map`: see
- * `./ordered.ts` for what finding the oldest costs in a Map.)
+ * `./ordered.ts` for what finding the oldest costs in a Map.) The exception: a record whose
+ * outcome is still unknown is kept twice the TTL, and finished answers behind it may outlast the
+ * sweep; claim and makeRoom check each record's own expiry, so such an answer is never replayed
+ * or counted as dropped.
  *
  * When full, the oldest finished answer is dropped (counted, and the effective replay window
  * shrinks); a lease, a marked attempt or an open outcome-unknown record never is, since dropping
@@ -75,6 +78,11 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
 
   function makeRoom (time: number) {
     for (const [key, record] of kept.entries()) {
+      if (record.expiresAt <= time) {
+        // An expired answer the sweep did not reach (behind an open record): not a drop.
+        kept.delete(key)
+        return
+      }
       if (!unresolved(record)) {
         kept.delete(key)
         dropped++
@@ -98,7 +106,12 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
       const time = now()
       sweep(leases, time)
       sweep(kept, time)
-      const record = kept.get(key)
+      // Open records live twice the TTL of finished answers, so one can hide an expired answer from the sweep.
+      let record = kept.get(key)
+      if (record !== undefined && record.expiresAt <= time) {
+        kept.delete(key)
+        record = undefined
+      }
       if (record !== undefined) {
         const answer = record.answer === null ? null : JSON.parse(record.answer) as Answer
         if (record.fingerprint === fingerprint && record.attempt !== undefined && unresolved(record) && (record.leaseUntil ?? 0) <= time) {
