@@ -16,21 +16,14 @@ import { Redis } from 'ioredis'
 
 const REDIS_URL = process.env.REDIS_URL ?? ''
 const noRedis = REDIS_URL === '' ? 'REDIS_URL is not set' : false
-import { startStandin, type Standin, type StandinMessage } from './jelou-standin.js'
+import { FAST, sendsTo, standin, type Standin, type StandinMessage } from './jelou-standin.js'
 
 const TEMPLATE = 'order_update'
 const body = (to = '+593 98 765 4321') => ({ to, template: TEMPLATE, params: ['Maria', 'ORD-1'] })
 const OURS = '593987654321'
 const OTHER = '593987650000'
-const FAST = { JELOU_TIMEOUT_MS: '300', RESOLUTION_CLOCK_SKEW_SECONDS: '1', RESOLUTION_WINDOW_SECONDS: '2', MESSAGE_STATUS_TIMEOUT_MS: '5000' }
 
-async function standin (t: { teardown: (fn: () => unknown) => void }, behaviour: Parameters<typeof startStandin>[0] = {}): Promise<Standin> {
-  const jelou = await startStandin(behaviour)
-  t.teardown(() => jelou.close())
-  return jelou
-}
 const keyed = (app: FastifyInstance, key: string, to?: string) => post(app, '/v1/messages/text', body(to), { 'idempotency-key': key })
-const sendsTo = (jelou: Standin, to: string) => jelou.sends.filter((s) => (s.destinations as string[])[0] === to).length
 const windowPasses = () => sleep(2100)
 const other = (id: string | undefined, at: string): StandinMessage => ({ id, destination: OTHER, elementName: TEMPLATE, campaignId: null, createdAt: at, sentStatus: 'CREATED', from: 'foreign' })
 

@@ -170,3 +170,16 @@ export async function startStandin (behaviour: Partial<StandinBehaviour> = {}): 
     }
   }
 }
+
+/** Resolution settings as short as the rules allow (the window is JELOU_TIMEOUT_MS + skew), for tests that wait it out. */
+export const FAST = { JELOU_TIMEOUT_MS: '300', RESOLUTION_CLOCK_SKEW_SECONDS: '1', RESOLUTION_WINDOW_SECONDS: '2', MESSAGE_STATUS_TIMEOUT_MS: '5000' }
+
+/** A stand-in closed when the test ends. */
+export async function standin (t: { teardown: (fn: () => unknown) => void }, behaviour: Partial<StandinBehaviour> = {}): Promise<Standin> {
+  const jelou = await startStandin(behaviour)
+  t.teardown(() => jelou.close())
+  return jelou
+}
+
+/** How many sends Jelou received for one number. */
+export const sendsTo = (jelou: Standin, to: string) => jelou.sends.filter((s) => (s.destinations as string[])[0] === to).length

@@ -9,7 +9,7 @@ import { timeOf } from '../src/status/jelou.js'
 import { memoryIdempotencyStore } from '../src/stores/memory.js'
 import { redisIdempotencyStore } from '../src/stores/redis.js'
 import { buildLiveApp, post } from './helper.js'
-import { startStandin, type Standin } from './jelou-standin.js'
+import { FAST, sendsTo, standin } from './jelou-standin.js'
 
 const TEMPLATE = 'order_update'
 const body = (to = '+593 98 765 4321') => ({ to, template: TEMPLATE, params: ['Maria', 'ORD-1'] })
@@ -19,17 +19,7 @@ const TOKEN = 'events-token-0123456789abcdef'
 const REDIS_URL = process.env.REDIS_URL ?? ''
 const noRedis = REDIS_URL === '' ? 'REDIS_URL is not set (CI sets it)' : false
 
-/** Timeouts short, the window as short as the rules allow: JELOU_TIMEOUT_MS + skew. */
-const FAST = { JELOU_TIMEOUT_MS: '300', RESOLUTION_CLOCK_SKEW_SECONDS: '1', RESOLUTION_WINDOW_SECONDS: '2', MESSAGE_STATUS_TIMEOUT_MS: '5000' }
-
-async function standin (t: { teardown: (fn: () => unknown) => void }, behaviour: Parameters<typeof startStandin>[0] = {}): Promise<Standin> {
-  const jelou = await startStandin(behaviour)
-  t.teardown(() => jelou.close())
-  return jelou
-}
-
 const keyed = (app: FastifyInstance, key: string, to?: string) => post(app, '/v1/messages/text', body(to), { 'idempotency-key': key })
-const sendsTo = (jelou: Standin, to: string) => jelou.sends.filter((s) => (s.destinations as string[])[0] === to).length
 /** Waits out the registration window (RESOLUTION_WINDOW_SECONDS), as the 504's Retry-After asks. */
 const windowPasses = () => sleep(2100)
 
