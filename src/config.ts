@@ -250,17 +250,20 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (rawToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(rawToken)) {
     problems.push('JELOU_EVENTS_TOKEN must be 16 to 256 printable characters without spaces (its value is not shown)')
   }
+  // The built-in sandbox shares this process's clock: there the skew defaults to 1 s and the
+  // window to the send deadline plus the skew, so a same-key retry resolves in seconds, not a minute.
+  const skewMs = int('RESOLUTION_CLOCK_SKEW_SECONDS', mode === 'sandbox' ? 1 : 30, 1, 3600) * 1000
   const status = {
     ttlMs: int('MESSAGE_TTL_SECONDS', 604800, 60, 31536000) * 1000,
     maxRecords: int('MESSAGE_MAX_RECORDS', 100000, 10, 10000000),
     freshMs: int('MESSAGE_STATUS_FRESH_SECONDS', 30, 0, 86400) * 1000,
     timeoutMs: int('MESSAGE_STATUS_TIMEOUT_MS', 3000, 1, 60000),
     eventsToken: rawToken ?? null,
-    windowMs: int('RESOLUTION_WINDOW_SECONDS', 60, 1, 86400) * 1000,
+    windowMs: int('RESOLUTION_WINDOW_SECONDS', mode === 'sandbox' ? Math.ceil((timeoutMs + skewMs) / 1000) : 60, 1, 86400) * 1000,
     eventsPerMinute: int('JELOU_EVENTS_RATE_LIMIT_PER_MINUTE', 6000, 1, 1000000)
   }
   const resolution = {
-    skewMs: int('RESOLUTION_CLOCK_SKEW_SECONDS', 30, 1, 3600) * 1000,
+    skewMs,
     timeoutMs: int('RESOLUTION_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
     tag: oneOf('RESOLUTION_TAG', ['off', 'campaignId'] as const) === 'campaignId' ? 'campaignId' as const : null
   }

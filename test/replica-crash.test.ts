@@ -69,6 +69,9 @@ t.test('a replica killed between Jelou\'s send and storing the answer: the same-
     ALLOW_ANONYMOUS: 'true',
     // The claim's lease (derived from this deadline) is what the survivor waits out.
     JELOU_TIMEOUT_MS: '1000',
+    // The registration window passes while the survivor waits out the lease.
+    RESOLUTION_CLOCK_SKEW_SECONDS: '1',
+    RESOLUTION_WINDOW_SECONDS: '2',
     // A busy test machine must not shed these requests (the overload guard has its own tests).
     MAX_EVENT_LOOP_DELAY_MS: '0'
   }

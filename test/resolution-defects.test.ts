@@ -141,12 +141,21 @@ t.test('4 (more): a Jelou that serves the same page for every page number never 
 })
 
 t.test('5: clock skew is a setting, and a time without a zone is UTC', async (t) => {
-  t.test('createdAt 45 s ahead with RESOLUTION_CLOCK_SKEW_SECONDS=60 is found', async (t) => {
-    const jelou = await standin(t, { send: () => ({ create: true, answer: 'hang' }), clock: () => Date.now() + 45000 })
-    const { app } = await buildLiveApp(t, jelou.url, { ...FAST, RESOLUTION_CLOCK_SKEW_SECONDS: '60', RESOLUTION_WINDOW_SECONDS: '61' })
-    t.equal((await keyed(app, 'k5')).status, 504)
-    t.match(await keyed(app, 'k5'), { status: 202, body: { resolved: true, messageId: jelou.messages[0]?.id } })
-    t.equal(jelou.sends.length, 1)
+  t.test('Jelou\'s clock 3.5 s behind ours: found with RESOLUTION_CLOCK_SKEW_SECONDS=4, resent with 1', async (t) => {
+    // Scaled down so the window passes in seconds: with a 1 s skew the window starts 2 s before the attempt and misses the message.
+    for (const [skew, window, found] of [['4', '5', true], ['1', '2', false]] as const) {
+      const jelou = await standin(t, { send: () => ({ create: true, answer: 'hang' }), clock: () => Date.now() - 3500 })
+      const { app } = await buildLiveApp(t, jelou.url, { ...FAST, RESOLUTION_CLOCK_SKEW_SECONDS: skew, RESOLUTION_WINDOW_SECONDS: window })
+      t.equal((await keyed(app, `k5-${skew}`)).status, 504)
+      await sleep(Number(window) * 1000 + 100)
+      const retry = await keyed(app, `k5-${skew}`)
+      if (found) {
+        t.match(retry, { status: 202, body: { resolved: true, messageId: jelou.messages[0]?.id } }, `skew ${skew} s: found`)
+        t.equal(jelou.sends.length, 1)
+      } else {
+        t.equal(jelou.sends.length, 2, `skew ${skew} s: the message is outside the window, so it is sent again (the setting matters)`)
+      }
+    }
   })
   t.test('a zone-less date-time reads as UTC whatever the server\'s zone', async (t) => {
     const zone = process.env.TZ
@@ -163,6 +172,7 @@ t.test('6: a full memory store never drops an open outcome-unknown record, and s
   const { app } = await buildLiveApp(t, jelou.url, { ...FAST, IDEMPOTENCY_MAX_KEYS: '10' })
   t.equal((await keyed(app, 'open-1')).status, 504)
   for (let i = 0; i < 12; i++) t.equal((await keyed(app, `fill-${i}`, '+593 98 765 00' + String(10 + i))).status, 202)
+  await windowPasses()
   const retry = await keyed(app, 'open-1')
   t.match(retry, { status: 202, body: { resolved: true, messageId: jelou.messages[0]?.id } }, 'resolved, not sent blind')
   t.equal(sendsTo(jelou, OURS), 1)
@@ -204,7 +214,11 @@ t.test('8: the smaller ones', async (t) => {
   t.test('RESOLUTION_WINDOW_SECONDS below the send deadline (plus skew) is refused at start-up', async (t) => {
     t.throws(() => loadConfig({ JELOU_TIMEOUT_MS: '10000', RESOLUTION_WINDOW_SECONDS: '5' }), /RESOLUTION_WINDOW_SECONDS must be at least JELOU_TIMEOUT_MS \+ RESOLUTION_CLOCK_SKEW_SECONDS/)
     t.throws(() => loadConfig({ JELOU_TIMEOUT_MS: '10000', RESOLUTION_WINDOW_SECONDS: '30', RESOLUTION_CLOCK_SKEW_SECONDS: '25' }), /RESOLUTION_WINDOW_SECONDS/)
-    t.equal(loadConfig({}).resolution.skewMs, 30000, 'the defaults pass: 60 s >= 10 s + 30 s')
+    const live = loadConfig({ JELOU_CLIENT_ID: 'c', JELOU_CLIENT_SECRET: 's', ALLOW_ANONYMOUS: 'true' })
+    t.same([live.resolution.skewMs, live.status.windowMs], [30000, 60000], 'the live defaults pass: 60 s >= 10 s + 30 s')
+    const sandbox = loadConfig({})
+    t.same([sandbox.resolution.skewMs, sandbox.status.windowMs], [1000, 11000], 'the built-in sandbox shares our clock: 1 s of skew, an 11 s window')
+    t.equal(loadConfig({ JELOU_TIMEOUT_MS: '2500', RESOLUTION_CLOCK_SKEW_SECONDS: '3' }).status.windowMs, 6000, 'in sandbox mode the window follows the deadline and the skew')
   })
   t.test('more than 500 notifications in the window: the scan still completes and decides', async (t) => {
     const jelou = await standin(t, { send: (_b, i) => ({ create: i > 0, answer: i === 0 ? 'hang' : 'ok' }) })
@@ -252,6 +266,7 @@ t.test('REDIS_WAIT_REPLICAS: a claim no replica confirmed sends nothing; an open
   t.equal(jelou.sends.length, 0, 'nothing sent')
   t.equal((await keyed(plain.app, 'w-open')).status, 504)
   t.match(await keyed(waiting.app, 'w-open'), { status: 503, body: { code: 'STORE_UNAVAILABLE' } }, 'the resolver could not make its hold durable')
+  await windowPasses()
   t.match(await keyed(plain.app, 'w-open'), { status: 202, body: { resolved: true } }, 'the key stayed open and resolves')
   t.equal(jelou.sends.length, 1)
 })

@@ -15,8 +15,13 @@ t.test('504, then a same-key retry finds the message: 202 with its id, exactly o
   t.match(first, { status: 504, body: { code: 'UPSTREAM_TIMEOUT' } })
   t.match(first.body.detail, /if Jelou has the message, the retry answers 202 with its messageId/, 'the 504 says what a same-key retry does')
   t.ok(Number(first.headers['retry-after']) >= 1, 'and when to retry')
+  // Sandbox mode: the window is the deadline plus 1 s (2 s here). Before it has passed, a sole
+  // candidate proves nothing (another sender's message could be listed while ours is not yet).
+  const early = await post(app, '/v1/messages/text', body('sandbox_timeout_sent'), key)
+  t.match(early, { status: 504, body: { resolution: 'pending' } }, 'too early to claim the message Jelou lists')
+  await new Promise((resolve) => setTimeout(resolve, Number(first.headers['retry-after']) * 1000 + 100))
   const retry = await post(app, '/v1/messages/text', body('sandbox_timeout_sent'), key)
-  t.match(retry, { status: 202, body: { resolved: true, kind: 'text', template: 'sandbox_timeout_sent', to: '593987654321' } })
+  t.match(retry, { status: 202, body: { resolved: true, kind: 'text', template: 'sandbox_timeout_sent', to: '593987654321' } }, 'after Retry-After, found')
   t.equal(retry.body.messageId, sandbox.notifications()[0]?.id, 'the id Jelou created on the first attempt')
   t.equal(sendsOf(sandbox, 'sandbox_timeout_sent').length, 1, 'Jelou received exactly one send')
   const again = await post(app, '/v1/messages/text', body('sandbox_timeout_sent'), key)
@@ -68,8 +73,10 @@ t.test('Redis: two instances on one Redis see each other\'s messages and events'
 t.test('without REDIS_URL a live app still resolves against a standalone Jelou look-alike', async (t) => {
   const sandbox = await startSandbox({ slowMs: 2000, deliveryStepMs: 0 })
   t.teardown(() => sandbox.close())
-  const { app } = await buildLiveApp(t, sandbox.url, { JELOU_CLIENT_ID: 'sandbox', JELOU_CLIENT_SECRET: 'sandbox', JELOU_TIMEOUT_MS: '200' })
+  const { app } = await buildLiveApp(t, sandbox.url, { JELOU_CLIENT_ID: 'sandbox', JELOU_CLIENT_SECRET: 'sandbox', JELOU_TIMEOUT_MS: '200', RESOLUTION_CLOCK_SKEW_SECONDS: '1', RESOLUTION_WINDOW_SECONDS: '2' })
   const key = { 'idempotency-key': 'live-1' }
-  t.equal((await post(app, '/v1/messages/text', body('sandbox_timeout_sent'), key)).status, 504)
+  const first = await post(app, '/v1/messages/text', body('sandbox_timeout_sent'), key)
+  t.equal(first.status, 504)
+  await new Promise((resolve) => setTimeout(resolve, Number(first.headers['retry-after']) * 1000 + 100))
   t.match(await post(app, '/v1/messages/text', body('sandbox_timeout_sent'), key), { status: 202, body: { resolved: true } })
 })

@@ -168,6 +168,11 @@ export function createResolver (options: ResolverOptions) {
       const earliestOwner = from(attempt.startedAt) - windowMs - skewMs - GRAIN_MS
       const recordsLost = (status.lostUntil?.() ?? -Infinity) >= earliestOwner
       if (count === 1 && unowned.length === 1 && !recordsLost) {
+        // A sole candidate proves nothing until every message of the window can be seen: a scan cut
+        // short may have missed another, and before the window has passed Jelou may list another
+        // sender's message while this attempt's own is not registered yet.
+        if (!found.complete) return { outcome: 'pending', retryAfterSeconds: Math.max(RETRY_WHEN_DOWN_SECONDS, waitSeconds(attempt)), reason: found.reason }
+        if (askedAt < attempt.startedAt + windowMs) return { outcome: 'pending', retryAfterSeconds: waitSeconds(attempt), reason: 'Jelou may not have registered every message of this window yet' }
         const created = timeOf((unowned[0] as NotificationItem).createdAt)
         const others = open.filter((other: OpenAttempt) => other.attemptId !== attempt.attemptId && within(created, other.startedAt))
         if (others.length === 0) return { outcome: 'found', messageId: (unowned[0] as NotificationItem).id, proof: 'only-candidate' }
