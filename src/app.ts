@@ -32,10 +32,14 @@ import { MAX_PARAM_LENGTH, clientErrorHandler, frameworkErrors } from './plugins
 import upstream from './plugins/upstream.js'
 import { requestIdFor } from './request-id.js'
 import { createSender } from './send.js'
+import { Agent } from 'undici'
+import { createCallbacks } from './callbacks/callbacks.js'
+import { memoryLedger, redisLedger } from './callbacks/ledger.js'
 import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
 import { inboxRoutes } from './routes/inbox.js'
+import { sandboxCallbackRoutes } from './routes/sandbox-callbacks.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
 import { eventRoutes } from './routes/events.js'
 import { createNotificationsClient } from './status/jelou.js'
@@ -195,12 +199,25 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // Previews read the catalogue: in sandbox mode the demo one, live the bots' own lists (and the file).
   const lookupTemplate = catalogue.find
   const { ttlMs, maxRecords, freshMs, timeoutMs, windowMs } = config.status
-  const statusStore = observedStatusStore(app.redis === null
+  const storedStatus = app.redis === null
     ? memoryStatusStore(maxRecords, ttlMs)
     : redisStatusStore(app.redis, prefix, {
       ttlMs,
       writeFailed: (error, count) => { app.log.error({ err: { message: error.message }, count }, 'message status records not stored (the sends stand; their status lookups will 404)') }
-    }), metrics.messageStatus)
+    })
+  // Callbacks to the calling services: their own connections, never the Jelou pool's.
+  const callbackAgent = new Agent({ connect: { timeout: config.callbacks.timeoutMs }, connections: 16 })
+  app.addHook('onClose', async () => { await callbackAgent.close() })
+  const callbacks = createCallbacks({
+    config,
+    ledger: app.redis === null ? memoryLedger(maxRecords, ttlMs) : redisLedger(app.redis, prefix, ttlMs),
+    queue: app.queue,
+    status: storedStatus,
+    dispatcher: callbackAgent,
+    log: app.log,
+    observe: metrics.callbacks
+  })
+  const statusStore = observedStatusStore(callbacks.wrap(storedStatus), metrics.messageStatus)
   // Records queued for Redis are written before the connection closes.
   app.addHook('preClose', async () => { await statusStore.flush() })
   const notifications = createNotificationsClient({ dispatcher: app.upstream.pool, clientId: config.jelou.clientId, clientSecret: config.jelou.clientSecret, timeoutMs })
@@ -213,7 +230,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     idempotency = redisIdempotencyStore(app.redis, prefix, config.redis ?? {})
   }
   const resolver = createResolver({ notifications, status: statusStore, attempts: idempotency, windowMs, ...config.resolution })
-  const settle = createSettler({ resolver, status: statusStore, attempts: idempotency, sandbox: config.mode === 'sandbox', ttlMs: config.idempotency.ttlMs, observe: metrics.resolution })
+  const settle = createSettler({ resolver, status: statusStore, attempts: idempotency, sandbox: config.mode === 'sandbox', ttlMs: config.idempotency.ttlMs, observe: metrics.resolution, unresolvable: callbacks.unresolvable })
   const send = createSender({
     config,
     upstream: app.upstream,
@@ -223,15 +240,16 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     lookupTemplate,
     status: statusStore,
     resolution: { resolver, settle },
-    catalogue: catalogue.guard
+    catalogue: catalogue.guard,
+    callbacks: callbacks.policy
   })
   const lookup = createLookup({ store: statusStore, notifications, freshMs, observe: metrics.statusLookup })
   // Per-template routes and document entries: built from the catalogue of the moment, cached per template version.
   const routeCache = createRouteCache()
   catalogueDocument.current = createCatalogueDocument(catalogue, routeCache).current
-  await app.register(v1Routes, { config, redis: app.redis, send, catalogue, routeCache, status: { lookup, store: statusStore } })
-  if (eventsToken !== null) {
-    await app.register(eventRoutes, { token: eventsToken, store: statusStore, perMinute: config.status.eventsPerMinute, redis: app.redis, keyPrefix: prefix, observe: metrics.statusEvents })
+  await app.register(v1Routes, { config, redis: app.redis, send, catalogue, routeCache, status: { lookup, store: statusStore }, callbacks })
+  if (eventsToken !== null || config.status.eventsSecret !== null) {
+    await app.register(eventRoutes, { token: eventsToken, secret: config.status.eventsSecret, store: statusStore, perMinute: config.status.eventsPerMinute, redis: app.redis, keyPrefix: prefix, observe: metrics.statusEvents })
   }
   if (sandbox !== undefined && options.sandbox === undefined && eventsToken !== null) {
     const own = sandbox
@@ -253,6 +271,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   if (sandbox !== undefined) {
     await app.register(sandboxRoutes, { sandbox })
     await app.register(inboxRoutes, { sandbox, lookupTemplate })
+    const secrets = config.apiKeys.filter((k) => k.callbackSecret !== undefined).map((k) => ({ caller: k.name, secret: k.callbackSecret as string }))
+    if (config.callbacks.secret !== null) secrets.push({ caller: config.apiKeys.length === 0 ? 'anonymous' : 'CALLBACK_SECRET', secret: config.callbacks.secret })
+    await app.register(sandboxCallbackRoutes, { secrets })
   }
 
   return app

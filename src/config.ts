@@ -1,4 +1,5 @@
 // Configuration: read once from the environment, validated, typed and frozen.
+import { parseAllowList, refusal, type AllowRule } from './callbacks/allow.js'
 import { isSupportedCountry } from 'libphonenumber-js/max'
 
 export const LANGUAGES: ['en', 'es', 'pt'] = ['en', 'es', 'pt']
@@ -10,6 +11,7 @@ export const ENV_VARIABLES = [
   'PORT', 'HOST', 'JELOU_BASE_URL', 'JELOU_CLIENT_ID', 'JELOU_CLIENT_SECRET', 'JELOU_BOT_ID',
   'JELOU_TIMEOUT_MS', 'JELOU_CONNECT_TIMEOUT_MS', 'JELOU_CONNECTIONS', 'DEFAULT_COUNTRY',
   'DEFAULT_LANGUAGE', 'LOG_LEVEL', 'BODY_LIMIT_BYTES', 'API_KEYS', 'ALLOW_ANONYMOUS',
+  'CALLBACK_URL_ALLOW', 'CALLBACK_URL', 'CALLBACK_SECRET', 'CALLBACK_TIMEOUT_MS', 'CALLBACK_RETRY_HOURS', 'JELOU_EVENTS_SECRET',
   'RATE_LIMIT_PER_MINUTE', 'RECIPIENT_LIMIT', 'IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_MAX_KEYS',
   'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS',
   'MESSAGE_TTL_SECONDS', 'MESSAGE_MAX_RECORDS', 'MESSAGE_STATUS_FRESH_SECONDS', 'MESSAGE_STATUS_TIMEOUT_MS',
@@ -42,7 +44,7 @@ export interface Config {
   logLevel: typeof LOG_LEVELS[number]
   bodyLimitBytes: number
   /** Named caller keys; empty means anonymous callers (sandbox, or live with ALLOW_ANONYMOUS). */
-  apiKeys: ReadonlyArray<{ name: string, key: string }>
+  apiKeys: ReadonlyArray<ApiKey>
   rateLimitPerMinute: number
   recipientLimit: { max: number, windowMs: number }
   idempotency: { ttlMs: number, maxKeys: number }
@@ -69,6 +71,8 @@ export interface Config {
     freshMs: number
     /** Deadline of one call to Jelou's notifications endpoint. */
     timeoutMs: number
+    /** HMAC secret of Jelou's X-Jelou-Signature: when set, every event must carry a valid signature. */
+    eventsSecret: string | null
     /** Token of POST /v1/events/jelou; null turns the receiver off (404), except in sandbox mode where the app makes one up. */
     eventsToken: string | null
     /** How long after an attempt Jelou has surely registered its message (resolution waits this long before resending). */
@@ -101,7 +105,29 @@ export interface Config {
   tracing: TracingConfig | null
   /** The job queue (docs/queue.md): waiting jobs per type, jobs run at once per type, retries' total time. */
   queue: { maxJobs: number, concurrency: number, retryMs: number }
+  /** Callbacks to the calling services (docs/callbacks.md). */
+  callbacks: {
+    allow: AllowRule[]
+    /** Default URL and signing secret of callers that name none of their own (and of the anonymous caller). */
+    url: string | null
+    secret: string | null
+    timeoutMs: number
+    retryMs: number
+  }
 }
+
+/** A caller: its name, its key, and optionally its callbacks' default URL and signing secret. */
+export interface ApiKey {
+  name: string
+  key: string
+  callbackUrl?: string
+  callbackSecret?: string
+}
+
+/** The built-in sandbox's signing secret when CALLBACK_SECRET is unset: documented, so the catcher page (and anyone trying it) can verify. */
+export const SANDBOX_CALLBACK_SECRET = 'whsec_c2FuZGJveC1jYWxsYmFjay1zZWNyZXQtMzItYnl0ZXM='
+/** Standard Webhooks secrets: `whsec_` and base64 of 24 to 64 random bytes. */
+const SECRET = /^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/
 
 export interface TracingConfig {
   /** Where spans go over OTLP/HTTP, already resolved the way the OTLP spec says (…/v1/traces). */
@@ -139,6 +165,15 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     if (raw === undefined) return fallback
     if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
       problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`)
+      return fallback
+    }
+    return Number(raw)
+  }
+  const decimal = (name: EnvName, fallback: number, min: number, max: number): number => {
+    const raw = read(name)
+    if (raw === undefined) return fallback
+    if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be a number from ${min} to ${max} (got "${raw}")`)
       return fallback
     }
     return Number(raw)
@@ -189,9 +224,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     problems.push(`JELOU_BOT_ID must match ${BOT_ID_PATTERN} (letters, digits, + _ . -, at most 128, no "..")`)
   }
 
-  const apiKeys: Array<{ name: string, key: string }> = []
+  const apiKeys: ApiKey[] = []
   for (const entry of (read('API_KEYS') ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '')) {
-    const match = /^([A-Za-z0-9_.-]{1,64}):([\x21-\x7e]{16,256})$/.exec(entry)
+    const [pair, ...options] = entry.split(';')
+    const match = /^([A-Za-z0-9_.-]{1,64}):([\x21-\x7e]{16,256})$/.exec(pair as string)
     if (match === null) {
       problems.push('API_KEYS must be comma-separated name:key pairs; names are 1 to 64 of A-Za-z0-9_.- and keys 16 to 256 printable characters without spaces (an entry does not fit; its value is not shown)')
       break
@@ -200,7 +236,15 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       problems.push(`API_KEYS names and keys must be unique (the name "${match[1]}" or its key repeats)`)
       break
     }
-    apiKeys.push({ name: match[1], key: match[2] })
+    const apiKey: ApiKey = { name: match[1] as string, key: match[2] as string }
+    for (const option of options) {
+      const eq = option.indexOf('=')
+      const [name, value] = [option.slice(0, eq).trim(), option.slice(eq + 1).trim()]
+      if (name === 'callbackUrl' && eq > 0) apiKey.callbackUrl = value
+      else if (name === 'callbackSecret' && SECRET.test(value)) apiKey.callbackSecret = value
+      else problems.push(`API_KEYS: after a caller's name:key come only ;callbackUrl=<url> and ;callbackSecret=whsec_<base64 of 24 to 64 bytes> (caller "${apiKey.name}"; the value is not shown)`)
+    }
+    apiKeys.push(apiKey)
   }
   const allowAnonymous = oneOf('ALLOW_ANONYMOUS', ['true', 'false'] as const) === 'true'
   if (mode === 'live' && apiKeys.length === 0 && !allowAnonymous) {
@@ -250,6 +294,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (rawToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(rawToken)) {
     problems.push('JELOU_EVENTS_TOKEN must be 16 to 256 printable characters without spaces (its value is not shown)')
   }
+  const rawSecret = read('JELOU_EVENTS_SECRET')
+  if (rawSecret !== undefined && !/^[\x21-\x7e]{16,256}$/.test(rawSecret)) {
+    problems.push('JELOU_EVENTS_SECRET must be 16 to 256 printable characters without spaces (its value is not shown)')
+  }
   // The built-in sandbox shares this process's clock: there the skew defaults to 1 s and the
   // window to the send deadline plus the skew, so a same-key retry resolves in seconds, not a minute.
   const skewMs = int('RESOLUTION_CLOCK_SKEW_SECONDS', mode === 'sandbox' ? 1 : 30, 1, 3600) * 1000
@@ -259,6 +307,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     freshMs: int('MESSAGE_STATUS_FRESH_SECONDS', 30, 0, 86400) * 1000,
     timeoutMs: int('MESSAGE_STATUS_TIMEOUT_MS', 3000, 1, 60000),
     eventsToken: rawToken ?? null,
+    eventsSecret: rawSecret ?? null,
     windowMs: int('RESOLUTION_WINDOW_SECONDS', mode === 'sandbox' ? Math.ceil((timeoutMs + skewMs) / 1000) : 60, 1, 86400) * 1000,
     eventsPerMinute: int('JELOU_EVENTS_RATE_LIMIT_PER_MINUTE', 6000, 1, 1000000)
   }
@@ -282,6 +331,24 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     maxJobs: int('QUEUE_MAX_JOBS', 10000, 10, 10000000),
     concurrency: int('QUEUE_CONCURRENCY', 4, 1, 256),
     retryMs: int('QUEUE_RETRY_HOURS', 24, 1, 720) * 3600000
+  }
+  // Callbacks: in sandbox mode any loopback port (the service's own catcher, /sandbox/callbacks, wherever it listens) is allowed and the documented secret signs.
+  const allowed = parseAllowList(read('CALLBACK_URL_ALLOW') ?? (mode === 'sandbox' ? 'http://127.0.0.1:*, http://localhost:*' : ''))
+  problems.push(...allowed.problems)
+  const callbackSecret = read('CALLBACK_SECRET') ?? (mode === 'sandbox' ? SANDBOX_CALLBACK_SECRET : null)
+  if (callbackSecret !== null && !SECRET.test(callbackSecret)) problems.push('CALLBACK_SECRET must be whsec_ and the base64 of 24 to 64 random bytes (its value is not shown)')
+  const callbackUrl = read('CALLBACK_URL') ?? null
+  for (const [who, url] of [['CALLBACK_URL', callbackUrl], ...apiKeys.map((k) => [`API_KEYS callbackUrl of "${k.name}"`, k.callbackUrl ?? null])] as Array<[string, string | null]>) {
+    const why = url === null ? undefined : refusal(url, allowed.rules)
+    if (why !== undefined) problems.push(`${who} ${why}`)
+  }
+  const callbacks = {
+    allow: allowed.rules,
+    url: callbackUrl,
+    secret: callbackSecret,
+    timeoutMs: int('CALLBACK_TIMEOUT_MS', 5000, 100, 60000),
+    // Hours, fractions allowed (0.01 is 36 s: a test, or a receiver that must be told fast that it is down).
+    retryMs: Math.round(decimal('CALLBACK_RETRY_HOURS', 24, 0.001, 720) * 3600000)
   }
   const templateBots = new Set<string>()
   if (botId !== null) templateBots.add(botId)
@@ -333,7 +400,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     resolution,
     sandboxDeliveryStepMs,
     templates,
-    queue
+    queue,
+    callbacks
   })
 }
 

@@ -20,8 +20,8 @@ export interface IdempotencyOptions {
 /** What the attempt knows just before Jelou; the key adds its attempt number and first start. */
 export type AttemptStart = Omit<AttemptContext, 'number' | 'firstStartedAt'>
 
-/** The attempt calls this just before Jelou, with what it is about to send; it throws (nothing sent) when the key was taken meanwhile. */
-export type MarkAttempt = (attempt: AttemptStart) => Promise<void>
+/** The attempt calls this just before Jelou, with what it is about to send; it throws (nothing sent) when the key was taken meanwhile. Resolves to the attempt's number (2 and up: a resend). */
+export type MarkAttempt = (attempt: AttemptStart) => Promise<number>
 
 /** What the log line of a replay names. */
 export interface KeyedSend {
@@ -114,6 +114,7 @@ export function createIdempotency (options: IdempotencyOptions) {
         throw problem('IDEMPOTENCY_IN_PROGRESS', 'Another request took this Idempotency-Key while this one was working; nothing was sent by this one.', { retryAfterSeconds: 1 })
       }
       marked = context
+      return context.number
     }
     let answer: Answer
     try {

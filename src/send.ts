@@ -32,6 +32,10 @@ export interface SendRequest {
   botId: string | undefined
   language: Language | undefined
   clientRef: string | undefined
+  /** The callbackUrl the caller gave (checked against CALLBACK_URL_ALLOW here); else the caller's default applies. */
+  callbackUrl?: string
+  /** Where the caller gives it: the body, or the query string (raw route). */
+  callbackUrlIn?: 'body' | 'querystring'
   dryRun: boolean
   /** Values the caller filled, when the kind knows better than counting Jelou's body. */
   paramCount?: number
@@ -76,12 +80,20 @@ export interface SenderOptions {
   resolution?: IdempotencyOptions['resolution']
   /** The template catalogue's checks (SPEC §17): a map lookup per send. */
   catalogue?: SendGuard
+  /** The callbackUrl check and each caller's default (SPEC §21). */
+  callbacks?: CallbackPolicy
   /** The clock an attempt's start is read from (tests inject one). */
   now?: () => number
 }
 
+export interface CallbackPolicy {
+  /** Why a callbackUrl is refused for this caller (allow-list, no secret), or undefined. */
+  refusal: (url: string, caller: string) => string | undefined
+  defaultUrl: (caller: string) => string | undefined
+}
+
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue, now = Date.now } = options
+  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue, callbacks, now = Date.now } = options
   const lookupTemplate = options.lookupTemplate ?? (() => undefined)
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
@@ -118,6 +130,11 @@ export function createSender (options: SenderOptions) {
         throw problem('INVALID_PHONE', phoneResult.message.replace(/^The phone number/, `The phone number in ${name}`), { reason: phoneResult.reason, errors: [field] })
       }
       errors.push(field)
+    }
+    const callbackUrl = input.callbackUrl ?? callbacks?.defaultUrl(request.caller)
+    if (input.callbackUrl !== undefined && callbacks !== undefined) {
+      const why = callbacks.refusal(input.callbackUrl, request.caller)
+      if (why !== undefined) errors.push({ in: input.callbackUrlIn ?? 'body', path: '/callbackUrl', rule: 'allowList', message: why })
     }
     if (errors.length > 0 || phoneResult === undefined || !phoneResult.ok) throw validationFailed(inDocumentOrder(errors, input.body), MAX_FIELD_ERRORS)
     const phone = phoneResult.phone
@@ -163,7 +180,7 @@ export function createSender (options: SenderOptions) {
     const tag = config.resolution.tag === 'campaignId' && body.campaignId === undefined ? attemptId : undefined
     const sent = tag === undefined ? body : { ...body, campaignId: tag }
     const startedAt = now()
-    await mark?.({ attemptId, tag, botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, startedAt, requestId: request.id })
+    const number = await mark?.({ attemptId, tag, botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, callbackUrl, startedAt, requestId: request.id })
     const group = attemptGroup(botId as string, body.elementName, phone.normalized)
     const open = { attemptId, startedAt }
     // Kept twice the key TTL: any attempt whose window overlaps this one resolves within its own first start plus the TTL, and must still see it.
@@ -208,7 +225,9 @@ export function createSender (options: SenderOptions) {
       to: phone.normalized,
       acceptedAt: startedAt,
       requestId: request.id,
-      clientRef: input.clientRef
+      clientRef: input.clientRef,
+      resent: number !== undefined && number > 1 ? true : undefined,
+      callbackUrl
     })
     // Its message is now known by its status record: leave the open attempts once that record is
     // written, never before. A record that could not be written leaves the attempt open (it expires

@@ -97,7 +97,7 @@ t.test('events: token (Bearer or Basic password), malformed bodies, and off when
     ['no token', {}],
     ['a wrong Bearer token', { authorization: 'Bearer events-token-0123456789abcdeX' }],
     ['a wrong Basic password', { authorization: `Basic ${Buffer.from('jelou:nope').toString('base64')}` }],
-    ['an API key scheme', { 'x-api-key': TOKEN }]
+    ['a wrong X-API-Key', { 'x-api-key': 'events-token-0123456789abcdeX' }]
   ] as Array<[string, Record<string, string>]>) {
     const res = await post(app, '/v1/events/jelou', ok, headers)
     t.match(res, { status: 401, body: { code: 'UNAUTHORIZED' } }, name)

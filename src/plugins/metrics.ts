@@ -1,4 +1,5 @@
 // Prometheus metrics at /metrics (prom-client): sends by outcome, upstream latency, refusals, process and HTTP.
+import type { CallbackObserver } from '../callbacks/callbacks.js'
 import fp from 'fastify-plugin'
 import { OPEN_ROUTE, openResponses } from '../schemas/routes.js'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
@@ -18,6 +19,8 @@ export interface Metrics extends SendObserver, CatalogueObserver {
   statusLookup: (source: string) => void
   /** Resolutions of outcome-unknown sends: found, resent, unresolved, ambiguous, unresolvable. */
   resolution: (outcome: string) => void
+  /** Callback POSTs by outcome and attempt, and callbacks that could not be queued. */
+  callbacks: CallbackObserver
   /** Report the memory idempotency store's size and effective replay window at each scrape (not with Redis: its keys belong to every replica). */
   idempotencyKeys: (size: () => number, replayWindowMs: () => number) => void
   /** The memory store's drop hook: counts each unexpired answer dropped to make room, and logs at most once a minute. */
@@ -57,6 +60,8 @@ export function createMetrics (): Metrics {
   const events = new Counter({ name: 'hsm_status_events_total', help: 'Status events received from Jelou, by outcome: stored (news), repeated (nothing new), refused (unreadable), unauthorized.', labelNames: ['outcome'], registers: [registry] })
   const lookups = new Counter({ name: 'hsm_status_lookups_total', help: 'Status lookups by source of the answer: store, refreshed (from Jelou), stale (Jelou could not answer).', labelNames: ['source'], registers: [registry] })
   const resolutions = new Counter({ name: 'hsm_resolutions_total', help: 'Same-key retries of outcome-unknown sends, by outcome: found, resent, unresolved (not yet), ambiguous, unresolvable (final).', labelNames: ['outcome'], registers: [registry] })
+  const deliveries = new Counter({ name: 'hsm_callback_deliveries_total', help: 'Callback POSTs to the calling services, by outcome (delivered: 2xx; error: anything else) and attempt of the delivery job (1, 2, 3, 4+).', labelNames: ['outcome', 'attempt'], registers: [registry] })
+  const notQueued = new Counter({ name: 'hsm_callbacks_not_queued_total', help: 'Callbacks the job queue refused (full or closing): each waits for its message\'s next change.', registers: [registry] })
   const dropped = new Counter({ name: 'hsm_idempotency_dropped_total', help: 'Kept answers the memory idempotency store dropped before IDEMPOTENCY_TTL_SECONDS to make room (a same-key retry after that sends again).', registers: [registry] })
   const accepted = statuses.labels({ status: 'accepted' })
   const catalogueFailures = new Counter({ name: 'hsm_catalogue_refresh_failures_total', help: 'Failed loads of a bot\'s Jelou template list (the last good catalogue stays in force).', labelNames: ['bot'], registers: [registry] })
@@ -129,6 +134,10 @@ export function createMetrics (): Metrics {
     statusEvents (outcome, count) { if (count > 0) events.inc({ outcome }, count) },
     statusLookup (source) { lookups.inc({ source }) },
     resolution (outcome) { resolutions.inc({ outcome }) },
+    callbacks: {
+      delivery (outcome, attempt) { deliveries.inc({ outcome, attempt: attempt >= 4 ? '4+' : String(attempt) }) },
+      notQueued () { notQueued.inc() }
+    },
     idempotencyKeys (size, replayWindowMs) {
       // eslint-disable-next-line no-new -- a Gauge registers itself; collect() reads the size at scrape time.
       new Gauge({ name: 'hsm_idempotency_keys', help: 'Idempotency keys held by this process (memory store): sends in flight and answers kept for replay. Bounded by IDEMPOTENCY_MAX_KEYS.', registers: [registry], collect () { this.set(size()) } })

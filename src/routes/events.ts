@@ -1,5 +1,5 @@
 // POST /v1/events/jelou: Jelou's status events ("Notification URL"), with its own token instead of the callers' API keys.
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
@@ -14,8 +14,10 @@ export type EventOutcome = 'stored' | 'repeated' | 'refused' | 'unauthorized'
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
 
-/** The token as Bearer, or as the password of Basic credentials (Jelou lets the account pick either). */
+/** The token as Bearer, as the password of Basic credentials, or as X-API-Key (Jelou lets the account pick). */
 function presentedToken (request: FastifyRequest): string | undefined {
+  const apiKey = request.headers['x-api-key']
+  if (typeof apiKey === 'string' && apiKey !== '') return apiKey
   const header = request.headers.authorization
   if (typeof header !== 'string') return undefined
   const bearer = /^bearer +(\S+) *$/i.exec(header)
@@ -28,7 +30,10 @@ function presentedToken (request: FastifyRequest): string | undefined {
 }
 
 export interface EventRoutesOptions {
-  token: string
+  /** JELOU_EVENTS_TOKEN (or sandbox mode's own); null: no token is asked for (the signature is). */
+  token: string | null
+  /** JELOU_EVENTS_SECRET: when set, X-Jelou-Signature (sha256=<hex HMAC of the body>) must be valid. */
+  secret: string | null
   store: StatusStore
   /** Requests per minute per client address (JELOU_EVENTS_RATE_LIMIT_PER_MINUTE), counted in Redis when there is one. */
   perMinute: number
@@ -37,9 +42,25 @@ export interface EventRoutesOptions {
   observe?: (outcome: EventOutcome, count: number) => void
 }
 
-export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { token, store, perMinute, redis, keyPrefix, observe }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { token, secret, store, perMinute, redis, keyPrefix, observe }) => {
   // Hashing both sides first makes every comparison the same length, so time says nothing about the token.
-  const expected = digest(token)
+  const expected = token === null ? null : digest(token)
+  // The signature is over the bytes Jelou sent: this route keeps them beside the parsed body.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    (request as FastifyRequest & { rawBody?: Buffer }).rawBody = body as Buffer
+    parseJson(request, (body as Buffer).toString('utf8'), done)
+  })
+  const signed = (request: FastifyRequest): boolean => {
+    if (secret === null) return true
+    const header = request.headers['x-jelou-signature']
+    const raw = (request as FastifyRequest & { rawBody?: Buffer }).rawBody
+    if (typeof header !== 'string' || raw === undefined) return false
+    const sent = /^sha256=([0-9a-fA-F]{64})$/.exec(header.trim())?.[1]
+    if (sent === undefined) return false
+    return timingSafeEqual(Buffer.from(sent.toLowerCase(), 'hex'), createHmac('sha256', secret).update(raw).digest())
+  }
   // The URL is public and its token is a bearer secret: a flood (or a leaked token) must not fill the early-events area at will.
   await app.register(rateLimit, {
     max: perMinute,
@@ -59,8 +80,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       security: [{ eventsToken: [] }],
       operationId: 'receive_jelou_events',
       summary: 'Receiver for Jelou\'s status events (operators)',
-      description: 'Give this URL to Jelou as the bot\'s "Notification URL" (events: All), with authentication Bearer `JELOU_EVENTS_TOKEN` (or Basic with any user and that token as password). ' +
-        'Off (404) when JELOU_EVENTS_TOKEN is unset. Reads one event or a list of at most 100, tolerantly: the message id from `messageId` or `id`, the status from `event`, `status` or `sentStatus` ' +
+      description: 'Give this URL to Jelou as the bot\'s "Notification URL" (events: All), with authentication Bearer `JELOU_EVENTS_TOKEN` (or Basic with any user and that token as password, or the API-key type: `X-API-Key: <token>`). ' +
+        'When JELOU_EVENTS_SECRET is set, every request must also carry `X-Jelou-Signature: sha256=<hex HMAC-SHA256 of the body>`. Off (404) when neither is set. ' +
+        'A `reply` event\'s text and quick-reply payload (`reply`, `text`, `message.text`, `payload`, `button`) are kept on the message and posted to its callback. Reads one event or a list of at most 100, tolerantly: the message id from `messageId` or `id`, the status from `event`, `status` or `sentStatus` ' +
         '(delivered_channel, delivered_user, read, reply, failed, or Jelou\'s upper-case states), the time from `timestamp` (or `date`, `updatedAt`), Meta\'s reason from `error`. ' +
         'Statuses only move forward; repeats change nothing; an event for a message not yet recorded is kept apart for 10 minutes and merged when the send is recorded (events for other senders\' messages expire there). ' +
         'At most JELOU_EVENTS_RATE_LIMIT_PER_MINUTE requests per minute from one address (429 RATE_LIMITED). ' +
@@ -76,9 +98,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     }
   }, async (request, reply) => {
     const presented = presentedToken(request)
-    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+    if (expected !== null && (presented === undefined || !timingSafeEqual(digest(presented), expected))) {
       observe?.('unauthorized', 1)
-      throw problem('UNAUTHORIZED', 'Send JELOU_EVENTS_TOKEN as "Authorization: Bearer <token>" or as the password of Basic credentials.')
+      throw problem('UNAUTHORIZED', 'Send JELOU_EVENTS_TOKEN as "Authorization: Bearer <token>", as the password of Basic credentials, or as X-API-Key.')
+    }
+    if (!signed(request)) {
+      observe?.('unauthorized', 1)
+      throw problem('UNAUTHORIZED', 'X-Jelou-Signature must be sha256=<hex HMAC-SHA256 of the body with JELOU_EVENTS_SECRET>.')
     }
     const now = Date.now()
     const { events, errors } = parseEvents(request.body, now)

@@ -5,18 +5,19 @@ import type { Sender } from '../send.js'
 import { sendAnswer, type FieldError } from '../errors.js'
 import { DryRunSchema, SEND_ROUTE, isDryRun, sendResponses } from '../schemas/routes.js'
 import { crossFieldErrors, isSchemaValid, schemaFieldErrors } from '../schemas/field-errors.js'
-import { PATTERNS, patterned } from '../schemas/common.js'
+import { CallbackUrlSchema, PATTERNS, patterned } from '../schemas/common.js'
 import { upstreamBodySchema, upstreamConditionalErrors, type UpstreamBody } from '../upstream/schema.js'
 
 const RawQuerySchema = Type.Object({
   // The example makes Swagger UI's Try it out work without JELOU_BOT_ID (the default configuration).
   botId: Type.Optional(patterned(['botId'], { description: 'Jelou bot; defaults to JELOU_BOT_ID.', examples: ['bot-123'] })),
   country: Type.Optional(patterned(['country'], { description: 'Region for a national-format number; defaults to DEFAULT_COUNTRY.' })),
-  dryRun: DryRunSchema
+  dryRun: DryRunSchema,
+  callbackUrl: Type.Optional(CallbackUrlSchema)
 }, { additionalProperties: false })
 
 /** Fields a caller of the kind routes puts in the body, which the raw route takes in the query string. */
-const QUERY_FIELDS = new Set(['/botId', '/country', '/dryRun'])
+const QUERY_FIELDS = new Set(['/botId', '/country', '/dryRun', '/callbackUrl'])
 
 /** "botId is not an allowed field" becomes a pointer to `?botId=`. */
 function pointToQuery (errors: FieldError[]): FieldError[] {
@@ -68,6 +69,8 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
       // The raw body keeps its own language (or none): no default is added.
       language: undefined,
       clientRef: undefined,
+      callbackUrl: request.query.callbackUrl,
+      callbackUrlIn: 'querystring',
       dryRun: isDryRun(request.query),
       fieldErrors: [...schemaErrors, ...crossFieldErrors(schemaErrors, () => upstreamConditionalErrors(body).map((e) => ({ in: 'body', ...e })))],
       build: (ctx) => ({ ...body, destinations: [ctx.to] })

@@ -40,6 +40,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async
         botId: body.botId,
         language: body.language,
         clientRef: body.clientRef,
+        callbackUrl: body.callbackUrl,
         dryRun: isDryRun(request.query),
         paramCount: template.paramCount?.(body),
         fieldErrors: [...schemaErrors, ...crossFieldErrors(schemaErrors, () => [

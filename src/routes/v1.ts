@@ -11,11 +11,13 @@ import { templateRoutes } from './templates.js'
 import { messageRoutes } from './messages.js'
 import type { createLookup } from '../status/lookup.js'
 import type { StatusStore } from '../status/types.js'
+import type { Callbacks } from '../callbacks/callbacks.js'
+import { callbackRoutes } from './callbacks.js'
 import { catalogueRoutes } from './catalogue.js'
 import type { Catalogue } from '../catalogue/catalogue.js'
 import type { RouteCache } from '../catalogue/template-route.js'
 
-export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, catalogue: Catalogue, routeCache: RouteCache, status: { lookup: ReturnType<typeof createLookup>, store: StatusStore } }> = async (v1, { config, redis, send, catalogue, routeCache, status }) => {
+export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, catalogue: Catalogue, routeCache: RouteCache, status: { lookup: ReturnType<typeof createLookup>, store: StatusStore }, callbacks: Callbacks }> = async (v1, { config, redis, send, catalogue, routeCache, status, callbacks }) => {
   await v1.register(auth, { apiKeys: config.apiKeys })
   await v1.register(rateLimit, {
     max: config.rateLimitPerMinute,
@@ -33,5 +35,6 @@ export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null,
   await v1.register(templateRoutes, { send })
   await v1.register(rawRoute, { send })
   await v1.register(messageRoutes, status)
+  await v1.register(callbackRoutes, { callbacks })
   await v1.register(catalogueRoutes, { send, catalogue, routes: routeCache, defaultLanguage: config.defaultLanguage })
 }

@@ -75,6 +75,13 @@ export const FutureTimeSchema = (description: string) => Type.Union([
 ], { description })
 
 /** Fields every kind route accepts (SPEC §4). */
+/** Where this message's callbacks go (SPEC §21); checked against CALLBACK_URL_ALLOW. */
+export const CallbackUrlSchema = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description: 'Where to POST this message\'s callbacks (every status change, the customer\'s reply, a 504\'s resolution), signed by the Standard Webhooks specification with your callback secret; overrides your default. Must match CALLBACK_URL_ALLOW (scheme, host and port), else 400 naming `allowList`. In sandbox mode http://localhost:3000/sandbox/callbacks is allowed: see GET /sandbox/callbacks.'
+})
+
 export const CommonFields = {
   to: Type.String({ minLength: 1, maxLength: 64, description: 'Recipient phone number in any common format: +593 98 765 4321, 00593987654321, 593987654321, or a national number with `country`.' }),
   template: patterned(['template'], { description: 'Approved template name (Jelou `elementName`): lowercase letters, digits and underscores.' }),
@@ -90,7 +97,8 @@ export const CommonFields = {
     maxProperties: 20,
     description: 'Values stored in the user memory when the message is sent (`actions.setMemoryParams`); at most 20 string values.'
   })),
-  clientRef: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Your own reference for this send; logged and echoed back.' }))
+  clientRef: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Your own reference for this send; logged and echoed back.' })),
+  callbackUrl: Type.Optional(CallbackUrlSchema)
 }
 
 type CommonName = keyof typeof CommonFields

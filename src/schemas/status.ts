@@ -4,6 +4,12 @@ import { STATUSES } from '../status/types.js'
 
 const Time = (description: string) => Type.Optional(Type.String({ format: 'date-time', description }))
 
+/** The customer's answer, as Jelou's reply event carried it (read tolerantly). */
+export const ReplySchema = Type.Object({
+  text: Type.Optional(Type.String({ description: 'What the customer typed, or the label of the quick-reply button tapped.' })),
+  payload: Type.Optional(Type.String({ description: 'The payload of the quick-reply button tapped.' }))
+}, { description: 'The customer\'s reply, when the status is replied and Jelou\'s event carried it.' })
+
 export const MessageStatusSchema = Type.Object({
   messageId: Type.String(),
   // Unsafe only to keep the literal type: a mapped list of literals would infer as never.
@@ -20,6 +26,7 @@ export const MessageStatusSchema = Type.Object({
     code: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'Meta\'s error code, e.g. 131026 (message undeliverable).' })),
     message: Type.Optional(Type.String())
   }, { description: 'Meta\'s reason, when the status is failed.' })),
+  reply: Type.Optional(ReplySchema),
   source: Type.Union([Type.Literal('send'), Type.Literal('event'), Type.Literal('jelou')], { description: 'Where the latest news came from: the send\'s own answer, a status event pushed by Jelou, or a poll of Jelou\'s notifications.' }),
   checkedAt: Type.String({ format: 'date-time', description: 'When the status was last news or confirmed.' }),
   ageSeconds: Type.Integer({ description: 'Seconds since checkedAt.' }),
@@ -44,4 +51,23 @@ export const EventsResultSchema = Type.Object({
   refused: Type.Array(Type.Object({ in: Type.String(), path: Type.String(), rule: Type.String(), message: Type.String(), limit: Type.Optional(Type.Union([Type.Integer(), Type.String()])) }), {
     description: 'Events in the batch that could not be read (the others were stored).'
   })
+})
+
+export const FailedCallbackSchema = Type.Object({
+  id: Type.String({ description: 'The delivery\'s id: POST /v1/callbacks/{id}/retry runs it again.' }),
+  messageId: Type.Union([Type.String(), Type.Null()], { description: 'The message (null for a send whose outcome could not be known).' }),
+  url: Type.String({ description: 'Where it was posted.' }),
+  attempts: Type.Integer(),
+  error: Type.String({ description: 'The last attempt\'s error: the receiver\'s status, or why it could not be reached.' }),
+  failedAt: Type.String({ format: 'date-time' }),
+  waiting: Type.Integer({ description: 'Callbacks of this message not delivered yet, this one included: they go out in order once it is.' })
+})
+
+export const FailedCallbacksSchema = Type.Object({
+  callbacks: Type.Array(FailedCallbackSchema, { description: 'Your deliveries that ran out of retries (CALLBACK_RETRY_HOURS), newest first.' })
+})
+
+export const CallbackRetrySchema = Type.Object({
+  id: Type.String(),
+  retrying: Type.Literal(true)
 })

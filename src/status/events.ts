@@ -1,7 +1,7 @@
 // Jelou's status events read tolerantly (upstream reference §3): one event, a list, or a list under `events`/`data`; unknown fields ignored.
 import type { FieldError } from '../errors.js'
 import { failureOf, statusFromName, timeOf } from './jelou.js'
-import type { StatusUpdate } from './types.js'
+import type { Reply, StatusUpdate } from './types.js'
 
 export interface ParsedEvent {
   messageId: string
@@ -63,7 +63,37 @@ export function parseEvents (body: unknown, now: number): { events: ParsedEvent[
     const update: StatusUpdate = { steps: { [status]: time }, source: 'event', at: now }
     const failure = status === 'failed' ? failureOf(first(raw, ['error', 'errors', 'reason'])) : undefined
     if (failure !== undefined) update.failure = failure
+    const answer = status === 'replied' ? replyOf(raw, message) : undefined
+    if (answer !== undefined) update.reply = answer
     events.push({ messageId, update })
   })
   return { events, errors }
+}
+
+/** A reply's text and payload are kept up to this many characters. */
+const MAX_REPLY = 4096
+
+const textOf = (value: unknown): string | undefined => {
+  if (typeof value === 'string' && value !== '') return value.slice(0, MAX_REPLY)
+  if (typeof value === 'number') return String(value)
+  if (isObject(value)) return textOf(value.body ?? value.text ?? value.title)
+  return undefined
+}
+
+/**
+ * The customer's answer in a reply event (its body was never captured: upstream reference §3),
+ * read tolerantly: `reply` (a text, or an object with text and payload), `text`, `message.text`
+ * or `message.body`, a button's `payload` and label (`button`, `interactive.button_reply`).
+ */
+function replyOf (raw: Record<string, unknown>, message: Record<string, unknown>): Reply | undefined {
+  const reply = raw.reply ?? raw.answer ?? raw.response
+  const nested = isObject(reply) ? reply : {}
+  const button = [raw.button, message.button, nested.button, (isObject(raw.interactive) ? raw.interactive : {}).button_reply, (isObject(message.interactive) ? message.interactive : {}).button_reply].find(isObject) ?? {}
+  const text = textOf(typeof reply === 'string' ? reply : nested.text ?? nested.body) ?? textOf(raw.text) ?? textOf(message.text) ?? textOf(message.body) ?? textOf(button.text ?? button.title)
+  const payload = textOf(nested.payload ?? raw.payload ?? message.payload ?? button.payload ?? button.id)
+  if (text === undefined && payload === undefined) return undefined
+  const result: Reply = {}
+  if (text !== undefined) result.text = text
+  if (payload !== undefined) result.payload = payload
+  return result
 }

@@ -20,6 +20,7 @@ export interface MessageView {
   status: Status
   steps: Partial<Record<Status, string>>
   failure?: { code?: number | string, message?: string }
+  reply?: { text?: string, payload?: string }
   source: MessageState['source']
   checkedAt: string
   ageSeconds: number
@@ -103,6 +104,7 @@ function view (state: MessageState, stale: boolean, time: number): MessageView {
     statusUrl: statusUrlOf(base.messageId)
   }
   if (state.failure !== undefined) result.failure = state.failure
+  if (state.reply !== undefined) result.reply = state.reply
   if (base.clientRef !== undefined) result.clientRef = base.clientRef
   return result
 }

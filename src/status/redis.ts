@@ -113,6 +113,7 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
         if (at !== undefined) args.push(`s:${status}`, at)
       }
       if (update.failure !== undefined) args.push('failure', JSON.stringify(update.failure))
+      if (update.reply !== undefined) args.push('reply', JSON.stringify(update.reply))
       try {
         return await redis.eval(APPLY, 2, msgKey(messageId), earlyKey(messageId), ...args) as number > 0
       } catch (error) {
@@ -141,6 +142,7 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
       }
       if (base !== undefined) state.steps.accepted ??= base.acceptedAt
       if (fields.failure !== undefined) state.failure = JSON.parse(fields.failure) as MessageState['failure']
+      if (fields.reply !== undefined) state.reply = JSON.parse(fields.reply) as MessageState['reply']
       return state
     },
     async byClientRef (caller: string, clientRef: string) {

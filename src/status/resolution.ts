@@ -200,6 +200,8 @@ export interface SettleOptions {
   ttlMs: number
   now?: () => number
   observe?: (outcome: ResolutionOutcome) => void
+  /** Told once when a key's outcome is declared unknowable (its callback, SPEC §21). */
+  unresolvable?: (attempt: AttemptContext, caller: string) => Promise<void>
 }
 
 /** What a same-key request does with an outcome-unknown claim: answer (and keep, open or final), or send once more. */
@@ -224,7 +226,7 @@ export function unresolvableAnswer (attempt: AttemptContext, requestId: string, 
  * past the key's TTL, a final 504 that says the outcome cannot be known.
  */
 export function createSettler (options: SettleOptions) {
-  const { resolver, status, attempts, sandbox, ttlMs, now = Date.now, observe } = options
+  const { resolver, status, attempts, sandbox, ttlMs, now = Date.now, observe, unresolvable } = options
   return async function settle (request: FastifyRequest, attempt: AttemptContext, kept: Answer | null): Promise<Settlement> {
     const resolution = await resolver.resolve(attempt, request.log)
     const line = { caller: request.caller, kind: attempt.kind, template: attempt.template, botId: attempt.botId, firstRequestId: attempt.requestId, attempt: attempt.number, resolution: resolution.outcome }
@@ -244,7 +246,8 @@ export function createSettler (options: SettleOptions) {
         acceptedAt: attempt.startedAt,
         requestId: attempt.requestId,
         clientRef: attempt.clientRef,
-        resolved: true
+        resolved: true,
+        callbackUrl: attempt.callbackUrl
       })
       // As after a send: the attempt leaves the open attempts only once its record is written.
       if (await status.flush()) await attempts.closeAttempt(group, open)
@@ -263,6 +266,8 @@ export function createSettler (options: SettleOptions) {
     if (now() >= attempt.firstStartedAt + ttlMs) {
       observe?.('unresolvable')
       request.log.warn({ ...line, resolution: 'unresolvable', why }, 'hsm unresolvable: the outcome of the earlier attempt cannot be known')
+      // The caller has this answer in hand: a callback that cannot be stored is logged, never a failed request.
+      await unresolvable?.(attempt, request.caller).catch((error: Error) => { request.log.error({ err: { message: error.message } }, 'callback of an unresolvable send not stored') })
       return { answer: unresolvableAnswer(attempt, request.id, why), open: false }
     }
     observe?.(resolution.outcome === 'ambiguous' ? 'ambiguous' : 'unresolved')

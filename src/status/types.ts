@@ -28,6 +28,16 @@ export interface MessageBase {
   clientRef?: string
   /** True when the id was found by resolving an outcome-unknown send rather than from Jelou's answer. */
   resolved?: boolean
+  /** True when this send went out again after an earlier attempt's message was proven absent. */
+  resent?: boolean
+  /** Where the message's callbacks go (SPEC §21). */
+  callbackUrl?: string
+}
+
+/** What the customer answered (Jelou's `reply` event): the text typed, or the quick-reply button's payload and label. */
+export interface Reply {
+  text?: string
+  payload?: string
 }
 
 /** Everything stored about one message id; `base` is missing while only events have arrived (early events). */
@@ -36,6 +46,7 @@ export interface MessageState {
   /** Epoch ms of each step seen. The first report of a step wins. */
   steps: Partial<Record<Status, number>>
   failure?: Failure
+  reply?: Reply
   source: Source
   /** Epoch ms of the latest news or confirmation. */
   checkedAt: number
@@ -45,6 +56,7 @@ export interface MessageState {
 export interface StatusUpdate {
   steps: Partial<Record<Status, number>>
   failure?: Failure
+  reply?: Reply
   source: Source
   at: number
 }
@@ -105,6 +117,11 @@ export function merge (state: MessageState, update: StatusUpdate): boolean {
   }
   if (update.failure !== undefined && state.failure === undefined) {
     state.failure = update.failure
+    changed = true
+  }
+  // The first answer is the reply (a later message of the customer is a conversation, not this template's reply).
+  if (update.reply !== undefined && state.reply === undefined) {
+    state.reply = update.reply
     changed = true
   }
   if (changed || update.source !== 'event') state.source = update.source

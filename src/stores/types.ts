@@ -74,6 +74,8 @@ export interface AttemptContext {
   /** The phone echo of the 202 answer. */
   phone: { input: string, normalized: string, country: string | null, allowance?: unknown }
   clientRef?: string
+  /** Where this send's callbacks go (the caller's own or its default), when it has one. */
+  callbackUrl?: string
   /** The correlation tag sent to Jelou (its `campaignId`), when tagging is on. */
   tag?: string
   /** Epoch ms just before the call to Jelou. */
