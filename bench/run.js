@@ -278,6 +278,8 @@ function startService (stub, port, stdoutFile, extraEnv = {}) {
     ALLOW_ANONYMOUS: 'true',
     RATE_LIMIT_PER_MINUTE: '100000000',
     RECIPIENT_LIMIT: '100000000/60s',
+    CALLBACK_URL_ALLOW: 'http://127.0.0.1:*',
+    CALLBACK_SECRET: `whsec_${Buffer.from('bench-callback-secret-32-bytes!!').toString('base64')}`,
     ...(stdoutFile && { STDOUT_FILE: stdoutFile })
   }, port)
 }
@@ -296,7 +298,17 @@ const BODIES = {
   // The per-template route of the same template; variable names from the stub's list labels.
   template: (i) => ({ to: phone(i), language: 'es', variables: { customerName: 'Maria', orderId: 'ORD-1234' } }),
   // The carousel route's own OpenAPI example (built output; `npm run bench` builds first), bot from JELOU_BOT_ID.
-  carousel: (i) => ({ ...carouselExample, botId: undefined, to: phone(i) })
+  carousel: (i) => ({ ...carouselExample, botId: undefined, to: phone(i) }),
+  // The text send with a callbackUrl to a receiver that accepts connections and never answers.
+  callback: (i) => ({ ...BODIES.text(i), callbackUrl: HANG.url })
+}
+
+/** A callback receiver that never answers: what a dead caller costs the send path. */
+const HANG = { url: '', server: null }
+async function startHang () {
+  HANG.server = http.createServer(() => {})
+  await new Promise((resolve) => HANG.server.listen(0, '127.0.0.1', resolve))
+  HANG.url = `http://127.0.0.1:${HANG.server.address().port}/hsm-callbacks`
 }
 
 function requestsFor (target) {
@@ -490,7 +502,8 @@ const LABELS = {
   'service-text': 'service, `/v1/messages/text`',
   'service-carousel': 'service, `/v1/messages/carousel`',
   'service-template': 'service, `/v1/templates/order_update`',
-  'service-traced': 'service with tracing on (OTLP to the stub), `/v1/messages/text`'
+  'service-traced': 'service with tracing on (OTLP to the stub), `/v1/messages/text`',
+  'service-callback': 'service, `/v1/messages/text` with a `callbackUrl` that never answers'
 }
 
 function progress (label, r) {
@@ -514,7 +527,7 @@ async function countLogLines (file) {
 
 async function main () {
   const report = { date: new Date().toISOString(), machine: machine(), settings: SETTINGS }
-  const plan = SETTINGS.rounds * 10 * (SETTINGS.warmupSeconds + SETTINGS.seconds)
+  const plan = SETTINGS.rounds * 11 * (SETTINGS.warmupSeconds + SETTINGS.seconds)
   const limit = plan + SETTINGS.quietWaitBudgetSeconds + 120
   setTimeout(() => {
     process.stderr.write(`bench: stopped after the ${limit} s time limit\n`)
@@ -526,6 +539,7 @@ async function main () {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'server.js'))) throw new Error('dist/server.js is missing: run `npm run build` first (npm run bench does)')
 
   const stub = await startStub(0)
+  await startHang()
   const [baselinePort, naivePort, servicePort, tracedPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
   const baseline = await startBaseline(stub, baselinePort)
   const naive = await startNaive(stub, naivePort)
@@ -540,7 +554,9 @@ async function main () {
     { name: 'service-text', proc: service, path: '/v1/messages/text', body: 'text' },
     { name: 'service-carousel', proc: service, path: '/v1/messages/carousel', body: 'carousel' },
     { name: 'service-template', proc: service, path: '/v1/templates/order_update', body: 'template' },
-    { name: 'service-traced', proc: traced, path: '/v1/messages/text', body: 'text' }
+    { name: 'service-traced', proc: traced, path: '/v1/messages/text', body: 'text' },
+    // Last in each round: its callbacks keep the service's queue busy for a while after it.
+    { name: 'service-callback', proc: service, path: '/v1/messages/text', body: 'callback' }
   ]
   for (const target of targets) await sanity(target)
 
@@ -554,11 +570,13 @@ async function main () {
     report.rounds.push(results)
   }
   for (const proc of [baseline, naive, service, traced, stub]) await stopProcess(proc)
+  HANG.server.closeAllConnections()
+  HANG.server.close()
 
   report.medians = Object.fromEntries(targets.map(({ name }) => [name, summarize(report.rounds.map((round) => round[name]))]))
   report.ratios = ratios(report.rounds)
   // Same process or same build, same round: what the per-template route and tracing add per send.
-  report.cpuAddedOverText = Object.fromEntries(['service-template', 'service-traced'].map((name) => {
+  report.cpuAddedOverText = Object.fromEntries(['service-template', 'service-traced', 'service-callback'].map((name) => {
     const perRound = report.rounds.map((round) => round[name].cpuMicrosPerSend - round['service-text'].cpuMicrosPerSend)
     return [name, { median: median(perRound), perRound }]
   }))
@@ -627,7 +645,7 @@ async function main () {
   })
 
   report.quietWaitSeconds = quietWaitUsed
-  report.runCount = report.rounds.length * 5 + report.delayed.rounds.length * 3
+  report.runCount = report.rounds.length * Object.keys(report.rounds[0] ?? {}).length + report.delayed.rounds.length * 3
   const text = markdown(report)
   report.markdown = text
   fs.mkdirSync(RESULTS_DIR, { recursive: true })

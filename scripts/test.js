@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The test command's runner: `npm test` (lint, type check, OpenAPI lint, then every test file) and
 // `npm run test:files -- test/x.test.ts …` (those files only: no lint, no coverage floor).
-// - Lint: eslint, tsc --noEmit, Spectral and Redocly over openapi/openapi.json; silent when clean,
-//   their whole output when not.
+// - Lint: eslint, tsc --noEmit, Spectral and Redocly over openapi/openapi.json, run while the test
+//   files run; one line when clean, their whole output when not (after the files' lines).
 // - Redis: uses REDIS_URL when set; otherwise starts its own redis-server on a free loopback port
 //   (persistence off) and stops it at the end; without redis-server the Redis variants are
 //   skipped, said in one line (under CI a missing redis-server fails the run instead).
@@ -76,22 +76,25 @@ async function quietly (name, command, commandArgs, env = process.env) {
   child.stdout.on('data', (chunk) => { output += chunk })
   child.stderr.on('data', (chunk) => { output += chunk })
   const code = await new Promise((resolve) => child.once('close', resolve))
-  if (code !== 0) console.log(`✗ ${name} failed:\n${output}`)
-  return code === 0
+  return code === 0 ? '' : `✗ ${name} failed:\n${output}`
 }
 
+/**
+ * The four checks, one after another, while the test files run (the tests spend much of their
+ * time waiting on sockets and timers): their report, printed after the files' lines.
+ */
 async function runLint () {
   const started = Date.now()
   const redocly = { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' }
-  const results = [
+  const failures = [
     await quietly('eslint', 'npx', ['eslint', '.']),
     await quietly('tsc --noEmit', 'npx', ['tsc', '--noEmit']),
     await quietly('spectral lint openapi/openapi.json', 'npx', ['spectral', 'lint', '--fail-severity=error', 'openapi/openapi.json']),
     await quietly('redocly lint openapi/openapi.json', 'npx', ['redocly', 'lint', 'openapi/openapi.json'], redocly)
-  ]
-  const ok = results.every(Boolean)
-  console.log(`${ok ? '✓' : '✗'} lint: eslint, tsc --noEmit, spectral and redocly over openapi/openapi.json  ${seconds(Date.now() - started)}`)
-  return ok
+  ].filter((failure) => failure !== '')
+  const ok = failures.length === 0
+  const report = [...failures, `${ok ? '✓' : '✗'} lint: eslint, tsc --noEmit, spectral and redocly over openapi/openapi.json  ${seconds(Date.now() - started)}`]
+  return { ok, report }
 }
 
 /** Runs tap with the raw TAP reporter and turns its stream into one line per file, failures at the end. */
@@ -158,7 +161,7 @@ function checkCoverage () {
 }
 
 const started = Date.now()
-const linted = lint ? await runLint() : true
+const linting = lint ? runLint() : Promise.resolve({ ok: true, report: [] })
 const store = await redis()
 const env = { ...process.env }
 if (store !== undefined) env.REDIS_URL = store.url
@@ -170,6 +173,8 @@ try {
 } finally {
   store?.stop()
 }
+const linted = await linting
+for (const line of linted.report) console.log(line)
 printFailures(result.failures)
 const problems = whole ? checkCoverage() : []
 for (const line of problems) console.log(line)
@@ -177,5 +182,5 @@ const { pass = 0, fail = 0, skip = 0, todo = 0 } = result.counts ?? {}
 if (result.counts === undefined && result.code !== 0) console.log(`tap exited with code ${result.code} before its summary`)
 console.log(`(${seconds(Date.now() - started)}${store === undefined ? ', Redis tests skipped' : ''}${whole ? '' : ', coverage not measured for a part of the suite'})`)
 console.log(`${pass} passed, ${fail} failed${skip + todo > 0 ? `, ${skip + todo} skipped` : ''}`)
-if (!linted) console.log('lint failed (above)')
-process.exit(result.code !== 0 || fail > 0 || problems.length > 0 || !linted ? 1 : 0)
+if (!linted.ok) console.log('lint failed (above)')
+process.exit(result.code !== 0 || fail > 0 || problems.length > 0 || !linted.ok ? 1 : 0)

@@ -187,3 +187,19 @@ t.test('events receiver: X-API-Key, and X-Jelou-Signature when JELOU_EVENTS_SECR
   const only = await buildLiveApp(t, jelou.url, { JELOU_CLIENT_ID: 'sandbox', JELOU_CLIENT_SECRET: 'sandbox', JELOU_EVENTS_SECRET: secret })
   t.equal((await only.app.inject({ method: 'POST', url: '/v1/events/jelou', headers: { 'content-type': 'application/json', 'x-jelou-signature': sign(body) }, payload: body })).statusCode, 200, 'a secret alone is enough in live Jelou\'s "no auth" type')
 })
+
+t.test('a full queue refuses callbacks, never sends: the send answers 202 and the refusal is counted and logged once', async (t) => {
+  const hang = createServer(() => {})
+  await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { hang.closeAllConnections(); hang.close() })
+  const port = (hang.address() as AddressInfo).port
+  const { app, logs } = await buildTestApp(t, { env: { CALLBACK_URL_ALLOW: `http://127.0.0.1:${port}`, QUEUE_MAX_JOBS: '10', QUEUE_CONCURRENCY: '1', CALLBACK_TIMEOUT_MS: '3000' } })
+  for (let i = 0; i < 14; i++) {
+    const res = await post(app, '/v1/messages/text', text({ to: `+593 98 765 43${String(10 + i)}`, callbackUrl: `http://127.0.0.1:${port}/hook` }))
+    t.equal(res.status, 202, `send ${i + 1} answered`)
+  }
+  t.ok(await until(async () => /hsm_callbacks_not_queued_total \d/.test((await app.inject({ url: '/metrics' })).body) && !/hsm_callbacks_not_queued_total 0/.test((await app.inject({ url: '/metrics' })).body)), 'refusals counted')
+  // Ten waiting, one running (it times out after 3 s and waits for its retry beside them).
+  t.match((await app.inject({ url: '/metrics' })).body, /hsm_queue_depth\{type="callback"\} 1[01]\n/, 'the queue holds its bound')
+  t.equal(logs.lines().filter((line) => /^callbacks not queued/.test(line.msg as string)).length, 1, 'one log line, not one per send')
+})

@@ -81,6 +81,9 @@ export function createCallbacks (options: CallbacksOptions) {
     defaultUrl: (caller) => secretOf(caller) === undefined ? undefined : callers.get(caller)?.callbackUrl ?? config.callbacks.url ?? undefined
   }
 
+  let notQueued = 0
+  let notQueuedLoggedAt = -Infinity
+
   /** Appends one event to a chain, and queues the chain's delivery when none is running. */
   async function emit (chain: string, job: CallbackJob, event: CallbackEvent): Promise<void> {
     const appended = await ledger.append(chain, event)
@@ -91,7 +94,13 @@ export function createCallbacks (options: CallbacksOptions) {
       // Queue full or closing: the event stays in the ledger and goes out with the message's next change.
       await ledger.abandon(chain)
       observe?.notQueued()
-      log.error({ err: { code: (error as { code?: string }).code, message: (error as Error).message }, messageId: job.messageId, type: event.type }, 'callback not queued: it waits for the message\'s next change')
+      // A full queue refuses every callback of a busy service: one line per 10 s, with the count, not one per send.
+      notQueued++
+      if (Date.now() - notQueuedLoggedAt >= 10000) {
+        log.error({ err: { code: (error as { code?: string }).code, message: (error as Error).message }, messageId: job.messageId, type: event.type, notQueued }, 'callbacks not queued (the count since the last such line): each waits for its message\'s next change')
+        notQueuedLoggedAt = Date.now()
+        notQueued = 0
+      }
     }
   }
 
