@@ -8,6 +8,8 @@ import { Webhook } from 'standardwebhooks'
 import { SANDBOX_CALLBACK_SECRET } from '../src/config.js'
 import { buildLiveApp, buildTestApp, post, storeVariants } from './helper.js'
 import { startSandbox } from '../src/sandbox/server.js'
+import type { FastifyInstance } from 'fastify'
+import { FAST, standin } from './jelou-standin.js'
 
 const TOKEN = 'events-token-for-callback-tests'
 const bearer = { authorization: `Bearer ${TOKEN}` }
@@ -202,4 +204,43 @@ t.test('a full queue refuses callbacks, never sends: the send answers 202 and th
   // Ten waiting, one running (it times out after 3 s and waits for its retry beside them).
   t.match((await app.inject({ url: '/metrics' })).body, /hsm_queue_depth\{type="callback"\} 1[01]\n/, 'the queue holds its bound')
   t.equal(logs.lines().filter((line) => /^callbacks not queued/.test(line.msg as string)).length, 1, 'one log line, not one per send')
+})
+
+t.test('a 504\'s resolution is told: message.resolved, message.resent, message.unresolvable', async (t) => {
+  const hooks = await receiver(t)
+  const env = { ...FAST, CALLBACK_URL_ALLOW: `http://127.0.0.1:${hooks.port}`, CALLBACK_SECRET: SHOP_SECRET, IDEMPOTENCY_TTL_SECONDS: '3' }
+  const keyed = async (app: FastifyInstance, key: string) => await post(app, '/v1/messages/text', text({ callbackUrl: hooks.url, clientRef: key }), { 'idempotency-key': key })
+  const typeOf = (r: Received) => JSON.parse(r.body) as { type: string, data: Record<string, unknown> }
+
+  // Found: Jelou created the message and never answered.
+  const found = await standin(t, { send: () => ({ create: true, answer: 'hang' }) })
+  const a = await buildLiveApp(t, found.url, env)
+  t.equal((await keyed(a.app, 'found-1')).status, 504)
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  const resolved = await keyed(a.app, 'found-1')
+  t.match(resolved, { status: 202, body: { resolved: true } })
+  t.ok(await until(() => hooks.delivered().some((r) => typeOf(r).type === 'message.resolved')))
+  t.match(typeOf(hooks.delivered().find((r) => typeOf(r).type === 'message.resolved') as Received).data, { messageId: resolved.body.messageId, resolution: 'resolved', status: 'accepted', clientRef: 'found-1' })
+
+  // Resent: the first attempt never reached Jelou; the retry sends it once more.
+  const resend = await standin(t, { send: (_body, i) => i === 0 ? { create: false, answer: 'hang' } : { create: true, answer: 'ok' } })
+  const b = await buildLiveApp(t, resend.url, env)
+  t.equal((await keyed(b.app, 'resent-1')).status, 504)
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  const again = await keyed(b.app, 'resent-1')
+  t.equal(again.status, 202)
+  t.ok(await until(() => hooks.delivered().some((r) => typeOf(r).type === 'message.resent')))
+  t.match(typeOf(hooks.delivered().find((r) => typeOf(r).type === 'message.resent') as Received).data, { messageId: again.body.messageId, resolution: 'resent', clientRef: 'resent-1' })
+
+  // Unresolvable: Jelou's notifications never answer, and the key's TTL (3 s) runs out.
+  let down = false
+  const unknown = await standin(t, { send: () => ({ create: true, answer: 'hang' }), failing: () => down })
+  const c = await buildLiveApp(t, unknown.url, env)
+  t.equal((await keyed(c.app, 'lost-1')).status, 504)
+  down = true
+  await new Promise((resolve) => setTimeout(resolve, 3100))
+  t.match(await keyed(c.app, 'lost-1'), { status: 504, body: { resolution: 'unresolvable' } })
+  t.ok(await until(() => hooks.delivered().some((r) => typeOf(r).type === 'message.unresolvable')))
+  t.match(typeOf(hooks.delivered().find((r) => typeOf(r).type === 'message.unresolvable') as Received).data, { messageId: null, resolution: 'unresolvable', clientRef: 'lost-1' })
+  t.notOk(hooks.delivered().some((r) => typeOf(r).data.clientRef === 'lost-1' && typeOf(r).type === 'message.accepted'), 'and no accepted for it')
 })
