@@ -159,6 +159,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
       : undefined
   })
   await app.register(redisPlugin, { url: config.redis?.url ?? null })
+  // Callbacks to the calling services: their own connections, never the Jelou pool's. Its hook
+  // comes before the queue's, so it runs after it (Fastify closes in reverse): running deliveries finish first.
+  const callbackAgent = new Agent({ connect: { timeout: config.callbacks.timeoutMs }, connections: 16 })
+  app.addHook('onClose', async () => { await callbackAgent.close() })
   await app.register(queuePlugin, { config })
   await app.register(upstream, { ...config.jelou, origin, tracer: options.tracing?.attempts })
 
@@ -205,9 +209,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
       ttlMs,
       writeFailed: (error, count) => { app.log.error({ err: { message: error.message }, count }, 'message status records not stored (the sends stand; their status lookups will 404)') }
     })
-  // Callbacks to the calling services: their own connections, never the Jelou pool's.
-  const callbackAgent = new Agent({ connect: { timeout: config.callbacks.timeoutMs }, connections: 16 })
-  app.addHook('onClose', async () => { await callbackAgent.close() })
   const callbacks = createCallbacks({
     config,
     ledger: app.redis === null ? memoryLedger(maxRecords, ttlMs) : redisLedger(app.redis, prefix, ttlMs),

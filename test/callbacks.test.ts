@@ -244,3 +244,21 @@ t.test('a 504\'s resolution is told: message.resolved, message.resent, message.u
   t.match(typeOf(hooks.delivered().find((r) => typeOf(r).type === 'message.unresolvable') as Received).data, { messageId: null, resolution: 'unresolvable', clientRef: 'lost-1' })
   t.notOk(hooks.delivered().some((r) => typeOf(r).data.clientRef === 'lost-1' && typeOf(r).type === 'message.accepted'), 'and no accepted for it')
 })
+
+t.test('draining: close waits for a delivery in flight, and it completes', async (t) => {
+  let arrived = 0
+  const slow = createServer((req, res) => {
+    arrived++
+    req.resume()
+    setTimeout(() => res.writeHead(204).end(), 800)
+  })
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { slow.close() })
+  const port = (slow.address() as AddressInfo).port
+  const { app, logs } = await buildTestApp(t, { env: { CALLBACK_URL_ALLOW: `http://127.0.0.1:${port}` } })
+  t.equal((await post(app, '/v1/messages/text', text({ callbackUrl: `http://127.0.0.1:${port}/hook` }))).status, 202)
+  t.ok(await until(() => arrived === 1), 'the callback is on its way')
+  await app.close()
+  t.ok(logs.lines().some((line) => line.msg === 'callback delivered'), 'delivered before the app finished closing')
+  t.notOk(logs.lines().some((line) => line.msg === 'callback not delivered; retried later'))
+})
