@@ -145,6 +145,30 @@ for (const variant of variants()) {
       if (variant.name === 'memory') t.strictSame([...ran.values()], [start + 300, start + 400], 'on the injected clock: exactly at their time')
     })
 
+    t.test('cancel: a job not started yet is removed and never runs; a running or finished one is not', async (t) => {
+      const queue = variant.make(t, { concurrency: 1 })
+      const ran: string[] = []
+      let unblock = () => {}
+      queue.handle('cancel', async (job) => {
+        ran.push(job.id)
+        if (job.id === 'running') await new Promise<void>((resolve) => { unblock = resolve })
+      })
+      await queue.add('cancel', 'later', {}, { delayMs: 300 })
+      t.equal(await queue.cancel('cancel', 'later'), true, 'a delayed job is cancelled')
+      t.equal(await queue.cancel('cancel', 'later'), false, 'once')
+      await queue.add('cancel', 'running', {})
+      await until(variant, () => ran.includes('running'), 'it started')
+      t.equal(await queue.cancel('cancel', 'running'), false, 'a running job is not')
+      unblock()
+      await queue.add('cancel', 'after', {})
+      await until(variant, () => ran.includes('after'), 'the next ran')
+      t.equal(await queue.cancel('cancel', 'after'), false, 'nor a finished one')
+      t.equal(await queue.cancel('cancel', 'unknown'), false, 'nor an unknown one')
+      await variant.pass(400)
+      await variant.tick()
+      t.notOk(ran.includes('later'), 'the cancelled job never ran')
+    })
+
     t.test('a failing handler is retried with growing delays, ends failed, is listed, and retry runs it', async (t) => {
       const queue = variant.make(t)
       const attempts: Array<{ attempt: number, at: number }> = []

@@ -123,6 +123,19 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       await job.retry('failed', { resetAttemptsMade: true })
       return true
     },
+    async cancel (type, id) {
+      const job = await state(type).queue.getJob(ID_PREFIX + id)
+      if (job === undefined || job === null) return false
+      const now = await job.getState()
+      if (now !== 'waiting' && now !== 'delayed' && now !== 'prioritized') return false
+      try {
+        // Refused by BullMQ when a worker took the job meanwhile (its lock): then it is running.
+        await job.remove()
+        return true
+      } catch {
+        return false
+      }
+    },
     async counts () {
       const read = async (): Promise<Map<string, TypeCounts>> => {
         const counts = new Map<string, TypeCounts>()

@@ -158,6 +158,14 @@ export function memoryQueue (settings: QueueSettings, clock: QueueClock = realCl
       schedule(type, s, { id, payload: job.payload, seq: ++seq, dueAt: clock.now(), attempt: 0, timer: undefined })
       return true
     },
+    async cancel (type, id) {
+      const s = state(type)
+      const entry = s.waiting.get(id)
+      if (entry === undefined) return false
+      if (entry.timer !== undefined) clock.clearTimeout(entry.timer)
+      s.waiting.delete(id)
+      return true
+    },
     async counts () {
       const now = clock.now()
       const counts = new Map<string, TypeCounts>()

@@ -69,6 +69,8 @@ export interface JobQueue {
   failed: (type: string, limit?: number) => Promise<FailedJob[]>
   /** Run a failed job again from its first attempt; false when no failed job has this id. */
   retry: (type: string, id: string) => Promise<boolean>
+  /** Removes a job that has not started (due, delayed, or waiting for a retry): true. False when it is running, finished, failed or unknown. Its id may be added again. */
+  cancel: (type: string, id: string) => Promise<boolean>
   /** Counts of every registered type. */
   counts: () => Promise<Map<string, TypeCounts>>
   /** Stop taking jobs, let the running ones finish, then release the connections. Idempotent. */
