@@ -35,6 +35,7 @@ import { createSender } from './send.js'
 import { Agent } from 'undici'
 import { createCallbacks } from './callbacks/callbacks.js'
 import { memoryLedger, redisLedger } from './callbacks/ledger.js'
+import { createScheduler } from './schedule/scheduler.js'
 import { v1Routes } from './routes/v1.js'
 import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
@@ -232,6 +233,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   }
   const resolver = createResolver({ notifications, status: statusStore, attempts: idempotency, windowMs, ...config.resolution })
   const settle = createSettler({ resolver, status: statusStore, attempts: idempotency, sandbox: config.mode === 'sandbox', ttlMs: config.idempotency.ttlMs, observe: metrics.resolution, unresolvable: callbacks.unresolvable })
+  const scheduler = createScheduler({ config, queue: app.queue, status: statusStore, log: app.log, observe: metrics.scheduled })
   const send = createSender({
     config,
     upstream: app.upstream,
@@ -242,13 +244,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     status: statusStore,
     resolution: { resolver, settle },
     catalogue: catalogue.guard,
-    callbacks: callbacks.policy
+    callbacks: callbacks.policy,
+    schedule: scheduler.schedule
   })
+  scheduler.use(send)
   const lookup = createLookup({ store: statusStore, notifications, freshMs, observe: metrics.statusLookup })
   // Per-template routes and document entries: built from the catalogue of the moment, cached per template version.
   const routeCache = createRouteCache()
   catalogueDocument.current = createCatalogueDocument(catalogue, routeCache).current
-  await app.register(v1Routes, { config, redis: app.redis, send, catalogue, routeCache, status: { lookup, store: statusStore }, callbacks })
+  await app.register(v1Routes, { config, redis: app.redis, send, catalogue, routeCache, status: { lookup, store: statusStore, cancel: scheduler.cancel }, callbacks })
   if (eventsToken !== null || config.status.eventsSecret !== null) {
     await app.register(eventRoutes, { token: eventsToken, secret: config.status.eventsSecret, store: statusStore, perMinute: config.status.eventsPerMinute, redis: app.redis, keyPrefix: prefix, observe: metrics.statusEvents })
   }

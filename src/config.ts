@@ -11,6 +11,7 @@ export const ENV_VARIABLES = [
   'PORT', 'HOST', 'JELOU_BASE_URL', 'JELOU_CLIENT_ID', 'JELOU_CLIENT_SECRET', 'JELOU_BOT_ID',
   'JELOU_TIMEOUT_MS', 'JELOU_CONNECT_TIMEOUT_MS', 'JELOU_CONNECTIONS', 'DEFAULT_COUNTRY',
   'DEFAULT_LANGUAGE', 'LOG_LEVEL', 'BODY_LIMIT_BYTES', 'API_KEYS', 'ALLOW_ANONYMOUS',
+  'SCHEDULE_MIN_AHEAD_SECONDS', 'SCHEDULE_MAX_AHEAD_DAYS', 'SCHEDULE_MAX_LATENESS_SECONDS',
   'CALLBACK_URL_ALLOW', 'CALLBACK_URL', 'CALLBACK_SECRET', 'CALLBACK_TIMEOUT_MS', 'CALLBACK_RETRY_HOURS', 'JELOU_EVENTS_SECRET',
   'RATE_LIMIT_PER_MINUTE', 'RECIPIENT_LIMIT', 'IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_MAX_KEYS',
   'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS',
@@ -105,6 +106,8 @@ export interface Config {
   tracing: TracingConfig | null
   /** The job queue (docs/queue.md): waiting jobs per type, jobs run at once per type, retries' total time. */
   queue: { maxJobs: number, concurrency: number, retryMs: number }
+  /** Scheduled sends (docs/scheduling.md): how far ahead sendAt may be, and how late a due send may still go out. */
+  schedule: { minAheadMs: number, maxAheadMs: number, maxLatenessMs: number }
   /** Callbacks to the calling services (docs/callbacks.md). */
   callbacks: {
     allow: AllowRule[]
@@ -350,6 +353,11 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     // Hours, fractions allowed (0.01 is 36 s: a test, or a receiver that must be told fast that it is down).
     retryMs: Math.round(decimal('CALLBACK_RETRY_HOURS', 24, 0.001, 720) * 3600000)
   }
+  const schedule = {
+    minAheadMs: int('SCHEDULE_MIN_AHEAD_SECONDS', 60, 1, 86400) * 1000,
+    maxAheadMs: int('SCHEDULE_MAX_AHEAD_DAYS', 35, 1, 365) * 86400000,
+    maxLatenessMs: int('SCHEDULE_MAX_LATENESS_SECONDS', 900, 0, 604800) * 1000
+  }
   const templateBots = new Set<string>()
   if (botId !== null) templateBots.add(botId)
   for (const id of (read('TEMPLATES_BOT_IDS') ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '')) {
@@ -401,6 +409,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     sandboxDeliveryStepMs,
     templates,
     queue,
+    schedule,
     callbacks
   })
 }

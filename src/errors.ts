@@ -52,6 +52,7 @@ export const PROBLEMS = {
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retry: NEVER },
   REQUEST_TIMEOUT: { status: 408, title: 'Request not received in time', retry: { policy: 'same-key', afterSeconds: 1 } },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, title: 'Same Idempotency-Key still in progress', retry: { policy: 'same-key', afterSeconds: 1 } },
+  MESSAGE_NOT_CANCELLABLE: { status: 409, title: 'Message cannot be cancelled', retry: NEVER },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retry: NEVER },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retry: NEVER },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', retry: NEVER },

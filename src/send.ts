@@ -14,6 +14,7 @@ import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
 import { attemptGroup, type CounterStore, type IdempotencyStore } from './stores/types.js'
 import type { StatusStore } from './status/types.js'
+import { statusUrlOf } from './status/lookup.js'
 
 /** What a route hands to the pipeline once its schema has passed. */
 export interface SendRequest {
@@ -36,6 +37,11 @@ export interface SendRequest {
   callbackUrl?: string
   /** Where the caller gives it: the body, or the query string (raw route). */
   callbackUrlIn?: 'body' | 'querystring'
+  /** Send later (SPEC §21): the instant the caller gave, checked here; where it was given. */
+  sendAt?: string
+  sendAtIn?: 'body' | 'querystring'
+  /** Set when a scheduled send runs at its sendAt: its record links to the message. */
+  scheduleId?: string
   dryRun: boolean
   /** Values the caller filled, when the kind knows better than counting Jelou's body. */
   paramCount?: number
@@ -44,7 +50,27 @@ export interface SendRequest {
   build: (ctx: BuildContext) => UpstreamBody
 }
 
-export type Outcome = 'sent' | 'rejected' | 'failed' | 'timeout' | 'replayed' | 'dry_run'
+export type Outcome = 'sent' | 'rejected' | 'failed' | 'timeout' | 'replayed' | 'dry_run' | 'scheduled'
+
+/** A send that waits for its sendAt: everything the pipeline decided, to run it again then (src/schedule). */
+export interface ScheduledSend {
+  /** This service's id of the message until it is sent: `sch-` and a UUID. */
+  id: string
+  caller: string
+  kind: string
+  template: string
+  botId: string
+  /** The normalized number. */
+  to: string
+  /** Jelou's body as it would be sent now (its destination is read again at sendAt). */
+  body: UpstreamBody
+  clientRef?: string
+  callbackUrl?: string
+  requestId: string
+  /** Epoch ms. */
+  sendAt: number
+  scheduledAt: number
+}
 
 /** What a refused request was about, for the error handler's log line: the recipient is masked by the logger. */
 export interface Refusal {
@@ -82,6 +108,8 @@ export interface SenderOptions {
   catalogue?: SendGuard
   /** The callbackUrl check and each caller's default (SPEC §21). */
   callbacks?: CallbackPolicy
+  /** Takes a send for later (src/schedule); without it, sendAt is refused. */
+  schedule?: (send: ScheduledSend) => Promise<void>
   /** The clock an attempt's start is read from (tests inject one). */
   now?: () => number
 }
@@ -93,7 +121,7 @@ export interface CallbackPolicy {
 }
 
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue, callbacks, now = Date.now } = options
+  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue, callbacks, schedule, now = Date.now } = options
   const lookupTemplate = options.lookupTemplate ?? (() => undefined)
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
@@ -136,6 +164,17 @@ export function createSender (options: SenderOptions) {
       const why = callbacks.refusal(input.callbackUrl, request.caller)
       if (why !== undefined) errors.push({ in: input.callbackUrlIn ?? 'body', path: '/callbackUrl', rule: 'allowList', message: why })
     }
+    // A sendAt the schema refused (not a date-time with a zone) is reported by the schema alone.
+    const parsed = input.sendAt === undefined ? undefined : Date.parse(input.sendAt)
+    const sendAt = parsed === undefined || Number.isNaN(parsed) ? undefined : parsed
+    if (sendAt !== undefined) {
+      const where = input.sendAtIn ?? 'body'
+      const ahead = sendAt - now()
+      const { minAheadMs, maxAheadMs } = config.schedule
+      if (schedule === undefined) errors.push({ in: where, path: '/sendAt', rule: 'unavailable', message: 'scheduled sends are not available here' })
+      else if (!(ahead >= minAheadMs)) errors.push({ in: where, path: '/sendAt', rule: 'minAhead', message: `must be at least ${minAheadMs / 1000} s ahead (SCHEDULE_MIN_AHEAD_SECONDS)`, limit: minAheadMs / 1000 })
+      else if (ahead > maxAheadMs) errors.push({ in: where, path: '/sendAt', rule: 'maxAhead', message: `must be at most ${maxAheadMs / 86400000} days ahead (SCHEDULE_MAX_AHEAD_DAYS)`, limit: maxAheadMs / 86400000 })
+    }
     if (errors.length > 0 || phoneResult === undefined || !phoneResult.ok) throw validationFailed(inDocumentOrder(errors, input.body), MAX_FIELD_ERRORS)
     const phone = phoneResult.phone
     refusal.to = phone.normalized
@@ -152,6 +191,7 @@ export function createSender (options: SenderOptions) {
       to: phone.normalized,
       paramCount: input.paramCount ?? countParams(body),
       clientRef: input.clientRef,
+      scheduleId: input.scheduleId,
       idempotencyKey: { present: idempotencyKey, replayed: false }
     }
 
@@ -160,7 +200,21 @@ export function createSender (options: SenderOptions) {
       observer?.outcome(input.kind, 'dry_run', 'OK')
       // Rendered here only: a real send never pays for the preview.
       const preview = renderPreview(lookupTemplate(botId as string, body.elementName), body)
-      return json(200, { dryRun: true, kind: input.kind, requestId: request.id, phone: echo(phone), sandbox, upstream: { method: 'POST', path, body }, preview })
+      const answer: Record<string, unknown> = { dryRun: true, kind: input.kind, requestId: request.id, phone: echo(phone), sandbox, upstream: { method: 'POST', path, body }, preview }
+      if (sendAt !== undefined) answer.sendAt = new Date(sendAt).toISOString()
+      return json(200, answer)
+    }
+
+    if (sendAt !== undefined && schedule !== undefined) {
+      // Every check above ran now; the recipient guard and the send run at sendAt.
+      const id = `sch-${randomUUID()}`
+      await schedule({ id, caller: request.caller, kind: input.kind, template: body.elementName, botId: botId as string, to: phone.normalized, body, clientRef: input.clientRef, callbackUrl, requestId: request.id, sendAt, scheduledAt: now() })
+      const at = new Date(sendAt).toISOString()
+      request.log.info(Object.assign(line, { outcome: 'scheduled' satisfies Outcome, scheduleId: id, sendAt: at, durationMs: elapsed(started) }), 'hsm scheduled')
+      observer?.outcome(input.kind, 'scheduled', 'OK')
+      const answer: Record<string, unknown> = { messageId: id, status: 'scheduled', sendAt: at, statusUrl: statusUrlOf(id), to: phone.normalized, kind: input.kind, template: body.elementName, botId, requestId: request.id, phone: echo(phone), sandbox }
+      if (input.clientRef !== undefined) answer.clientRef = input.clientRef
+      return json(202, answer)
     }
 
     if (inFlight >= maxInFlight) {
@@ -227,7 +281,8 @@ export function createSender (options: SenderOptions) {
       requestId: request.id,
       clientRef: input.clientRef,
       resent: number !== undefined && number > 1 ? true : undefined,
-      callbackUrl
+      callbackUrl,
+      scheduleId: input.scheduleId
     })
     // Its message is now known by its status record: leave the open attempts once that record is
     // written, never before. A record that could not be written leaves the attempt open (it expires

@@ -104,11 +104,11 @@ t.test('every metric the dashboard and the alert rules query is exported by /met
     for (const name of names) t.ok(exported.has(name), `${query.where}: ${name} is in /metrics`)
   }
 
-  for (const topic of [/sends by outcome/i, /failure ratio/i, /latency percentiles/i, /refusals by code/i, /rate-limit/i, /load shedding/i, /event-loop/i, /catalogue age/i, /delivery status/i, /job queue/i, /callback deliveries/i]) {
+  for (const topic of [/sends by outcome/i, /failure ratio/i, /latency percentiles/i, /refusals by code/i, /rate-limit/i, /load shedding/i, /event-loop/i, /catalogue age/i, /delivery status/i, /job queue/i, /callback deliveries/i, /scheduled sends/i]) {
     t.ok(titles.some((title) => topic.test(title)), `a panel for ${String(topic)}`)
   }
   const alerts = rules.map((r) => r.where)
-  for (const alert of ['HsmNoSends', 'HsmFailureRatioHigh', 'HsmUpstreamLatencyHigh', 'HsmUpstreamAuthFailed', 'HsmCatalogueRefreshFailing', 'HsmIdempotencyReplayWindowShort', 'HsmQueueBacklog', 'HsmCallbacksFailing']) {
+  for (const alert of ['HsmNoSends', 'HsmFailureRatioHigh', 'HsmUpstreamLatencyHigh', 'HsmUpstreamAuthFailed', 'HsmCatalogueRefreshFailing', 'HsmIdempotencyReplayWindowShort', 'HsmQueueBacklog', 'HsmCallbacksFailing', 'HsmScheduledSendsLate']) {
     t.ok(alerts.includes(`alert ${alert}`), `an alert rule ${alert}`)
   }
 })

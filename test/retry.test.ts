@@ -11,6 +11,7 @@ const EXPECTED: Record<ProblemCode, { retriable: boolean, policy: RetryPolicy, a
   NOT_FOUND: { retriable: false, policy: 'never' },
   METHOD_NOT_ALLOWED: { retriable: false, policy: 'never' },
   IDEMPOTENCY_IN_PROGRESS: { retriable: true, policy: 'same-key', afterSeconds: 1 },
+  MESSAGE_NOT_CANCELLABLE: { retriable: false, policy: 'never' },
   PAYLOAD_TOO_LARGE: { retriable: false, policy: 'never' },
   UNSUPPORTED_MEDIA_TYPE: { retriable: false, policy: 'never' },
   IDEMPOTENCY_KEY_REUSED: { retriable: false, policy: 'never' },

@@ -56,7 +56,7 @@ t.test('an unknown method such as QUERY is 405 on a known path, not a body error
   const { app } = await buildTestApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
-  for (const [url, allow] of [['/health', 'GET, HEAD'], ['/v1/messages/text', 'POST'], ['/v1/messages/some-id', 'GET, HEAD']]) {
+  for (const [url, allow] of [['/health', 'GET, HEAD'], ['/v1/messages/text', 'POST'], ['/v1/messages/some-id', 'DELETE, GET, HEAD']]) {
     const res = await fetch(`http://127.0.0.1:${port}${url}`, { method: 'QUERY' })
     t.equal(res.status, 405, url)
     t.equal(res.headers.get('allow'), allow, url)

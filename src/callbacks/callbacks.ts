@@ -8,7 +8,7 @@ import type { JobQueue } from '../queue/queue.js'
 import type { AttemptContext } from '../stores/types.js'
 import type { CallbackPolicy } from '../send.js'
 import { statusUrlOf } from '../status/lookup.js'
-import { STATUSES, statusOf, type MessageState, type Status, type StatusStore } from '../status/types.js'
+import { statusOf, type MessageState, type Status, type StatusStore } from '../status/types.js'
 import { refusal } from './allow.js'
 import type { CallbackEvent, CallbackLedger } from './ledger.js'
 
@@ -127,6 +127,15 @@ export function createCallbacks (options: CallbacksOptions) {
     const base = state?.base
     if (state === undefined || base?.callbackUrl === undefined) return
     const job: CallbackJob = { chain: `m:${messageId}`, caller: base.caller, url: base.callbackUrl, messageId }
+    const schedule = base.schedule
+    if (schedule !== undefined) {
+      // A scheduled send that never became a message: how it ended. (Sent, its message tells its own story, with scheduleId.)
+      if (schedule.state !== 'cancelled' && schedule.state !== 'expired' && schedule.state !== 'failed') return
+      const data: Record<string, unknown> = { ...messageData(state, messageId), status: schedule.state, at: new Date(schedule.at).toISOString(), scheduleId: messageId, sendAt: new Date(schedule.sendAt).toISOString() }
+      if (schedule.code !== undefined) data.failure = { code: schedule.code, message: schedule.detail }
+      await emit(job.chain, job, { type: `message.${schedule.state}`, at: schedule.at, data })
+      return
+    }
     const final = statusOf(state.steps)
     for (const step of ORDER) {
       const at = state.steps[step]
@@ -138,6 +147,7 @@ export function createCallbacks (options: CallbacksOptions) {
       if (step === 'accepted' && type !== 'message.accepted') data.resolution = type.slice('message.'.length)
       if (step === 'failed' && state.failure !== undefined) data.failure = state.failure
       if (step === 'replied' && state.reply !== undefined) data.reply = state.reply
+      if (base.scheduleId !== undefined) data.scheduleId = base.scheduleId
       await emit(job.chain, job, { type, at, data })
     }
   }
@@ -264,6 +274,3 @@ export function createCallbacks (options: CallbacksOptions) {
 }
 
 export type Callbacks = ReturnType<typeof createCallbacks>
-
-/** The statuses a callback can report, in the order they are told. */
-export const CALLBACK_TYPES = ['message.accepted', 'message.resolved', 'message.resent', ...STATUSES.filter((s) => s !== 'accepted').map((s) => `message.${s}`), 'message.unresolvable']

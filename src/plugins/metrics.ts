@@ -19,6 +19,8 @@ export interface Metrics extends SendObserver, CatalogueObserver {
   statusLookup: (source: string) => void
   /** Resolutions of outcome-unknown sends: found, resent, unresolved, ambiguous, unresolvable. */
   resolution: (outcome: string) => void
+  /** Scheduled sends by outcome: scheduled, sent, cancelled, expired, failed. */
+  scheduled: (outcome: string) => void
   /** Callback POSTs by outcome and attempt, and callbacks that could not be queued. */
   callbacks: CallbackObserver
   /** Report the memory idempotency store's size and effective replay window at each scrape (not with Redis: its keys belong to every replica). */
@@ -62,6 +64,7 @@ export function createMetrics (): Metrics {
   const resolutions = new Counter({ name: 'hsm_resolutions_total', help: 'Same-key retries of outcome-unknown sends, by outcome: found, resent, unresolved (not yet), ambiguous, unresolvable (final).', labelNames: ['outcome'], registers: [registry] })
   const deliveries = new Counter({ name: 'hsm_callback_deliveries_total', help: 'Callback POSTs to the calling services, by outcome (delivered: 2xx; error: anything else) and attempt of the delivery job (1, 2, 3, 4+).', labelNames: ['outcome', 'attempt'], registers: [registry] })
   const notQueued = new Counter({ name: 'hsm_callbacks_not_queued_total', help: 'Callbacks the job queue refused (full or closing): each waits for its message\'s next change.', registers: [registry] })
+  const schedules = new Counter({ name: 'hsm_scheduled_sends_total', help: 'Scheduled sends by outcome: scheduled (taken), sent, cancelled, expired (due too late), failed (refused at sendAt).', labelNames: ['outcome'], registers: [registry] })
   const dropped = new Counter({ name: 'hsm_idempotency_dropped_total', help: 'Kept answers the memory idempotency store dropped before IDEMPOTENCY_TTL_SECONDS to make room (a same-key retry after that sends again).', registers: [registry] })
   const accepted = statuses.labels({ status: 'accepted' })
   const catalogueFailures = new Counter({ name: 'hsm_catalogue_refresh_failures_total', help: 'Failed loads of a bot\'s Jelou template list (the last good catalogue stays in force).', labelNames: ['bot'], registers: [registry] })
@@ -134,6 +137,7 @@ export function createMetrics (): Metrics {
     statusEvents (outcome, count) { if (count > 0) events.inc({ outcome }, count) },
     statusLookup (source) { lookups.inc({ source }) },
     resolution (outcome) { resolutions.inc({ outcome }) },
+    scheduled (outcome) { schedules.inc({ outcome }) },
     callbacks: {
       delivery (outcome, attempt) { deliveries.inc({ outcome, attempt: attempt >= 4 ? '4+' : String(attempt) }) },
       notQueued () { notQueued.inc() }

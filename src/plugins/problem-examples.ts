@@ -139,6 +139,10 @@ export const PROBLEM_EXAMPLES: Record<ProblemCode, ProblemExample> = {
     detail: 'Too many sends are waiting for Jelou; nothing was sent. Retry shortly.',
     extras: { retryAfterSeconds: 1 }
   },
+  MESSAGE_NOT_CANCELLABLE: {
+    when: 'DELETE /v1/messages/{id} of a message that is not waiting for its sendAt: being sent, sent, or not a scheduled send',
+    detail: 'This message is being sent or was sent; only a scheduled send that has not started can be cancelled.'
+  },
   STORE_UNAVAILABLE: {
     when: 'REDIS_URL is set and Redis does not answer: sends stop rather than risk a double send; nothing was sent',
     detail: 'The shared store (Redis) did not answer; nothing was sent. Retry shortly.'

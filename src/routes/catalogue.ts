@@ -133,6 +133,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
       language: kindBody.language as Language | undefined,
       clientRef: kindBody.clientRef as string | undefined,
       callbackUrl: kindBody.callbackUrl as string | undefined,
+      sendAt: kindBody.sendAt as string | undefined,
       dryRun: isDryRun(request.query),
       fieldErrors: [...futureError('/expiresAt', kindBody.expiresAt as string | number | undefined, now), ...(route.kind.check?.(kindBody as never, now) ?? []).map((e) => ({ ...e, path: route.pathOf(e.path) }))],
       build: (ctx) => route.kind.toUpstream(kindBody as never, ctx)

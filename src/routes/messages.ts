@@ -3,13 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { problem } from '../errors.js'
 import { MessageListSchema, MessageStatusSchema } from '../schemas/status.js'
-import { LOOKUP_ROUTE, lookupResponses } from '../schemas/routes.js'
+import { CANCEL_ROUTE, LOOKUP_ROUTE, cancelResponses, lookupResponses } from '../schemas/routes.js'
 import type { createLookup, MessageView } from '../status/lookup.js'
-import type { StatusStore } from '../status/types.js'
+import type { MessageBase, StatusStore } from '../status/types.js'
 
 const MAX_LISTED = 50
 
-export const messageRoutes: FastifyPluginAsyncTypebox<{ lookup: ReturnType<typeof createLookup>, store: StatusStore }> = async (app, { lookup, store }) => {
+export const messageRoutes: FastifyPluginAsyncTypebox<{ lookup: ReturnType<typeof createLookup>, store: StatusStore, cancel: (base: MessageBase) => Promise<boolean> }> = async (app, { lookup, store, cancel }) => {
   app.get('/v1/messages/:messageId', {
     schema: {
       tags: ['status'],
@@ -50,6 +50,32 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ lookup: ReturnType<typeo
     const ids = (await store.byClientRef(request.caller, request.query.clientRef)).slice(-MAX_LISTED)
     const views = await Promise.all(ids.map(async (id) => await lookup(id, request.caller, request.log)))
     reply.header('x-request-id', request.id)
-    return await reply.send({ messages: views.filter((view): view is MessageView => view !== undefined) })
+    // A sent scheduled send is its message: listed once.
+    const seen = new Set<string>()
+    const messages = views.filter((view): view is MessageView => view !== undefined && !seen.has(view.messageId) && seen.add(view.messageId) !== undefined)
+    return await reply.send({ messages })
+  })
+
+  app.delete('/v1/messages/:messageId', {
+    schema: {
+      tags: ['status'],
+      security: [{ bearerAuth: [] }, { apiKey: [] }],
+      operationId: 'cancel_scheduled_send',
+      summary: 'Cancel a scheduled send',
+      description: 'Cancels a send that waits for its sendAt (the `sch-…` id of its 202): 200 with its status, now `cancelled`, and nothing is sent. Once it is being sent or was sent: 409 MESSAGE_NOT_CANCELLABLE (so is a message that was never scheduled). Cancelling a cancelled one again answers 200. Another caller\'s: 404.',
+      params: Type.Object({ messageId: Type.String({ minLength: 1, maxLength: 128, description: 'The `sch-…` messageId of the scheduling 202.', examples: ['sch-7d9f3c1e-5b8a-4c1e-9f0a-2b6d8e4c1a37'] }) }),
+      response: { 200: MessageStatusSchema, ...cancelResponses },
+      'x-answers': CANCEL_ROUTE
+    }
+  }, async (request, reply) => {
+    const base = (await store.get(request.params.messageId))?.base
+    if (base === undefined || base.caller !== request.caller) throw problem('NOT_FOUND', 'No message with this id for this caller (unknown, expired, or sent by another caller).')
+    if (base.schedule?.state !== 'cancelled' && !await cancel(base)) {
+      throw problem('MESSAGE_NOT_CANCELLABLE', base.schedule === undefined
+        ? 'This message was sent, not scheduled; a sent message cannot be called back.'
+        : `This scheduled send is ${base.schedule.state === 'scheduled' ? 'being sent' : base.schedule.state} now; only one waiting for its sendAt can be cancelled.`)
+    }
+    reply.header('x-request-id', request.id)
+    return await reply.send(await lookup(request.params.messageId, request.caller, request.log) as MessageView)
   })
 }

@@ -5,7 +5,7 @@ import type { Sender } from '../send.js'
 import { sendAnswer, type FieldError } from '../errors.js'
 import { DryRunSchema, SEND_ROUTE, isDryRun, sendResponses } from '../schemas/routes.js'
 import { crossFieldErrors, isSchemaValid, schemaFieldErrors } from '../schemas/field-errors.js'
-import { CallbackUrlSchema, PATTERNS, patterned } from '../schemas/common.js'
+import { CallbackUrlSchema, PATTERNS, SendAtSchema, patterned } from '../schemas/common.js'
 import { upstreamBodySchema, upstreamConditionalErrors, type UpstreamBody } from '../upstream/schema.js'
 
 const RawQuerySchema = Type.Object({
@@ -13,11 +13,12 @@ const RawQuerySchema = Type.Object({
   botId: Type.Optional(patterned(['botId'], { description: 'Jelou bot; defaults to JELOU_BOT_ID.', examples: ['bot-123'] })),
   country: Type.Optional(patterned(['country'], { description: 'Region for a national-format number; defaults to DEFAULT_COUNTRY.' })),
   dryRun: DryRunSchema,
-  callbackUrl: Type.Optional(CallbackUrlSchema)
+  callbackUrl: Type.Optional(CallbackUrlSchema),
+  sendAt: Type.Optional(SendAtSchema)
 }, { additionalProperties: false })
 
 /** Fields a caller of the kind routes puts in the body, which the raw route takes in the query string. */
-const QUERY_FIELDS = new Set(['/botId', '/country', '/dryRun', '/callbackUrl'])
+const QUERY_FIELDS = new Set(['/botId', '/country', '/dryRun', '/callbackUrl', '/sendAt'])
 
 /** "botId is not an allowed field" becomes a pointer to `?botId=`. */
 function pointToQuery (errors: FieldError[]): FieldError[] {
@@ -71,6 +72,8 @@ export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app,
       clientRef: undefined,
       callbackUrl: request.query.callbackUrl,
       callbackUrlIn: 'querystring',
+      sendAt: request.query.sendAt,
+      sendAtIn: 'querystring',
       dryRun: isDryRun(request.query),
       fieldErrors: [...schemaErrors, ...crossFieldErrors(schemaErrors, () => upstreamConditionalErrors(body).map((e) => ({ in: 'body', ...e })))],
       build: (ctx) => ({ ...body, destinations: [ctx.to] })

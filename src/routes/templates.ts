@@ -41,6 +41,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async
         language: body.language,
         clientRef: body.clientRef,
         callbackUrl: body.callbackUrl,
+        sendAt: body.sendAt,
         dryRun: isDryRun(request.query),
         paramCount: template.paramCount?.(body),
         fieldErrors: [...schemaErrors, ...crossFieldErrors(schemaErrors, () => [

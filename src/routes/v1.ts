@@ -10,14 +10,14 @@ import { rawRoute } from './raw.js'
 import { templateRoutes } from './templates.js'
 import { messageRoutes } from './messages.js'
 import type { createLookup } from '../status/lookup.js'
-import type { StatusStore } from '../status/types.js'
+import type { MessageBase, StatusStore } from '../status/types.js'
 import type { Callbacks } from '../callbacks/callbacks.js'
 import { callbackRoutes } from './callbacks.js'
 import { catalogueRoutes } from './catalogue.js'
 import type { Catalogue } from '../catalogue/catalogue.js'
 import type { RouteCache } from '../catalogue/template-route.js'
 
-export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, catalogue: Catalogue, routeCache: RouteCache, status: { lookup: ReturnType<typeof createLookup>, store: StatusStore }, callbacks: Callbacks }> = async (v1, { config, redis, send, catalogue, routeCache, status, callbacks }) => {
+export const v1Routes: FastifyPluginAsync<{ config: Config, redis: Redis | null, send: Sender, catalogue: Catalogue, routeCache: RouteCache, status: { lookup: ReturnType<typeof createLookup>, store: StatusStore, cancel: (base: MessageBase) => Promise<boolean> }, callbacks: Callbacks }> = async (v1, { config, redis, send, catalogue, routeCache, status, callbacks }) => {
   await v1.register(auth, { apiKeys: config.apiKeys })
   await v1.register(rateLimit, {
     max: config.rateLimitPerMinute,

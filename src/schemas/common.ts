@@ -74,7 +74,6 @@ export const FutureTimeSchema = (description: string) => Type.Union([
   Type.Integer({ minimum: 0, maximum: 8640000000000000, description: 'Epoch milliseconds.' })
 ], { description })
 
-/** Fields every kind route accepts (SPEC §4). */
 /** Where this message's callbacks go (SPEC §21); checked against CALLBACK_URL_ALLOW. */
 export const CallbackUrlSchema = Type.String({
   minLength: 1,
@@ -82,6 +81,14 @@ export const CallbackUrlSchema = Type.String({
   description: 'Where to POST this message\'s callbacks (every status change, the customer\'s reply, a 504\'s resolution), signed by the Standard Webhooks specification with your callback secret; overrides your default. Must match CALLBACK_URL_ALLOW (scheme, host and port), else 400 naming `allowList`. In sandbox mode http://localhost:3000/sandbox/callbacks is allowed: see GET /sandbox/callbacks.'
 })
 
+/** When to send (SPEC §21): an RFC 3339 instant with its zone. */
+export const SendAtSchema = Type.String({
+  format: 'date-time',
+  maxLength: 64,
+  description: 'Send later, at this instant: RFC 3339 with a zone (2026-12-08T09:00:00-05:00 or …Z), at least SCHEDULE_MIN_AHEAD_SECONDS (60) and at most SCHEDULE_MAX_AHEAD_DAYS (35) ahead. Every check runs now; the answer is 202 with `status: "scheduled"` and this service\'s id (`sch-…`), which GET /v1/messages/{id} follows and DELETE cancels until it is sent.'
+})
+
+/** Fields every kind route accepts (SPEC §4). */
 export const CommonFields = {
   to: Type.String({ minLength: 1, maxLength: 64, description: 'Recipient phone number in any common format: +593 98 765 4321, 00593987654321, 593987654321, or a national number with `country`.' }),
   template: patterned(['template'], { description: 'Approved template name (Jelou `elementName`): lowercase letters, digits and underscores.' }),
@@ -98,7 +105,8 @@ export const CommonFields = {
     description: 'Values stored in the user memory when the message is sent (`actions.setMemoryParams`); at most 20 string values.'
   })),
   clientRef: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Your own reference for this send; logged and echoed back.' })),
-  callbackUrl: Type.Optional(CallbackUrlSchema)
+  callbackUrl: Type.Optional(CallbackUrlSchema),
+  sendAt: Type.Optional(SendAtSchema)
 }
 
 type CommonName = keyof typeof CommonFields
@@ -121,7 +129,9 @@ export const PhoneEchoSchema = Type.Object({
 }, { description: 'How `to` was read.' })
 
 export const SendResultSchema = Type.Object({
-  messageId: Type.String({ description: 'Jelou id of the accepted message; use it to follow delivery.' }),
+  messageId: Type.String({ description: 'Jelou id of the accepted message; use it to follow delivery. For a scheduled send, this service\'s id (`sch-…`).' }),
+  status: Type.Optional(Type.Literal('scheduled', { description: 'Set when the send waits for its sendAt: nothing was sent yet.' })),
+  sendAt: Type.Optional(Type.String({ format: 'date-time', description: 'When a scheduled send goes out.' })),
   statusUrl: Type.String({ description: 'Where to follow its delivery: GET this path (same API key).' }),
   resolved: Type.Optional(Type.Boolean({ description: 'True when a same-key retry found the message of an earlier attempt whose outcome was unknown (504): it was sent once.' })),
   to: Type.String({ description: 'The normalized number.' }),
@@ -145,7 +155,8 @@ export const DryRunResultSchema = Type.Object({
     path: Type.String({ description: 'Path on JELOU_BASE_URL, with the bot id.' }),
     body: Type.Unknown({ description: 'The exact JSON body that would be sent.' })
   }, { description: 'The request that would be sent (without Authorization).' }),
-  preview: PreviewSchema
+  preview: PreviewSchema,
+  sendAt: Type.Optional(Type.String({ format: 'date-time', description: 'With sendAt: when it would be sent.' }))
 }, { description: 'Every check passed; nothing was sent.' })
 
 export const FieldErrorSchema = Type.Object({

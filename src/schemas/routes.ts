@@ -57,6 +57,13 @@ export const LOOKUP_ROUTE: RouteAnswers = {
   codes: ['VALIDATION_FAILED', 'UNAUTHORIZED', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'RATE_LIMITED', 'INTERNAL_ERROR']
 }
 
+/** DELETE /v1/messages/{id}: a lookup that may refuse because the send has started. */
+export const CANCEL_ROUTE: RouteAnswers = {
+  name: 'Cancel',
+  send: false,
+  codes: ['UNAUTHORIZED', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'MESSAGE_NOT_CANCELLABLE', 'RATE_LIMITED', 'INTERNAL_ERROR', 'STORE_UNAVAILABLE']
+}
+
 /** Jelou's status events receiver: its own token, a JSON body, never shed by the caller limit. */
 export const EVENTS_ROUTE: RouteAnswers = {
   name: 'Events',
@@ -65,7 +72,7 @@ export const EVENTS_ROUTE: RouteAnswers = {
 }
 
 /** Every declaration a route can carry; the OpenAPI test checks each code is declared by one of them. */
-export const ROUTE_ANSWERS: readonly RouteAnswers[] = [SEND_ROUTE, OPEN_ROUTE, LOOKUP_ROUTE, EVENTS_ROUTE]
+export const ROUTE_ANSWERS: readonly RouteAnswers[] = [SEND_ROUTE, OPEN_ROUTE, LOOKUP_ROUTE, CANCEL_ROUTE, EVENTS_ROUTE]
 
 /** Codes no route answers: they are for requests that matched no route. */
 export const UNROUTED_CODES: readonly ProblemCode[] = ['NOT_FOUND', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE']
@@ -125,6 +132,9 @@ export const openResponses = problemResponses(OPEN_ROUTE)
 
 /** The problem statuses of a status lookup, beside its own answer. */
 export const lookupResponses = problemResponses(LOOKUP_ROUTE)
+
+/** The problem statuses of cancelling a scheduled send. */
+export const cancelResponses = problemResponses(CANCEL_ROUTE)
 
 /** The problem statuses of the events receiver, beside its own answer. */
 export const eventsResponses = problemResponses(EVENTS_ROUTE)

@@ -13,7 +13,9 @@ export const ReplySchema = Type.Object({
 export const MessageStatusSchema = Type.Object({
   messageId: Type.String(),
   // Unsafe only to keep the literal type: a mapped list of literals would infer as never.
-  status: Type.Unsafe<(typeof STATUSES)[number]>(Type.Union(STATUSES.map((s) => Type.Literal(s)), { description: 'accepted (Jelou has it) → delivered_channel (handed to WhatsApp) → delivered_user (on the phone) → read → replied; or failed (see failure). Only ever moves forward.' })),
+  status: Type.Unsafe<(typeof STATUSES)[number] | 'scheduled' | 'sending' | 'cancelled' | 'expired'>(Type.Union([...STATUSES, 'scheduled', 'sending', 'cancelled', 'expired'].map((s) => Type.Literal(s)), { description: 'accepted (Jelou has it) → delivered_channel (handed to WhatsApp) → delivered_user (on the phone) → read → replied; or failed (see failure). Only ever moves forward. A scheduled send is scheduled (waiting for sendAt), sending, cancelled, expired (due too late: not sent) or failed, until it is sent; then it is its message.' })),
+  scheduleId: Type.Optional(Type.String({ description: 'Set for a scheduled send: its id (`sch-…`).' })),
+  sendAt: Type.Optional(Type.String({ format: 'date-time', description: 'Set for a scheduled send: when it goes (or went) out.' })),
   steps: Type.Object({
     accepted: Time('When Jelou accepted it.'),
     delivered_channel: Time('When Jelou handed it to WhatsApp.'),

@@ -17,7 +17,10 @@ export interface LookupOptions {
 /** What a caller sees about one message. */
 export interface MessageView {
   messageId: string
-  status: Status
+  status: Status | 'scheduled' | 'sending' | 'cancelled' | 'expired'
+  /** A scheduled send: its id (`sch-…`) and when it goes out. */
+  scheduleId?: string
+  sendAt?: string
   steps: Partial<Record<Status, string>>
   failure?: { code?: number | string, message?: string }
   reply?: { text?: string, payload?: string }
@@ -56,9 +59,16 @@ export function createLookup (options: LookupOptions) {
   }
 
   /** The caller's message, or undefined when it is unknown, expired or another caller's. */
-  return async function lookup (messageId: string, caller: string, log: FastifyBaseLogger): Promise<MessageView | undefined> {
+  async function lookup (messageId: string, caller: string, log: FastifyBaseLogger): Promise<MessageView | undefined> {
     let state = await store.get(messageId)
     if (state?.base === undefined || state.base.caller !== caller) return undefined
+    const schedule = state.base.schedule
+    if (schedule !== undefined) {
+      // Once sent, a scheduled send is its message: that message's status, with the schedule's id and time.
+      const sent = schedule.state === 'sent' && schedule.messageId !== undefined ? await lookup(schedule.messageId, caller, log) : undefined
+      if (sent !== undefined) return sent
+      return scheduleView(state, now())
+    }
     let stale = false
     let source: LookupSource = 'store'
     if (!isFinal(statusOf(state.steps)) && now() - state.checkedAt > freshMs) {
@@ -78,6 +88,23 @@ export function createLookup (options: LookupOptions) {
     observe?.(source)
     return view(state, stale, now())
   }
+  return lookup
+}
+
+/** A scheduled send that has not become a message (yet, or ever): its own state. */
+function scheduleView (state: MessageState, time: number): MessageView {
+  const base = state.base as NonNullable<MessageState['base']>
+  const schedule = base.schedule as NonNullable<MessageState['base']>['schedule'] & object
+  const result: MessageView = {
+    ...view(state, false, time),
+    status: schedule.state === 'sent' ? 'accepted' : schedule.state,
+    checkedAt: new Date(schedule.at).toISOString(),
+    ageSeconds: Math.max(0, Math.round((time - schedule.at) / 1000)),
+    scheduleId: base.messageId,
+    sendAt: new Date(schedule.sendAt).toISOString()
+  }
+  if (schedule.code !== undefined && (schedule.state === 'failed' || schedule.state === 'expired')) result.failure = { code: schedule.code, message: schedule.detail }
+  return result
 }
 
 function view (state: MessageState, stale: boolean, time: number): MessageView {
@@ -105,6 +132,7 @@ function view (state: MessageState, stale: boolean, time: number): MessageView {
   }
   if (state.failure !== undefined) result.failure = state.failure
   if (state.reply !== undefined) result.reply = state.reply
+  if (base.scheduleId !== undefined) result.scheduleId = base.scheduleId
   if (base.clientRef !== undefined) result.clientRef = base.clientRef
   return result
 }

@@ -65,7 +65,8 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
       if (waiting !== undefined) early.delete(base.messageId)
       const entry = live(base.messageId, time) ?? (waiting !== undefined && waiting.expiresAt > time ? waiting : undefined) ?? { state: { steps: {}, source: 'send', checkedAt: base.acceptedAt }, expiresAt: 0 }
       entry.state.base = base
-      entry.state.steps.accepted ??= base.acceptedAt
+      // A scheduled send's own record has not been accepted by Jelou: it has no steps until it is sent.
+      if (base.schedule === undefined) entry.state.steps.accepted ??= base.acceptedAt
       put(base.messageId, entry, time)
       if (base.clientRef !== undefined) {
         const key = refKey(base.caller, base.clientRef)

@@ -35,7 +35,7 @@ return changed`
 const RECORD = `
 local k = KEYS[1]
 redis.call('HSET', k, 'base', ARGV[1])
-redis.call('HSETNX', k, 's:accepted', ARGV[2])
+if ARGV[4] == '1' then redis.call('HSETNX', k, 's:accepted', ARGV[2]) end
 redis.call('HSETNX', k, 'src', 'send')
 redis.call('HSETNX', k, 'chk', ARGV[2])
 local e = redis.call('HGETALL', KEYS[2])
@@ -64,7 +64,7 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
   async function write (batch: Map<string, MessageBase>) {
     const pipeline = redis.pipeline()
     for (const base of batch.values()) {
-      pipeline.eval(RECORD, 2, msgKey(base.messageId), earlyKey(base.messageId), JSON.stringify(base), base.acceptedAt, ttlMs)
+      pipeline.eval(RECORD, 2, msgKey(base.messageId), earlyKey(base.messageId), JSON.stringify(base), base.acceptedAt, ttlMs, base.schedule === undefined ? '1' : '0')
       if (base.clientRef !== undefined) {
         const ref = refKey(base.caller, base.clientRef)
         pipeline.zadd(ref, base.acceptedAt, base.messageId)
@@ -140,7 +140,7 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
         const at = fields[`s:${status}`]
         if (at !== undefined) state.steps[status] = Number(at)
       }
-      if (base !== undefined) state.steps.accepted ??= base.acceptedAt
+      if (base !== undefined && base.schedule === undefined) state.steps.accepted ??= base.acceptedAt
       if (fields.failure !== undefined) state.failure = JSON.parse(fields.failure) as MessageState['failure']
       if (fields.reply !== undefined) state.reply = JSON.parse(fields.reply) as MessageState['reply']
       return state

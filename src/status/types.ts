@@ -32,6 +32,25 @@ export interface MessageBase {
   resent?: boolean
   /** Where the message's callbacks go (SPEC §21). */
   callbackUrl?: string
+  /** Set on a scheduled send's own record (its id is this service's, `sch-…`): when, and where it stands. */
+  schedule?: Schedule
+  /** Set on the message a scheduled send became: the schedule's id. */
+  scheduleId?: string
+}
+
+export type ScheduleState = 'scheduled' | 'sending' | 'sent' | 'cancelled' | 'expired' | 'failed'
+
+export interface Schedule {
+  /** Epoch ms. */
+  sendAt: number
+  state: ScheduleState
+  /** Jelou's id once sent. */
+  messageId?: string
+  /** Why it ended failed (a problem code) or expired. */
+  code?: string
+  detail?: string
+  /** Epoch ms of the last change of state. */
+  at: number
 }
 
 /** What the customer answered (Jelou's `reply` event): the text typed, or the quick-reply button's payload and label. */

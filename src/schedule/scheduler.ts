@@ -1,0 +1,160 @@
+// Scheduled sends (SPEC §21): a send checked now and run at its sendAt through the same pipeline, once, as a job on the queue.
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../config.js'
+import { isHsmError, OUTCOME_UNKNOWN, problem, type Answer } from '../errors.js'
+import { QueueError, type Job, type JobQueue } from '../queue/queue.js'
+import type { ScheduledSend, Sender } from '../send.js'
+import type { MessageBase, Schedule, ScheduleState, StatusStore } from '../status/types.js'
+
+export const SCHEDULED_JOB = 'scheduled-send'
+
+export type ScheduleOutcome = 'scheduled' | 'sent' | 'cancelled' | 'expired' | 'failed'
+
+/** Answers that say "try again later": the job is retried (with the queue's growing delays), never given up for them alone. */
+const TRY_AGAIN = new Set(['IDEMPOTENCY_IN_PROGRESS', 'STORE_UNAVAILABLE', 'OVERLOADED', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_RATE_LIMITED'])
+const FINISHED: ReadonlySet<ScheduleState> = new Set(['sent', 'cancelled', 'expired', 'failed'])
+
+/** Thrown by the job to be run again later: the send's outcome is not known yet, or it could not run now. */
+class NotYet extends Error {}
+
+export interface SchedulerOptions {
+  config: Pick<Config, 'schedule' | 'queue'>
+  queue: JobQueue
+  /** The status store callbacks watch: every change of a schedule's record is told to its caller. */
+  status: StatusStore
+  log: FastifyBaseLogger
+  observe?: (outcome: ScheduleOutcome) => void
+  now?: () => number
+}
+
+const baseOf = (send: ScheduledSend, schedule: Schedule): MessageBase => ({
+  messageId: send.id,
+  caller: send.caller,
+  botId: send.botId,
+  template: send.template,
+  kind: send.kind,
+  to: send.to,
+  acceptedAt: send.scheduledAt,
+  requestId: send.requestId,
+  clientRef: send.clientRef,
+  callbackUrl: send.callbackUrl,
+  schedule
+})
+
+export function createScheduler (options: SchedulerOptions) {
+  const { config, queue, status, log, observe, now = Date.now } = options
+  let sender: Sender | undefined
+
+  /** Writes the schedule's record in its new state (the store and the callbacks see it), and waits until it is stored. */
+  async function update (send: ScheduledSend, schedule: Omit<Schedule, 'at' | 'sendAt'>): Promise<void> {
+    status.record(baseOf(send, { ...schedule, sendAt: send.sendAt, at: now() }))
+    if (!await status.flush()) throw problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not store the scheduled send; nothing was scheduled. Retry shortly.')
+  }
+
+  async function end (send: ScheduledSend, state: ScheduleOutcome & ScheduleState, fields: { messageId?: string, code?: string, detail?: string } = {}): Promise<void> {
+    await update(send, { state, ...fields })
+    observe?.(state)
+    log.info({ scheduleId: send.id, caller: send.caller, kind: send.kind, template: send.template, state, code: fields.code, messageId: fields.messageId }, `scheduled send ${state}`)
+  }
+
+  /** Takes a send for later: its record first (so a cancel or the job finds it), then its job. */
+  async function schedule (send: ScheduledSend): Promise<void> {
+    await update(send, { state: 'scheduled' })
+    try {
+      await queue.add(SCHEDULED_JOB, send.id, send, { runAt: send.sendAt })
+    } catch (error) {
+      await update(send, { state: 'failed', code: 'OVERLOADED', detail: 'the job queue could not take it' }).catch(() => {})
+      if (error instanceof QueueError && error.code === 'QUEUE_FULL') throw problem('OVERLOADED', 'The job queue is full (QUEUE_MAX_JOBS scheduled sends wait); nothing was scheduled.', { retryAfterSeconds: 60 })
+      throw problem('STORE_UNAVAILABLE', 'The job queue did not take the scheduled send; nothing was scheduled. Retry shortly.', { cause: error })
+    }
+    observe?.('scheduled')
+  }
+
+  /** The pipeline, as a request of the schedule's caller with the schedule's own Idempotency-Key: a re-run resolves, never sends twice. */
+  async function runSend (send: ScheduledSend, attempt: number): Promise<Answer> {
+    const id = `${send.id}.${attempt}`
+    const request = {
+      id,
+      caller: send.caller,
+      headers: { 'idempotency-key': `schedule:${send.id}` },
+      routeOptions: { url: '/schedule' },
+      url: '/schedule',
+      query: {},
+      body: { schedule: send.id },
+      log: log.child({ reqId: id })
+    } as unknown as FastifyRequest
+    const reply = { header: () => reply } as unknown as FastifyReply
+    return await (sender as Sender)(request, reply, {
+      kind: send.kind,
+      template: send.template,
+      body: send.body,
+      to: `+${send.to}`,
+      toPath: '/to',
+      botIdIn: 'body',
+      country: undefined,
+      botId: send.botId,
+      language: undefined,
+      clientRef: send.clientRef,
+      callbackUrl: send.callbackUrl,
+      dryRun: false,
+      fieldErrors: [],
+      scheduleId: send.id,
+      build: (ctx) => ({ ...send.body, destinations: [ctx.to] })
+    })
+  }
+
+  async function due (job: Job<ScheduledSend>): Promise<void> {
+    const send = job.payload
+    const current = (await status.get(send.id))?.base?.schedule
+    // Cancelled (the job was removed, but a copy may have been taken), or settled by an earlier run.
+    if (current !== undefined && FINISHED.has(current.state)) return
+    if (current?.state !== 'sending') {
+      const late = now() - send.sendAt
+      if (late > config.schedule.maxLatenessMs) {
+        await end(send, 'expired', { code: 'SCHEDULE_EXPIRED', detail: `due ${Math.round(late / 1000)} s ago, more than SCHEDULE_MAX_LATENESS_SECONDS (${config.schedule.maxLatenessMs / 1000} s): not sent` })
+        return
+      }
+      await update(send, { state: 'sending' })
+    }
+    let answer: Answer
+    try {
+      answer = await runSend(send, job.attempt)
+    } catch (error) {
+      if (!isHsmError(error)) throw error
+      answer = { status: error.statusCode, contentType: 'application/problem+json', body: { code: error.code, detail: error.message, resolution: error.resolution } }
+    }
+    const code = String(answer.body.code ?? '')
+    if (answer.status === 202) {
+      await end(send, 'sent', { messageId: answer.body.messageId as string })
+      return
+    }
+    const resolution = answer.body.resolution
+    if (TRY_AGAIN.has(code) || (OUTCOME_UNKNOWN.has(code) && resolution !== 'unresolvable')) {
+      throw new NotYet(`${code}${resolution === undefined ? '' : ` (${String(resolution)})`}: run again later`)
+    }
+    await end(send, 'failed', { code, detail: String(answer.body.detail ?? '') })
+  }
+
+  // A send whose outcome is unknown is resolved on the next run; the queue's retries cover QUEUE_RETRY_HOURS.
+  queue.handle<ScheduledSend>(SCHEDULED_JOB, due)
+
+  /** Cancels a scheduled send that has not started: true; false when it is sending, sent or finished. */
+  async function cancel (base: MessageBase): Promise<boolean> {
+    if (base.schedule?.state !== 'scheduled') return false
+    if (!await queue.cancel(SCHEDULED_JOB, base.messageId)) return false
+    status.record({ ...base, schedule: { ...base.schedule, state: 'cancelled', at: now() } })
+    await status.flush()
+    observe?.('cancelled')
+    log.info({ scheduleId: base.messageId, caller: base.caller, state: 'cancelled' }, 'scheduled send cancelled')
+    return true
+  }
+
+  return {
+    schedule,
+    cancel,
+    /** The pipeline the jobs run (created after the scheduler, which it needs for sendAt). */
+    use (send: Sender) { sender = send }
+  }
+}
+
+export type Scheduler = ReturnType<typeof createScheduler>
