@@ -136,7 +136,7 @@ function sharedAnswers (generic: Operation, kinds: string[]): Record<string, unk
     const { sent, dryRun } = kindExamples(kind)
     for (const [name, status, example] of [[dryRunComponent(kind), '200', dryRun], [sentComponent(kind), '202', sent]] as const) {
       const base = generic.responses[status] as { description: string, headers?: unknown, content: Record<string, { schema: unknown }> }
-      const note = status === '200' ? ` The example is a template of kind ${kind}; a dry run of this route's own request example answers with its own Jelou body and preview.` : ` The example is a template of kind ${kind}.`
+      const note = status === '200' ? ` The example is a template of kind ${kind}; a dry run of the route's own request example answers with that template's Jelou body and preview.` : ` The example is a template of kind ${kind}.`
       shared[name] = { description: `${base.description}${note}`, headers: base.headers, content: { 'application/json': { schema: base.content['application/json'].schema, example } } }
     }
   }
