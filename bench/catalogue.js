@@ -300,7 +300,7 @@ const [small, large] = [Math.min(...SIZES), Math.max(...SIZES)]
 const a = results[small].startup
 const b = results[large].startup
 const per = (x, y) => (x / (large - small))
-process.stdout.write(`\nper template (${small} → ${large}): ready RSS ${(per(b.rssReady - a.rssReady) / 1024).toFixed(1)} KB, heap ${(per(b.heapReady - a.heapReady) / 1024).toFixed(1)} KB; with the document built RSS ${(per(b.rssWithDoc - a.rssWithDoc) / 1024).toFixed(1)} KB, heap ${(per(b.heapWithDoc - a.heapWithDoc) / 1024).toFixed(1)} KB; /docs/json ${(per(b.docBytes - a.docBytes) / 1024).toFixed(2)} KB; start-up +${(b.processMs - a.processMs).toFixed(0)} ms\n`)
+process.stdout.write(`\nper template (${small} → ${large}): ready RSS ${(per(b.rssReady - a.rssReady) / 1024).toFixed(1)} KB, heap ${(per(b.heapReady - a.heapReady) / 1024).toFixed(1)} KB; with the document built RSS ${(per(b.rssWithDoc - a.rssWithDoc) / 1024).toFixed(1)} KB, heap ${(per(b.heapWithDoc - a.heapWithDoc) / 1024).toFixed(1)} KB; /docs/json ${(per(b.docBytes - a.docBytes) / 1024).toFixed(2)} KB; start-up ${b.processMs >= a.processMs ? '+' : '−'}${Math.abs(b.processMs - a.processMs).toFixed(0)} ms\n`)
 if (bigDocument !== null) {
   const client = await typedClient(bigDocument, `tpl_${String(large - 1 - ((large - 1) % 4) + 3).padStart(4, '0')}`)
   results.typedClient = client
