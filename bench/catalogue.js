@@ -1,13 +1,16 @@
 // `npm run bench:catalogue`: what a template costs. For accounts of 20, 100 and 1,000 generated
 // templates on a Jelou stand-in (this process, loopback), the built service runs in a child process
-// (live mode) and reports start-up, resident memory, /docs/json, the CPU of a refresh that changes
-// nothing and of one that changes one template, and CPU per send on a per-template route and on a
-// kind route. Then a typed client is generated from the 1,000-template document and type-checked.
+// (live mode, listening on 127.0.0.1) and reports start-up, resident memory, /docs/json, the CPU of
+// a refresh that changes nothing and of one that changes one template, and the service's CPU per
+// send on a per-template route and on a kind route, both sent by this process over real sockets.
+// Then a typed client is generated from the 1,000-template document and type-checked.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import { Pool } from 'undici'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -15,6 +18,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '..')
 const SIZES = (process.env.BENCH_SIZES ?? '20,100,1000').split(',').map(Number)
 const SENDS = Number(process.env.BENCH_SENDS ?? 2000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
+// Requests in flight at once, as a few callers would keep them.
+const CONNECTIONS = 4
 
 // ---------------------------------------------------------------------------------------------
 // The stand-in: a generated account, paginated (100 a page, with totals), and Jelou's send endpoint.
@@ -86,14 +92,9 @@ const config = loadConfig({ JELOU_CLIENT_ID: 'bench', JELOU_CLIENT_SECRET: 'benc
 const t0 = performance.now()
 const app = await buildApp(config, { logger: pino({ level: 'silent' }) })
 await app.ready()
-const startup = { processMs: process.uptime() * 1000, buildMs: performance.now() - t0, cpuMs: cpu(), rssReady: rss(), heapReady: heap() }
-let c = cpu(); let w = performance.now()
-// The answer's own copies (body and raw payload) are dropped before memory is read: only the service's are counted.
-let doc = await app.inject({ url: '/docs/json' })
-startup.docBytes = Buffer.byteLength(doc.body); startup.docFirstMs = performance.now() - w; startup.docFirstCpuMs = cpu() - c
-doc = null
-c = cpu(); await app.inject({ url: '/docs/json' }); startup.docCachedCpuMs = cpu() - c
-startup.rssWithDoc = rss(); startup.heapWithDoc = heap(); startup.templates = app.catalogue.all().length
+const startup = { processMs: process.uptime() * 1000, buildMs: performance.now() - t0, cpuMs: cpu(), rssReady: rss(), heapReady: heap(), templates: app.catalogue.all().length }
+await app.listen({ host: '127.0.0.1', port: 0 })
+startup.port = app.server.address().port
 say({ startup })
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 async function refresh (rebuildDoc) {
@@ -103,16 +104,6 @@ async function refresh (rebuildDoc) {
   const c1 = cpu(); if (rebuildDoc) await app.inject({ url: '/docs/json' })
   return { refreshCpuMs: refreshCpu, docCpuMs: cpu() - c1, changed: app.catalogue.version() !== v }
 }
-const sendBody = (t) => JSON.stringify(t)
-async function sends (url, body, n) {
-  const payload = JSON.stringify(body)
-  const c0 = cpu()
-  for (let i = 0; i < n; i++) {
-    const r = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload })
-    if (r.statusCode !== 202) throw new Error(url + ' answered ' + r.statusCode + ' ' + r.body)
-  }
-  return (cpu() - c0) * 1000 / n
-}
 process.stdin.setEncoding('utf8')
 let buffer = ''
 process.stdin.on('data', async (chunk) => {
@@ -120,42 +111,91 @@ process.stdin.on('data', async (chunk) => {
   let i
   while ((i = buffer.indexOf('\\n')) >= 0) {
     const command = buffer.slice(0, i); buffer = buffer.slice(i + 1)
+    // The service's own CPU so far: the parent reads it before and after what it sends.
+    if (command === 'cpu') say({ cpu: cpu() })
+    if (command === 'mem') say({ mem: { rss: rss(), heap: heap() } })
     if (command === 'same') { const runs = []; for (let k = 0; k < 7; k++) runs.push(await refresh(true)); say({ same: { refreshCpuMs: median(runs.map((r) => r.refreshCpuMs)), docCpuMs: median(runs.map((r) => r.docCpuMs)), changed: runs.some((r) => r.changed) } }) }
     if (command === 'one') say({ one: await refresh(true) })
-    if (command === 'sends') {
+    if (command === 'template') {
       const t = app.catalogue.all().find((x) => x.name === 'tpl_0001')
-      const variables = Object.fromEntries(t.variables.map((v) => [v.name, 'x']))
-      const params = t.variables.map(() => 'x')
-      const perTemplate = []; const kind = []
-      const n = ${SENDS}
-      // Warm both paths up (the JIT), then interleave rounds; the median round is reported.
-      for (let r = 0; r < 3; r++) {
-        await sends('/v1/templates/tpl_0001', { to: '+593 98 765 4321', variables }, 500)
-        await sends('/v1/messages/text', { to: '+593 98 765 4321', template: 'tpl_0001', language: 'es', params }, 500)
-      }
-      for (let r = 0; r < 5; r++) {
-        perTemplate.push(await sends('/v1/templates/tpl_0001', { to: '+593 98 765 4321', variables }, n))
-        kind.push(await sends('/v1/messages/text', { to: '+593 98 765 4321', template: 'tpl_0001', language: 'es', params }, n))
-      }
-      say({ sends: { perTemplateUs: median(perTemplate), kindUs: median(kind), rounds: { perTemplate, kind } } })
+      say({ template: { variables: Object.fromEntries(t.variables.map((v) => [v.name, 'x'])), params: t.variables.map(() => 'x') } })
     }
-    if (command === 'doc') { process.stdout.write(JSON.stringify({ doc: JSON.parse((await app.inject({ url: '/docs/json' })).body) }) + '\\n') }
     if (command === 'exit') { await app.close(); process.exit(0) }
   }
 })
 say({ ready: true })
 `
 
-async function runChild (standIn, n, commands) {
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const quartiles = (xs) => { const v = [...xs].sort((a, b) => a - b); return [v[Math.floor((v.length - 1) / 4)], v[Math.ceil((v.length - 1) * 3 / 4)]] }
+
+/** GET over the socket: the answer's bytes. */
+async function get (pool, url) {
+  const { statusCode, body } = await pool.request({ path: url, method: 'GET' })
+  const bytes = Buffer.from(await body.arrayBuffer())
+  if (statusCode !== 200) throw new Error(`${url} answered ${statusCode}`)
+  return bytes
+}
+
+/** `n` sends of one body to one route, CONNECTIONS at a time, each answered 202. */
+async function post (pool, url, payload, n) {
+  let left = n
+  const worker = async () => {
+    while (left-- > 0) {
+      const { statusCode, body } = await pool.request({ path: url, method: 'POST', headers: { 'content-type': 'application/json' }, body: payload })
+      const text = await body.text()
+      if (statusCode !== 202) throw new Error(`${url} answered ${statusCode} ${text}`)
+    }
+  }
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker))
+}
+
+/**
+ * The service's CPU per send (user + system, read in the service before and after each round),
+ * on the per-template route and on the kind route with the same template: warm-up, then rounds
+ * in alternating order, paired; the median round of each and the median paired difference.
+ */
+async function measureSends (pool, ask) {
+  const { template } = await ask('template')
+  const to = '+593 98 765 4321'
+  const routes = {
+    perTemplate: ['/v1/templates/tpl_0001', JSON.stringify({ to, variables: template.variables })],
+    kind: ['/v1/messages/text', JSON.stringify({ to, template: 'tpl_0001', language: 'es', params: template.params })]
+  }
+  const round = async ([url, payload], n) => {
+    const c0 = (await ask('cpu')).cpu
+    await post(pool, url, payload, n)
+    return ((await ask('cpu')).cpu - c0) * 1000 / n
+  }
+  for (let r = 0; r < 3; r++) {
+    await round(routes.perTemplate, 500)
+    await round(routes.kind, 500)
+  }
+  const perTemplate = []
+  const kind = []
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternating order, so a drift of the machine's load does not favour one route.
+    if (r % 2 === 0) {
+      perTemplate.push(await round(routes.perTemplate, SENDS))
+      kind.push(await round(routes.kind, SENDS))
+    } else {
+      kind.push(await round(routes.kind, SENDS))
+      perTemplate.push(await round(routes.perTemplate, SENDS))
+    }
+  }
+  const differences = perTemplate.map((x, i) => x - kind[i])
+  return { perTemplateUs: median(perTemplate), kindUs: median(kind), differenceUs: median(differences), differenceQuartilesUs: quartiles(differences), rounds: { perTemplate, kind, differences } }
+}
+
+async function runChild (standIn, keepDocument) {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-catalogue-'))
   const file = path.join(dir, 'child.mjs')
   writeFileSync(file, CHILD)
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
   const child = spawn(process.execPath, ['--expose-gc', file], { env: { ...process.env, STAND_IN: standIn.url }, stdio: ['pipe', 'pipe', 'inherit'], cwd: ROOT })
-  const out = {}
   let buffer = ''
   const waiters = []
-  let unread = 0
+  const unread = []
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (chunk) => {
     buffer += chunk
@@ -163,31 +203,44 @@ async function runChild (standIn, n, commands) {
     while ((i = buffer.indexOf('\n')) >= 0) {
       const line = JSON.parse(buffer.slice(0, i))
       buffer = buffer.slice(i + 1)
-      Object.assign(out, line)
       const waiter = waiters.shift()
-      if (waiter === undefined) unread++
-      else waiter()
+      if (waiter === undefined) unread.push(line)
+      else waiter(line)
     }
   })
-  const next = () => {
-    if (unread > 0) {
-      unread--
-      return Promise.resolve()
-    }
-    return new Promise((resolve) => waiters.push(resolve))
-  }
-  await next() // startup
-  await next() // ready
-  for (const command of commands) {
-    if (command === 'change') { standIn.change(); continue }
+  const next = () => unread.length > 0 ? Promise.resolve(unread.shift()) : new Promise((resolve) => waiters.push(resolve))
+  const ask = (command) => {
     const answered = next()
     child.stdin.write(`${command}\n`)
-    await answered
+    return answered
   }
+  const { startup } = await next()
+  await next() // ready
+  const pool = new Pool(`http://127.0.0.1:${startup.port}`, { connections: CONNECTIONS })
+  // /docs/json over the socket: its bytes, and the service's CPU for the first build and for a cached answer.
+  let c = (await ask('cpu')).cpu
+  const at = performance.now()
+  const first = await get(pool, '/docs/json')
+  startup.docFirstMs = performance.now() - at
+  startup.docFirstCpuMs = (await ask('cpu')).cpu - c
+  startup.docBytes = first.length
+  const document = keepDocument ? JSON.parse(first.toString('utf8')) : null
+  c = (await ask('cpu')).cpu
+  await get(pool, '/docs/json')
+  startup.docCachedCpuMs = (await ask('cpu')).cpu - c
+  // Memory with the document built: the answers went out over the socket, so only the service's own copy is left.
+  const { mem } = await ask('mem')
+  startup.rssWithDoc = mem.rss
+  startup.heapWithDoc = mem.heap
+  const { same } = await ask('same')
+  standIn.change()
+  const { one } = await ask('one')
+  const sends = await measureSends(pool, ask)
+  await pool.close()
   child.stdin.write('exit\n')
   await once(child, 'exit')
   rmSync(dir, { recursive: true, force: true })
-  return out
+  return { startup, same, one, sends, document }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -229,17 +282,17 @@ const results = {}
 let bigDocument = null
 for (const n of SIZES) {
   standIn.set(generate(n))
-  const commands = ['same', 'change', 'one', 'sends']
-  if (n === Math.max(...SIZES)) commands.push('doc')
-  const out = await runChild(standIn, n, commands)
-  if (out.doc !== undefined) bigDocument = out.doc
+  const out = await runChild(standIn, n === Math.max(...SIZES))
+  if (out.document !== null) bigDocument = out.document
   results[n] = { startup: out.startup, same: out.same, one: out.one, sends: out.sends }
   const s = out.startup
+  const q = out.sends.differenceQuartilesUs
   process.stdout.write(`${n} templates: start-up ${s.processMs.toFixed(0)} ms (buildApp ${s.buildMs.toFixed(0)} ms, CPU ${s.cpuMs.toFixed(0)} ms), RSS ${(s.rssReady / 1048576).toFixed(1)} MB ` +
     `(heap ${(s.heapReady / 1048576).toFixed(1)} MB), with /docs/json built ${(s.rssWithDoc / 1048576).toFixed(1)} MB (heap ${(s.heapWithDoc / 1048576).toFixed(1)} MB); /docs/json ${s.docBytes} bytes, first build ${s.docFirstCpuMs.toFixed(0)} ms CPU, cached ${s.docCachedCpuMs.toFixed(1)} ms; ` +
     `refresh, no change: ${out.same.refreshCpuMs.toFixed(1)} ms CPU (changed: ${out.same.changed}, document ${out.same.docCpuMs.toFixed(1)} ms); ` +
     `one template changed: ${out.one.refreshCpuMs.toFixed(1)} ms CPU + document ${out.one.docCpuMs.toFixed(1)} ms; ` +
-    `send: per-template ${out.sends.perTemplateUs.toFixed(1)} µs CPU, kind route ${out.sends.kindUs.toFixed(1)} µs CPU\n`)
+    `service CPU per send over sockets: per-template ${out.sends.perTemplateUs.toFixed(1)} µs, kind route ${out.sends.kindUs.toFixed(1)} µs, ` +
+    `paired difference ${out.sends.differenceUs.toFixed(1)} µs (quartiles ${q[0].toFixed(1)} to ${q[1].toFixed(1)})\n`)
 }
 await standIn.close()
 
@@ -247,7 +300,7 @@ const [small, large] = [Math.min(...SIZES), Math.max(...SIZES)]
 const a = results[small].startup
 const b = results[large].startup
 const per = (x, y) => (x / (large - small))
-process.stdout.write(`\nper template (${small} → ${large}): ready RSS ${(per(b.rssReady - a.rssReady) / 1024).toFixed(1)} KB, heap ${(per(b.heapReady - a.heapReady) / 1024).toFixed(1)} KB; with the document built RSS ${(per(b.rssWithDoc - a.rssWithDoc) / 1024).toFixed(1)} KB, heap ${(per(b.heapWithDoc - a.heapWithDoc) / 1024).toFixed(1)} KB; /docs/json ${(per(b.docBytes - a.docBytes) / 1024).toFixed(2)} KB; start-up +${(b.processMs - a.processMs).toFixed(0)} ms\n`)
+process.stdout.write(`\nper template (${small} → ${large}): ready RSS ${(per(b.rssReady - a.rssReady) / 1024).toFixed(1)} KB, heap ${(per(b.heapReady - a.heapReady) / 1024).toFixed(1)} KB; with the document built RSS ${(per(b.rssWithDoc - a.rssWithDoc) / 1024).toFixed(1)} KB, heap ${(per(b.heapWithDoc - a.heapWithDoc) / 1024).toFixed(1)} KB; /docs/json ${(per(b.docBytes - a.docBytes) / 1024).toFixed(2)} KB; start-up ${b.processMs >= a.processMs ? '+' : '−'}${Math.abs(b.processMs - a.processMs).toFixed(0)} ms\n`)
 if (bigDocument !== null) {
   const client = await typedClient(bigDocument, `tpl_${String(large - 1 - ((large - 1) % 4) + 3).padStart(4, '0')}`)
   results.typedClient = client

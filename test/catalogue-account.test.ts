@@ -27,7 +27,7 @@ type Catalogue = { templates: Array<{ name: string, kind: string | null, problem
 async function catalogueOf (app: FastifyInstance): Promise<Catalogue> {
   return (await app.inject({ url: '/v1/templates' })).json()
 }
-type Doc = { tags: Array<{ name: string }>, paths: Record<string, { post?: Record<string, any> }>, components: { securitySchemes?: Record<string, unknown> } }
+type Doc = { tags: Array<{ name: string }>, paths: Record<string, { post?: Record<string, any> }>, components: { securitySchemes?: Record<string, unknown>, responses: Record<string, any> } }
 async function docOf (app: FastifyInstance): Promise<Doc> {
   return (await app.inject({ url: '/docs/json' })).json()
 }
@@ -240,16 +240,23 @@ t.test('kinds and languages from Jelou alone: AUTHENTICATION is an authenticatio
   t.match(await dryRun(app, 'bilingual', { variables: { dato1: 'x' }, language: 'en' }), { status: 400, body: { errors: [{ path: '/language', rule: 'enum' }] } })
 })
 
-t.test('each per-template route\'s examples show its own kind and template', async (t) => {
+t.test('each per-template route shows its kind\'s answers and its own request example, and a dry run of that example answers for the template', async (t) => {
   const s = await standIn(t)
-  s.bots.set('bot-123', [item('otp_login', 1, { category: 'AUTHENTICATION' }), item('order_news', 2)])
+  s.bots.set('bot-123', [item('otp_login', 1, { category: 'AUTHENTICATION' }), item('order_news', 2), item('order_more', 3)])
   const { app } = await buildLiveApp(t, s.url)
   const doc = await docOf(app)
-  for (const [name, kind] of [['otp_login', 'authentication'], ['order_news', 'text']]) {
-    const responses = doc.paths[`/v1/templates/${name}`].post?.responses
-    t.match(responses['202'].content['application/json'].example, { kind, template: name }, `${name}: 202 example`)
-    t.match(responses['200'].content['application/json'].example, { kind, upstream: { body: { elementName: name } } }, `${name}: dry-run example`)
+  // Shared by every template of a kind: one copy in the document, not one a template.
+  const answer = (ref: { $ref: string }) => doc.components.responses[ref.$ref.replace('#/components/responses/', '')]
+  for (const [name, kind] of [['otp_login', 'authentication'], ['order_news', 'text'], ['order_more', 'text']]) {
+    const op = doc.paths[`/v1/templates/${name}`].post
+    t.match(answer(op?.responses['202']).content['application/json'].example, { kind, messageId: String }, `${name}: 202 example of its kind`)
+    t.match(answer(op?.responses['200']).content['application/json'].example, { dryRun: true, kind }, `${name}: dry-run example of its kind`)
+    t.ok(answer(op?.responses['202']).headers['X-Request-Id'], `${name}: the 202 declares its headers`)
+    const [example] = Object.values(op?.requestBody.content['application/json'].examples ?? {}) as Array<{ value: Record<string, unknown> }>
+    const res = await post(app, `/v1/templates/${name}?dryRun=true`, example.value)
+    t.match(res, { status: 200, body: { kind, upstream: { body: { elementName: name } } } }, `${name}: its own example, dry run, answers with its own Jelou body`)
   }
+  t.equal(doc.paths['/v1/templates/order_news'].post?.responses['202'].$ref, doc.paths['/v1/templates/order_more'].post?.responses['202'].$ref, 'two text templates point to one 202 answer')
   t.match(doc.paths['/v1/messages/image'].post?.responses['202'].content['application/json'].example, { kind: 'image', template: 'promo_banner' }, 'a kind route\'s example names its own example template')
 })
 

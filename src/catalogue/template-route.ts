@@ -24,9 +24,15 @@ export function ownFields (kind: TemplateKind): { names: string[], required: str
   return { names, required: (schema.required ?? []).filter((name) => names.includes(name)) }
 }
 
-/** Component names in the OpenAPI document: the common optional fields, and each kind's own fields. */
+/** Component names in the OpenAPI document: the common optional fields, each kind's fields, a variable's rules. */
 export const COMMON_COMPONENT = 'TemplateCommonFields'
 export const kindComponent = (kind: string): string => `TemplateFields-${kind}`
+export const VARIABLE_COMPONENT = 'TemplateVariable'
+export const CODE_COMPONENT = 'TemplateCodeVariable'
+
+/** A body variable's rules (a one-time code's are stricter): shared, so a template's entry names them by reference. */
+const VARIABLE_RULES = { type: 'string', minLength: 1, maxLength: 1024, pattern: '^(?!.* {5})[^\\n\\r\\t]*$' }
+const CODE_RULES = { type: 'string', minLength: 1, maxLength: 15, pattern: '^\\S*$' }
 
 /** The shared schemas every per-template body points to (added once with `addSchema`). */
 export function templateSharedSchemas (): Array<Record<string, unknown>> {
@@ -42,7 +48,8 @@ export function templateSharedSchemas (): Array<Record<string, unknown>> {
     const schema = kind.schema as unknown as { properties: Record<string, unknown> }
     const own = ownFields(kind)
     const properties = Object.fromEntries(own.names.map((name) => [name, schema.properties[name]]))
-    shared.push({ $id: kindComponent(kind.kind), type: 'object', description: `The own fields of a ${kind.kind} template.`, properties, ...(own.required.length > 0 ? { required: own.required } : {}) })
+    // With the common fields, so that a template's body names one component.
+    shared.push({ $id: kindComponent(kind.kind), type: 'object', description: `The fields of a template of kind ${kind.kind}: the common ones (${COMMON_COMPONENT}) and the kind's own.`, allOf: [{ $ref: `${COMMON_COMPONENT}#` }], properties, ...(own.required.length > 0 ? { required: own.required } : {}) })
   }
   return shared
 }
@@ -98,18 +105,34 @@ export function buildTemplateRoute (template: CatalogueTemplate): TemplateRoute 
   }
 }
 
-/** A variable's schema in the document: the body value's rules (or the one-time code's), its limit and example. */
+/** The variable rules' components, for the document to list those its entries name. */
+export const VARIABLE_COMPONENTS: Record<string, Record<string, unknown>> = {
+  [VARIABLE_COMPONENT]: { description: 'A body variable\'s value: 1 to 1,024 characters, no newline or tab, no more than four spaces in a row.', ...VARIABLE_RULES },
+  [CODE_COMPONENT]: { description: 'A one-time code: 1 to 15 characters, no whitespace, URL or emoji.', ...CODE_RULES }
+}
+
+/** Whether a variable's schema names the shared rules (else it has a lower limit of its own, inline). */
+const sharesRules = (variable: CatalogueTemplate['variables'][number], rules: { maxLength: number }): boolean =>
+  variable.maxLength === undefined || variable.maxLength >= rules.maxLength
+
+/** The variable rules' components a route's body schema names. */
+export function variableComponentsOf (route: TemplateRoute): string[] {
+  const auth = route.template.kind === 'authentication'
+  return route.template.variables.some((v) => sharesRules(v, auth ? CODE_RULES : VARIABLE_RULES)) ? [auth ? CODE_COMPONENT : VARIABLE_COMPONENT] : []
+}
+
+/**
+ * A variable's schema in the document: the shared rules by reference (or inline when the variable
+ * has a lower limit of its own), its position, description and example.
+ */
 function variableSchema (template: CatalogueTemplate, name: string): Record<string, unknown> {
   const variable = template.variables.find((v) => v.name === name) as CatalogueTemplate['variables'][number]
   const auth = template.kind === 'authentication'
-  const limit = Math.min(variable.maxLength ?? 1024, auth ? 15 : 1024)
-  const schema: Record<string, unknown> = {
-    type: 'string',
-    minLength: 1,
-    maxLength: limit,
-    pattern: auth ? '^\\S*$' : '^(?!.* {5})[^\\n\\r\\t]*$',
-    description: [variable.description, `\`{{${variable.position}}}\` in the body${auth ? ' (the one-time code: no whitespace, URL or emoji)' : ''}.`].filter((d) => d !== undefined).join(' ')
-  }
+  const rules = auth ? CODE_RULES : VARIABLE_RULES
+  const description = [variable.description, `\`{{${variable.position}}}\` in the body${auth ? ' (the one-time code: no whitespace, URL or emoji)' : ''}.`].filter((d) => d !== undefined).join(' ')
+  const schema: Record<string, unknown> = sharesRules(variable, rules)
+    ? { allOf: [{ $ref: `#/components/schemas/${auth ? CODE_COMPONENT : VARIABLE_COMPONENT}` }], description }
+    : { ...rules, maxLength: variable.maxLength, description }
   if (variable.example !== undefined) schema.example = variable.example
   return schema
 }
@@ -131,7 +154,7 @@ export function templateBodySchema (route: TemplateRoute): Record<string, unknow
   }
   properties.language = { type: 'string', enum: route.languages }
   return {
-    allOf: [{ $ref: `#/components/schemas/${COMMON_COMPONENT}` }, { $ref: `#/components/schemas/${kindComponent(kind.kind)}` }],
+    allOf: [{ $ref: `#/components/schemas/${kindComponent(kind.kind)}` }],
     type: 'object',
     required,
     properties

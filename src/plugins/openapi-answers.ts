@@ -79,6 +79,11 @@ const KIND_EXAMPLES = new Map(TEMPLATE_KINDS.map((k) => {
   return [k.kind, { template: value.template, body: { ...body, destinations: ['593987654321'] } }]
 }))
 
+/** A kind's answers to its own example: the 202 and dry-run examples of its kind route, shared by every template of the kind. */
+export function kindExamples (kind: string): { sent: Record<string, unknown>, dryRun: Record<string, unknown> } {
+  return routeExamples(`/v1/messages/${kind}`)
+}
+
 function routeExamples (path: string): { sent: Record<string, unknown>, dryRun: Record<string, unknown> } {
   const kind = path === '/v1/messages' ? 'raw' : path.startsWith('/v1/messages/') ? path.slice('/v1/messages/'.length) : 'text'
   const own = KIND_EXAMPLES.get(kind)

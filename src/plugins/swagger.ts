@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { completeDocument, type OpenApiDocument } from './openapi-answers.js'
-import type { ServedDocument } from './openapi-catalogue.js'
+import { servedDocument, type ServedDocument } from './openapi-catalogue.js'
 
 export interface SwaggerOptions {
   version: string
@@ -76,7 +76,7 @@ export default fp<SwaggerOptions>(async (app, opts) => {
   const served = (): ServedDocument => {
     const base = app.swagger() as unknown as OpenApiDocument
     if (opts.catalogue.current !== null) return opts.catalogue.current(base)
-    return { document: base, json: JSON.stringify(base), etag: '"static"' }
+    return servedDocument(Buffer.from(JSON.stringify(base)))
   }
   app.decorate('servedDocument', served)
   const uiConfig: Record<string, unknown> = { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false }
@@ -91,15 +91,17 @@ export default fp<SwaggerOptions>(async (app, opts) => {
     // One JSON text per catalogue version, with its ETag; a client that has it gets 304.
     transformSpecificationClone: false,
     transformSpecification: (_base, request, reply) => {
-      const { document, json, etag } = served()
+      // Not destructured: \`document\` is a getter that parses the text, and only /docs/yaml needs it.
+      const current = served()
+      const { body, etag } = current
       reply.header('etag', etag)
-      if (request.url.endsWith('/yaml')) return document
+      if (request.url.endsWith('/yaml')) return current.document
       if (request.headers['if-none-match'] === etag) {
         reply.code(304)
         return '' as unknown as Record<string, unknown>
       }
       reply.type('application/json; charset=utf-8')
-      return json as unknown as Record<string, unknown>
+      return body as unknown as Record<string, unknown>
     }
   })
 }, { name: 'swagger', fastify: '5.x' })

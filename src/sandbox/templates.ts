@@ -14,7 +14,11 @@ export interface SandboxTemplates {
   get: (botId: string) => Item[]
   /** Answer every list request with this status (e.g. 503), or null to serve again. */
   fail: (status: number | null) => void
-  /** `data` (current Jelou) or `results` with `pagination` (older, paginated; `limit` per page). */
+  /**
+   * `data` (current Jelou: the whole list, or one page of it with `pagination` when the request
+   * names `limit` or `page`) or `results` with `pagination` (older, always paginated: `limit` is
+   * the largest page and the page size when the request names none).
+   */
   shape: (shape: 'data' | 'results', limit?: number) => void
   /** How many list requests arrived (successful or not). */
   requests: () => number
@@ -22,6 +26,14 @@ export interface SandboxTemplates {
 
 /** The template a send names, for the send endpoint's variable-count check: undefined when the sandbox does not know it. */
 export type KnownTemplate = (botId: string, name: string, language: string | undefined) => { paramsNumber: number } | undefined
+
+/** A positive whole number from the query, else undefined (a missing or unusable value takes the default, as a lenient server does). */
+function positive (value: string | undefined): number | undefined {
+  const n = Number(value)
+  return value !== undefined && Number.isInteger(n) && n >= 1 ? n : undefined
+}
+
+const pagination = (page: number, limit: number, total: number) => ({ page, limit, total, totalPages: Math.ceil(total / limit) })
 
 export function templatesEndpoint (app: FastifyInstance, opts: { auth: SandboxAuth }): { controls: SandboxTemplates, known: KnownTemplate } {
   const lists = new Map<string, Item[]>([[SANDBOX_BOT_ID, demoJelouList()]])
@@ -39,11 +51,16 @@ export function templatesEndpoint (app: FastifyInstance, opts: { auth: SandboxAu
       (query === undefined || String(item.elementName).includes(query)) &&
       (status === undefined || item.status === status.toUpperCase()) &&
       (category === undefined || item.category === category.toUpperCase()))
-    if (shape === 'data') return { data: items }
-    const page = Math.max(1, Number(request.query.page ?? 1) || 1)
-    const limit = Math.max(1, Math.min(pageLimit, Number(request.query.limit ?? pageLimit) || pageLimit))
+    const asked = { page: positive(request.query.page), limit: positive(request.query.limit) }
+    if (shape === 'data') {
+      if (asked.page === undefined && asked.limit === undefined) return { data: items }
+      const { page, limit } = { page: asked.page ?? 1, limit: asked.limit ?? pageLimit }
+      return { data: items.slice((page - 1) * limit, page * limit), pagination: pagination(page, limit, items.length) }
+    }
+    const page = asked.page ?? 1
+    const limit = Math.min(pageLimit, asked.limit ?? pageLimit)
     return {
-      pagination: { page, limit, total: items.length, totalPages: Math.ceil(items.length / limit) },
+      pagination: pagination(page, limit, items.length),
       results: items.slice((page - 1) * limit, page * limit).map((item, i) => ({ id: (page - 1) * limit + i + 1, type: 'HSM', shouldAssign: false, teamId: null, ...item }))
     }
   })
