@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { generateOpenApi } from '../src/openapi.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
 import { KEPT_FOR_REPLAY, PROBLEMS, type ProblemCode } from '../src/errors.js'
-import { EVENTS_ROUTE, LOOKUP_ROUTE, OPEN_ROUTE, ROUTE_ANSWERS, SEND_ROUTE, UNROUTED_CODES } from '../src/schemas/routes.js'
+import { EVENTS_ROUTE, LOOKUP_ROUTE, OPEN_ROUTE, ROUTE_ANSWERS, SANDBOX_REPLY_ROUTE, SEND_ROUTE, UNROUTED_CODES } from '../src/schemas/routes.js'
 import { RETRY_AFTER_CODES, problemExample } from '../src/plugins/openapi-answers.js'
 import { pino } from 'pino'
 import { buildApp } from '../src/app.js'
@@ -25,7 +25,8 @@ const OPERATIONS = [
   [SEND_ROUTE, [...SEND_PATHS.map((path) => [path, 'post']), ['/v1/templates/order_update', 'post'], ['/v1/templates/login_code', 'post'], ['/v1/templates/{name}', 'post']]],
   [OPEN_ROUTE, OPEN_PATHS.map((path) => [path, 'get'])],
   [LOOKUP_ROUTE, [['/v1/messages/{messageId}', 'get'], ['/v1/messages', 'get'], ['/v1/templates', 'get'], ['/v1/templates/{name}', 'get']]],
-  [EVENTS_ROUTE, [['/v1/events/jelou', 'post']]]
+  [EVENTS_ROUTE, [['/v1/events/jelou', 'post']]],
+  [SANDBOX_REPLY_ROUTE, [['/sandbox/messages/{messageId}/reply', 'post']]]
 ] as const
 
 type Json = Record<string, any>

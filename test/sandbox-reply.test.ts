@@ -98,6 +98,8 @@ t.test('bad replies: 400 naming the field and rule, 404 for a message the sandbo
   }
   const plain = await app.inject({ method: 'POST', url: url(text.body.messageId), headers: { 'content-type': 'text/plain' }, payload: 'hi' })
   t.equal(plain.statusCode, 415, 'JSON only')
+  const form = await app.inject({ method: 'POST', url: url(text.body.messageId), headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'text=hi' })
+  t.equal(form.statusCode, 415, 'not a form post either: another site\'s page cannot answer without a CORS preflight')
 
   const unknown = await post(app, url('not-a-sandbox-message'), { text: 'hi' })
   t.match(unknown, { status: 404, headers: { 'content-type': /application\/problem\+json/ }, body: { code: 'NOT_FOUND', detail: /no message with this id/ } }, 'an id the sandbox never answered with')
