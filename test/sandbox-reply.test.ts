@@ -107,6 +107,9 @@ t.test('bad replies: 400 naming the field and rule, 404 for a message the sandbo
   t.equal(failed.status, 202)
   for (let i = 0; i < 200 && sandbox.notifications().find((n) => n.id === failed.body.messageId)?.sentStatus !== 'FAILED'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   t.match(await post(app, url(failed.body.messageId), { text: 'hi' }), { status: 404, body: { code: 'NOT_FOUND', detail: /never reached a recipient/ } }, 'a message that failed cannot be answered')
+  const inbox = (await app.inject({ url: '/sandbox/inbox.json' })).json() as { messages: Array<Record<string, unknown>> }
+  t.match(inbox.messages.find((m) => m.messageId === failed.body.messageId), { delivery: 'FAILED', answerable: false, quickReplies: [] }, 'the inbox offers no answer to it')
+  t.match(inbox.messages.find((m) => m.messageId === quick.body.messageId), { answerable: true, quickReplies: [{ payload: '1001' }, { payload: '1002' }] })
 
   t.same(sandbox.replies(), new Map(), 'no refused reply reached the sandbox')
   t.notOk(sandbox.notifications().some((n) => n.sentStatus === 'REPLY'), 'no message moved to REPLY')

@@ -7,6 +7,7 @@ import type { InboxEntry } from './inbox.js'
  * module. Every value reaches the page through `textContent` or an attribute, never as markup,
  * and links are made only for http(s) URLs (never `javascript:`).
  */
+/* c8 ignore start - runs in the browser, never in Node: test/inbox-browser.test.ts drives it in Chromium */
 export function inboxClient (pollMs: number): void {
   const list = document.getElementById('inbox') as HTMLOListElement
   const state = document.getElementById('state') as HTMLElement
@@ -252,3 +253,4 @@ export function inboxClient (pollMs: number): void {
 
   poll().catch(() => {})
 }
+/* c8 ignore stop */
