@@ -13,7 +13,12 @@ export const MAX_REPLY_TEXT = 4096
 const ReplyRequestSchema = Type.Object({
   text: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_REPLY_TEXT, description: 'What the recipient typed; with `payload`, the tapped button\'s label (left out, the label is used).' })),
   payload: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Tap a quick-reply button: one of the message\'s `quickReplies[].payload` in GET /sandbox/inbox.json (the button\'s flow id when the send gave one, else its label).' }))
-}, { additionalProperties: false, description: 'A typed reply (`text`) or a tapped quick reply (`payload`, optionally with its label as `text`).' })
+}, {
+  additionalProperties: false,
+  description: 'A typed reply (`text`) or a tapped quick reply (`payload`, optionally with its label as `text`).',
+  // One example, so Swagger UI starts from a typed answer rather than a made-up payload.
+  examples: [{ text: 'Running 10 minutes late, sorry!' }]
+})
 
 const ReplyAcceptedSchema = Type.Object({
   messageId: Type.String({ description: 'The message answered.' }),
