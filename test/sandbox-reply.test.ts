@@ -118,6 +118,14 @@ t.test('bad replies: 400 naming the field and rule, 404 for a message the sandbo
   t.equal(sandbox.notifications().find((n) => n.id === quick.body.messageId)?.sentStatus, 'REPLY')
 })
 
+t.test('with API_KEYS the reply route stays open, like the inbox page that calls it', async (t) => {
+  const key = 'shop-key-0123456789abcdef'
+  const { app } = await buildTestApp(t, { env: { API_KEYS: `shop:${key}` } })
+  const sent = await post(app, '/v1/messages/text', { to: '+593 98 765 4321', template: 'order_update', params: ['Maria', 'ORD-1234'], botId: 'bot-123' }, { 'x-api-key': key })
+  t.equal(sent.status, 202)
+  t.equal((await post(app, `/sandbox/messages/${sent.body.messageId as string}/reply`, { text: 'hi' })).status, 202, 'no key needed')
+})
+
 t.test('live mode has no reply route', async (t) => {
   const jelou = await startSandbox({ port: 0 })
   t.teardown(() => jelou.close())
