@@ -41,6 +41,7 @@ import { healthRoutes } from './routes/health.js'
 import { sandboxRoutes } from './routes/sandbox.js'
 import { inboxRoutes } from './routes/inbox.js'
 import { sandboxCallbackRoutes } from './routes/sandbox-callbacks.js'
+import { sandboxReplyRoutes } from './routes/sandbox-reply.js'
 import { startSandbox, type Sandbox } from './sandbox/server.js'
 import { eventRoutes } from './routes/events.js'
 import { createNotificationsClient } from './status/jelou.js'
@@ -276,6 +277,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   if (sandbox !== undefined) {
     await app.register(sandboxRoutes, { sandbox })
     await app.register(inboxRoutes, { sandbox, lookupTemplate })
+    await app.register(sandboxReplyRoutes, { sandbox, lookupTemplate })
     const secrets = config.apiKeys.filter((k) => k.callbackSecret !== undefined).map((k) => ({ caller: k.name, secret: k.callbackSecret as string }))
     if (config.callbacks.secret !== null) secrets.push({ caller: config.apiKeys.length === 0 ? 'anonymous' : 'CALLBACK_SECRET', secret: config.callbacks.secret })
     await app.register(sandboxCallbackRoutes, { secrets })

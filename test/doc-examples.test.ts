@@ -4,6 +4,7 @@
 // How a page writes an example (docs/tests.md, "Examples are tests"):
 // - a ```sh block holding `curl`; `http://127.0.0.1:3000` is the service (the test substitutes its own);
 // - every curl command ends with `# → 202` (the status the page promises; its last line when continued with `\`);
+//   a command may capture an answer for the next one, as in `id=$(curl … | node -p …)`;
 // - a ```json block right after the ```sh block (only a line such as "answers `202`:" between them)
 //   is the answer of the block's last curl: every field it shows must be in the real answer with
 //   that value; a string holding "…" stands for any value, `{ … }` for any object.
@@ -34,9 +35,9 @@ function examplesOf (page: string): Example[] {
   const blocks = [...text.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1] as string, body: m[2] as string, start: m.index, end: m.index + m[0].length }))
   const examples: Example[] = []
   blocks.forEach((block, i) => {
-    if (block.lang !== 'sh' || !/(^|[;\s])curl\s/m.test(block.body)) return
+    if (block.lang !== 'sh' || !/(^|[;\s(])curl\s/m.test(block.body)) return
     // A command is its lines joined at trailing backslashes.
-    const commands = block.body.replace(/\\\n/g, ' ').split('\n').filter((line) => /(^|[;\s])curl\s/.test(line))
+    const commands = block.body.replace(/\\\n/g, ' ').split('\n').filter((line) => /(^|[;\s(])curl\s/.test(line))
     const expected = commands.map((command) => Number(/#\s*→\s*(\d{3})\b/.exec(command)?.[1] ?? NaN))
     const next = blocks[i + 1]
     const between = next === undefined ? '' : text.slice(block.end, next.start).trim()
@@ -93,8 +94,10 @@ for (const example of examples) {
     const base = await app.listen({ port: 0, host: '127.0.0.1' })
     const dir = mkdtempSync(join(tmpdir(), 'hsm-doc-'))
     t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-    // Each curl's status and body land in numbered files; the example's own words run unchanged.
-    const wrapper = `n=0\ncurl () { n=$((n+1)); command curl -sS -o "${dir}/body.$n" -w '%{http_code}' "$@" > "${dir}/code.$n"; }\n`
+    // Each curl's status and body land in numbered files, and the body is also printed, so an example may
+    // capture an answer with $(curl …); the count lives in a file because $(…) and pipes run curl in a subshell.
+    // The example's own words run unchanged.
+    const wrapper = `curl () { local n=$(( $(cat "${dir}/count" 2>/dev/null || echo 0) + 1 )); echo "$n" > "${dir}/count"; command curl -sS -o "${dir}/body.$n" -w '%{http_code}' "$@" > "${dir}/code.$n"; local status=$?; cat "${dir}/body.$n" 2>/dev/null; return $status; }\n`
     // Asynchronous: the service answering these curls runs in this process.
     const run = await promisify(execFile)('bash', ['-c', wrapper + example.script.replaceAll('http://127.0.0.1:3000', base)], { encoding: 'utf8', timeout: 60_000 })
       .then(({ stderr }) => ({ code: 0, stderr }), (error: { code?: number, stderr?: string }) => ({ code: error.code, stderr: error.stderr }))

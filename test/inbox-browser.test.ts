@@ -90,7 +90,40 @@ t.test('/sandbox in Chromium: one bubble per send, newest first, values as text'
   await top.locator('.ticks-read').waitFor()
   t.equal(await top.locator('.ticks').getAttribute('title'), 'READ', 'read: the ticks turn blue')
 
+  // Answer as the recipient: tap "Reschedule" under appointment_confirm, sent with a callbackUrl to the service's own
+  // catcher. The sandbox posts Jelou's reply event to the service, and the caller's message.replied shows on /sandbox/callbacks.
+  const quick = CASES.find((c) => c.value.template === 'appointment_confirm') as typeof CASES[number]
+  t.equal(await sendJson('/v1/messages/quick-reply', { ...quick.value, callbackUrl: `${origin}/sandbox/callbacks`, clientRef: 'browser-reply-1' }), 202, 'a quick-reply message with a callbackUrl')
+  await page.locator(`#inbox > li.message >> nth=${CASES.length + 1}`).waitFor()
+  const asked = bubbles.first()
+  t.equal(await asked.locator('.meta .template').textContent(), 'appointment_confirm')
+  t.same(await asked.locator('.buttons button.tap').allTextContents(), ['Confirm', 'Reschedule'], 'its quick replies are buttons to tap')
+  await asked.locator('.buttons button.tap', { hasText: 'Reschedule' }).click()
+  await bubbles.first().locator('.replies .reply').waitFor()
+  t.match(await bubbles.first().locator('.replies .reply').textContent(), /^Reschedule.*payload 1002/, 'the answer shows under the message, with its payload')
+  await bubbles.first().locator('.ticks-reply').waitFor()
+  t.equal(await bubbles.first().locator('.ticks').getAttribute('title'), 'REPLY', 'the message is REPLY')
+  // A typed answer under the text message with markup: shown as text.
+  const typed = bubbles.nth(1)
+  await typed.locator('input.reply-text').fill(SCRIPT)
+  await typed.locator('button.reply-send').click()
+  await bubbles.nth(1).locator('.replies .reply').waitFor()
+  t.match(await bubbles.nth(1).locator('.replies .reply').textContent(), SCRIPT, 'a typed answer, shown as text')
+  t.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, 'nothing ran')
   await page.screenshot({ path: screenshotPath(), fullPage: true })
+
+  // The catcher page is server-rendered and refreshes itself every 3 s: the callback is there, its signature valid.
+  const catcher: Page = await browser.newPage()
+  catcher.setDefaultTimeout(UI_TIMEOUT)
+  catcher.on('request', (request) => { requested.push(request.url()) })
+  catcher.on('pageerror', (error) => { pageErrors.push(error.message) })
+  await catcher.goto(`${origin}/sandbox/callbacks`)
+  const replied = catcher.locator('tbody tr', { hasText: 'message.replied' }).filter({ hasText: 'browser-reply-1' })
+  await replied.waitFor()
+  t.match(await replied.locator('td').nth(2).textContent(), /^valid/, 'message.replied, its signature valid')
+  const body = JSON.parse(await replied.locator('pre').textContent() ?? '{}') as { data?: Record<string, unknown> }
+  t.match(body, { type: 'message.replied', data: { status: 'replied', template: 'appointment_confirm', reply: { text: 'Reschedule', payload: '1002' } } }, 'with the tapped button\'s label and payload')
+
   t.comment(`screenshot: ${SCREENSHOT.pathname}`)
   t.same([...new Set(requested.map((url) => new URL(url).origin))], [origin], 'the page loaded only from the service')
   t.same(pageErrors, [], 'no page or console errors')

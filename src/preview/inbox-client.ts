@@ -1,4 +1,4 @@
-// The sandbox inbox's browser script, served as /sandbox/inbox.js: polls the inbox JSON and draws phone-style bubbles.
+// The sandbox inbox's browser script, served as /sandbox/inbox.js: polls the inbox JSON, draws phone-style bubbles, and answers as the recipient.
 /// <reference lib="dom" />
 import type { InboxEntry } from './inbox.js'
 
@@ -7,10 +7,13 @@ import type { InboxEntry } from './inbox.js'
  * module. Every value reaches the page through `textContent` or an attribute, never as markup,
  * and links are made only for http(s) URLs (never `javascript:`).
  */
+/* c8 ignore start - runs in the browser, never in Node: test/inbox-browser.test.ts drives it in Chromium */
 export function inboxClient (pollMs: number): void {
   const list = document.getElementById('inbox') as HTMLOListElement
   const state = document.getElementById('state') as HTMLElement
   let shown = ''
+  // What the last answer under each message came to, by message id: kept across redraws.
+  const notes = new Map<string, { text: string, failed: boolean }>()
 
   function el<K extends keyof HTMLElementTagNameMap> (tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
     const node = document.createElement(tag)
@@ -41,17 +44,102 @@ export function inboxClient (pollMs: number): void {
     return box
   }
 
-  function buttons (list: Button[]): HTMLElement {
+  /** Posts the recipient's answer; the bubble's status line says what happened. */
+  async function answer (entry: InboxEntry, body: { text?: string, payload?: string }, status: HTMLElement): Promise<boolean> {
+    const note = (text: string, failed: boolean) => {
+      notes.set(entry.messageId ?? '', { text, failed })
+      status.textContent = text
+      status.className = failed ? 'reply-state failed' : 'reply-state'
+    }
+    note('sending…', false)
+    try {
+      const response = await fetch(`/sandbox/messages/${encodeURIComponent(entry.messageId ?? '')}/reply`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        cache: 'no-store'
+      })
+      if (response.status === 202) {
+        note('Replied: the sandbox posted Jelou\'s reply event to the service.', false)
+        draw().catch(() => {})
+        return true
+      }
+      const problem = await response.json().catch(() => ({})) as { detail?: string }
+      note(`Not sent (${response.status}): ${problem.detail ?? 'the service refused it'}`, true)
+    } catch {
+      note('Not sent: cannot reach the service.', true)
+    }
+    return false
+  }
+
+  /**
+   * The buttons of a message or card. A quick reply of a message that can be answered is a real
+   * button: `taps` hands out the message's `quickReplies` in the order the page draws them (the
+   * message's buttons, then each card's), the order the service lists them in.
+   */
+  function buttons (list: Button[], taps?: { entry: InboxEntry, next: () => InboxEntry['quickReplies'][number] | undefined, status: HTMLElement }): HTMLElement {
     const row = el('div', 'buttons')
     for (const b of list) {
       const label = b.text === '' ? `(${b.type})` : b.text
-      const button = b.url === undefined ? el('span', `button button-${b.type.toLowerCase()}`, label) : link(b.url, `button button-${b.type.toLowerCase()}`, label)
+      const className = `button button-${b.type.toLowerCase()}`
+      const tap = taps !== undefined && b.type === 'QUICK_REPLY' && b.text !== '' ? taps.next() : undefined
+      let button: HTMLElement
+      if (taps !== undefined && tap !== undefined) {
+        const { entry, status } = taps
+        const real = el('button', `${className} tap`, label)
+        real.type = 'button'
+        real.title = `Tap as the recipient: replies "${tap.text}" with payload ${tap.payload}`
+        real.dataset.payload = tap.payload
+        real.addEventListener('click', () => {
+          real.disabled = true
+          answer(entry, { payload: tap.payload }, status).finally(() => { real.disabled = false }).catch(() => {})
+        })
+        button = real
+      } else {
+        button = b.url === undefined ? el('span', className, label) : link(b.url, className, label)
+      }
       if (b.url !== undefined) button.title = b.url
       if (b.code !== undefined) button.append(el('span', 'button-code', b.code))
-      if (b.flowId !== undefined) button.title = `flow ${String(b.flowId)}`
+      if (b.flowId !== undefined && tap === undefined) button.title = `flow ${String(b.flowId)}`
       row.append(button)
     }
     return row
+  }
+
+  /** A text box to answer as the recipient (Enter or Send), and the recipient's answers so far. */
+  function conversation (entry: InboxEntry, status: HTMLElement): HTMLElement {
+    const box = el('div', 'conversation')
+    if (entry.replies.length > 0) {
+      const replies = el('ol', 'replies')
+      for (const r of entry.replies) {
+        const item = el('li', 'reply', r.text)
+        const time = el('div', 'time', new Date(r.at).toLocaleTimeString())
+        if (r.payload !== undefined) time.prepend(el('span', 'payload', `payload ${r.payload}`))
+        item.append(time)
+        replies.append(item)
+      }
+      box.append(replies)
+    }
+    const compose = el('div', 'compose')
+    const input = el('input', 'reply-text')
+    input.type = 'text'
+    input.maxLength = 4096
+    input.placeholder = 'Reply as the recipient…'
+    input.setAttribute('aria-label', `Reply to ${entry.template ?? 'this message'} as its recipient`)
+    input.dataset.messageId = entry.messageId ?? ''
+    const send = el('button', 'reply-send', 'Send')
+    send.type = 'button'
+    const submit = () => {
+      const text = input.value
+      if (text.trim() === '') return
+      send.disabled = true
+      answer(entry, { text }, status).then((ok) => { if (ok) input.value = '' }).finally(() => { send.disabled = false }).catch(() => {})
+    }
+    send.addEventListener('click', submit)
+    input.addEventListener('keydown', (event) => { if (event.key === 'Enter') submit() })
+    compose.append(input, send)
+    box.append(compose, status)
+    return box
   }
 
   function ticks (entry: InboxEntry): HTMLElement {
@@ -96,15 +184,20 @@ export function inboxClient (pollMs: number): void {
     box.append(time)
     item.append(box)
 
+    const note = notes.get(entry.messageId ?? '')
+    const status = el('p', note?.failed === true ? 'reply-state failed' : 'reply-state', note?.text ?? '')
+    status.setAttribute('role', 'status')
+    let tapped = 0
+    const taps = entry.answerable ? { entry, status, next: () => entry.quickReplies[tapped++] } : undefined
     if (p !== null) {
-      if (p.buttons.length > 0) item.append(buttons(p.buttons))
+      if (p.buttons.length > 0) item.append(buttons(p.buttons, taps))
       if (p.cards.length > 0) {
         const cards = el('div', 'cards')
         for (const card of p.cards) {
           const c = el('div', 'card')
           if (card.header !== undefined) c.append(header(card.header))
           c.append(el('div', 'body', card.body ?? card.values.join(' · ')))
-          if (card.buttons.length > 0) c.append(buttons(card.buttons))
+          if (card.buttons.length > 0) c.append(buttons(card.buttons, taps))
           cards.append(c)
         }
         item.append(cards)
@@ -115,18 +208,34 @@ export function inboxClient (pollMs: number): void {
         item.append(problems)
       }
     }
+    if (entry.answerable) item.append(conversation(entry, status))
     return item
   }
 
-  async function refresh (): Promise<void> {
+  /** What the reader is typing, by message: kept across a redraw, with the focus. */
+  function drafts (): () => void {
+    const inputs = Array.from(list.querySelectorAll<HTMLInputElement>('input.reply-text'))
+    const kept = new Map(inputs.map((input) => [input.dataset.messageId, input.value]))
+    const focused = inputs.find((input) => input === document.activeElement)?.dataset.messageId
+    return () => {
+      for (const input of Array.from(list.querySelectorAll<HTMLInputElement>('input.reply-text'))) {
+        input.value = kept.get(input.dataset.messageId) ?? ''
+        if (focused !== undefined && input.dataset.messageId === focused) input.focus()
+      }
+    }
+  }
+
+  async function draw (): Promise<void> {
     try {
       const response = await fetch('/sandbox/inbox.json', { cache: 'no-store' })
       const { messages } = await response.json() as { messages: InboxEntry[] }
       // Redraw only when something changed, so a reader's selection is not reset every poll.
-      const key = JSON.stringify(messages.map((m) => [m.seq, m.status, m.delivery]))
+      const key = JSON.stringify(messages.map((m) => [m.seq, m.status, m.delivery, m.replies.length]))
       if (key !== shown) {
         shown = key
+        const restore = drafts()
         list.replaceChildren(...messages.map(bubble))
+        restore()
         const empty = document.getElementById('empty') as HTMLElement
         empty.hidden = messages.length > 0
       }
@@ -135,8 +244,13 @@ export function inboxClient (pollMs: number): void {
     } catch {
       state.textContent = 'cannot reach the service; retrying'
     }
-    setTimeout(() => { refresh().catch(() => {}) }, pollMs)
   }
 
-  refresh().catch(() => {})
+  async function poll (): Promise<void> {
+    await draw()
+    setTimeout(() => { poll().catch(() => {}) }, pollMs)
+  }
+
+  poll().catch(() => {})
 }
+/* c8 ignore stop */

@@ -23,7 +23,7 @@ export const INBOX_HTML = `<!doctype html>
 <body>
 <header class="bar">
 <h1>Sandbox inbox</h1>
-<p>What the built-in Jelou look-alike received, newest first, as the recipient would see it. Nothing here was delivered. <a href="/docs">API docs</a> · <a href="/sandbox/inbox.json">JSON</a></p>
+<p>What the built-in Jelou look-alike received, newest first, as the recipient would see it. Nothing here was delivered. Tap a quick reply or type an answer to reply as the recipient: the sandbox sends Jelou's reply event, and a message's callbacks show on <a href="/sandbox/callbacks">the callback catcher</a>. <a href="/docs">API docs</a> · <a href="/sandbox/inbox.json">JSON</a></p>
 <p id="state" class="state">loading…</p>
 </header>
 <main class="phone">
@@ -73,6 +73,20 @@ body { margin: 0; font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, s
 .card { flex: 0 0 220px; background: var(--bubble); border-radius: 8px; padding: 6px; box-shadow: 0 1px .5px rgba(11,20,26,.13); }
 .card .buttons { max-width: none; }
 .card .button { box-shadow: none; border-top: 1px solid #e9edef; border-radius: 0; }
+.tap { width: 100%; border: 0; font: inherit; cursor: pointer; }
+.tap:hover { background: #f5f6f6; }
+.tap:disabled { opacity: .6; cursor: progress; }
+.conversation { margin-top: 6px; }
+.replies { list-style: none; margin: 0 0 6px; padding: 0; display: flex; flex-direction: column; align-items: flex-end; gap: 4px; }
+.reply { background: #d9fdd3; border-radius: 8px 0 8px 8px; padding: 6px 8px 4px; max-width: 80%; white-space: pre-wrap; overflow-wrap: anywhere; box-shadow: 0 1px .5px rgba(11,20,26,.13); }
+.reply .payload { margin-right: auto; font-family: ui-monospace, monospace; }
+.compose { display: flex; gap: 6px; }
+.reply-text { flex: 1; min-width: 0; font: inherit; padding: 6px 12px; border: 1px solid #d1d7db; border-radius: 18px; background: #fff; }
+.reply-send { font: inherit; border: 0; border-radius: 18px; padding: 6px 14px; background: #008069; color: #fff; cursor: pointer; }
+.reply-send:disabled { opacity: .6; cursor: progress; }
+.reply-state { margin: 4px 0 0 4px; font-size: 12px; color: var(--muted); }
+.reply-state:empty { display: none; }
+.reply-state.failed { color: #b42318; }
 .problems { margin: 4px 0 0; padding: 6px 10px 6px 26px; background: #fef0c7; border-radius: 8px; font-size: 12px; color: #7a2e0e; max-width: 92%; }
 `
 

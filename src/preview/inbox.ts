@@ -4,13 +4,25 @@ import { maskPhone } from '../phone.js'
 import type { SandboxRecord } from '../sandbox/server.js'
 import type { UpstreamBody } from '../upstream/schema.js'
 import { renderPreview, type TemplateLookup } from './render.js'
-import { PreviewSchema } from './schema.js'
+import { PreviewSchema, type Preview } from './schema.js'
 
 /** Jelou's delivery states (`sentStatus`), in the order a message moves through them. */
 export const DELIVERY_STATES = ['CREATED', 'DELIVERED_CHANNEL', 'DELIVERED_USER', 'READ', 'REPLY', 'FAILED'] as const
 
+export const QuickReplySchema = Type.Object({
+  text: Type.String({ description: 'The button\'s label, as the recipient sees it: the reply\'s text.' }),
+  payload: Type.String({ description: 'The reply\'s payload: the button\'s flow id when the send gave one, else its label (as WhatsApp does for a button sent without a payload).' })
+}, { description: 'A quick-reply button the recipient can tap, and the reply it makes.' })
+
+export const InboxReplySchema = Type.Object({
+  at: Type.String({ description: 'When the recipient answered (ISO 8601).' }),
+  text: Type.String({ description: 'What the recipient typed, or the label of the button tapped.' }),
+  payload: Type.Optional(Type.String({ description: 'The tapped button\'s payload.' }))
+}, { description: 'One answer of the recipient.' })
+
 export const InboxEntrySchema = Type.Object({
   seq: Type.Integer({ description: 'The sandbox\'s receive counter.' }),
+  messageId: Type.Union([Type.String(), Type.Null()], { description: 'The message id the sandbox answered with (the service\'s `messageId`); null when it did not accept the request.' }),
   receivedAt: Type.String({ description: 'When the sandbox received it (ISO 8601).' }),
   botId: Type.String(),
   to: Type.Union([Type.String(), Type.Null()], { description: 'The recipient, masked like in the logs.' }),
@@ -19,7 +31,10 @@ export const InboxEntrySchema = Type.Object({
   delivery: Type.Union([Type.Enum(DELIVERY_STATES), Type.Null()], {
     description: 'Delivery state once message status exists (SPEC §18); null until then.'
   }),
-  preview: Type.Union([PreviewSchema, Type.Null()], { description: 'Null for a request the sandbox did not accept: its body may not be a valid HSM body.' })
+  preview: Type.Union([PreviewSchema, Type.Null()], { description: 'Null for a request the sandbox did not accept: its body may not be a valid HSM body.' }),
+  answerable: Type.Boolean({ description: 'True when the recipient can answer it: the sandbox accepted it and it has not failed.' }),
+  quickReplies: Type.Array(QuickReplySchema, { description: 'The quick-reply buttons the recipient can tap (the preview\'s, cards\' included, in order); empty when the message cannot be answered.' }),
+  replies: Type.Array(InboxReplySchema, { description: 'The recipient\'s answers, oldest first (POST /sandbox/messages/{messageId}/reply).' })
 }, { description: 'One message the sandbox received.' })
 
 export const InboxSchema = Type.Object({
@@ -28,8 +43,21 @@ export const InboxSchema = Type.Object({
 
 export type InboxEntry = Static<typeof InboxEntrySchema>
 
-/** A record as the sandbox keeps it, with its message's delivery status (`sentStatus`) when the sandbox has one. */
-type RecordWithStatus = SandboxRecord & { sentStatus?: unknown }
+export type QuickReply = Static<typeof QuickReplySchema>
+export type InboxReply = Static<typeof InboxReplySchema>
+
+/** A record as the sandbox keeps it, with its message's delivery status (`sentStatus`) and answers when the sandbox has them. */
+type RecordWithStatus = SandboxRecord & { sentStatus?: unknown, replies?: InboxReply[] }
+
+/**
+ * What each quick-reply button of a message sends when tapped: its label (what the recipient
+ * sees) as the text, and the flow id the send gave it, else the label, as the payload.
+ */
+export function quickRepliesOf (preview: Preview | null): QuickReply[] {
+  if (preview === null) return []
+  const buttons = [...preview.buttons, ...preview.cards.flatMap((card) => card.buttons)]
+  return buttons.filter((b) => b.type === 'QUICK_REPLY' && b.text !== '').map((b) => ({ text: b.text, payload: b.flowId === undefined ? b.text : String(b.flowId) }))
+}
 
 export function inboxEntry (record: RecordWithStatus, lookup: TemplateLookup): InboxEntry {
   // Only an accepted request passed the sandbox's HSM schema, so only its body is read as one.
@@ -37,14 +65,20 @@ export function inboxEntry (record: RecordWithStatus, lookup: TemplateLookup): I
   const raw = record.body as { elementName?: unknown, destinations?: unknown } | null
   const destination = Array.isArray(raw?.destinations) && typeof raw.destinations[0] === 'string' ? raw.destinations[0] : null
   const sentStatus = typeof record.sentStatus === 'string' ? record.sentStatus.toUpperCase() : null
+  const preview = body === undefined ? null : renderPreview(lookup(record.botId, body.elementName), body)
+  const answerable = record.messageId !== undefined && sentStatus !== null && sentStatus !== 'FAILED'
   return {
     seq: record.seq,
+    messageId: record.messageId ?? null,
     receivedAt: record.receivedAt,
     botId: record.botId,
     to: destination === null ? null : maskPhone(destination),
     template: typeof raw?.elementName === 'string' ? raw.elementName : null,
     status: record.status,
     delivery: DELIVERY_STATES.find((state) => state === sentStatus) ?? null,
-    preview: body === undefined ? null : renderPreview(lookup(record.botId, body.elementName), body)
+    preview,
+    answerable,
+    quickReplies: answerable ? quickRepliesOf(preview) : [],
+    replies: record.replies ?? []
   }
 }

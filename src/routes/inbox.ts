@@ -17,7 +17,7 @@ function locked (reply: FastifyReply, type: string): FastifyReply {
     .header('cache-control', 'no-store')
 }
 
-export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'messages' | 'notifications'>, lookupTemplate: TemplateLookup }> = async (app, { sandbox, lookupTemplate }) => {
+export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'messages' | 'notifications' | 'replies'>, lookupTemplate: TemplateLookup }> = async (app, { sandbox, lookupTemplate }) => {
   app.get('/sandbox', {
     schema: {
       tags: ['sandbox'],
@@ -43,9 +43,11 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'me
     locked(reply, 'application/json; charset=utf-8').header('x-request-id', request.id)
     // Each accepted message's delivery status, as the sandbox's delivery timer moves it (SPEC §18).
     const delivery = new Map(sandbox.notifications().map((n) => [n.id, n.sentStatus]))
+    const replies = sandbox.replies()
     return {
-      messages: sandbox.messages().map((record) =>
-        inboxEntry({ ...record, sentStatus: record.messageId === undefined ? undefined : delivery.get(record.messageId) }, lookupTemplate))
+      messages: sandbox.messages().map((record) => record.messageId === undefined
+        ? inboxEntry(record, lookupTemplate)
+        : inboxEntry({ ...record, sentStatus: delivery.get(record.messageId), replies: replies.get(record.messageId) }, lookupTemplate))
     }
   })
 

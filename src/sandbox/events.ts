@@ -10,6 +10,14 @@ export interface SandboxEvent {
   elementName: string
   timestamp: string
   error?: { code: number, message: string }
+  /** A `reply` event's answer: the text typed, or a quick-reply button's label and payload. */
+  reply?: SandboxReply
+}
+
+/** What the recipient answered, as the sandbox's `reply` event carries it. */
+export interface SandboxReply {
+  text: string
+  payload?: string
 }
 
 export interface EventPoster {

@@ -1,6 +1,6 @@
 // Sandbox endpoint GET /v1/external/bots/:botId/notifications, and the timer that moves each accepted message through Jelou's states.
 import type { FastifyInstance } from 'fastify'
-import type { EventPoster } from './events.js'
+import type { EventPoster, SandboxReply } from './events.js'
 import { headerValue, type SandboxAuth } from './common.js'
 
 export const SENT_STATES = ['CREATED', 'DELIVERED_CHANNEL', 'DELIVERED_USER', 'READ', 'REPLY', 'FAILED'] as const
@@ -29,6 +29,13 @@ export interface Notifications {
   /** A message the send endpoint accepted: listed at once, then moved along every `stepMs`. */
   accepted: (botId: string, elementName: string, created: Array<{ id: string, destination: string }>) => void
   list: () => SandboxNotification[]
+  /**
+   * The recipient answered (the inbox page): the message moves to REPLY, stops moving, and
+   * Jelou's `reply` event is posted with the answer. False when the message is unknown (or dropped) or FAILED.
+   */
+  replied: (id: string, reply: SandboxReply) => boolean
+  /** Every answer so far, oldest first, per message id. */
+  replies: () => Map<string, Array<SandboxReply & { at: string }>>
   close: () => void
 }
 
@@ -49,15 +56,17 @@ export function notificationsEndpoint (app: FastifyInstance, opts: Notifications
   const { auth, stepMs, maxNotifications, events } = opts
   const items = new Map<string, SandboxNotification>()
   const timers = new Map<string, NodeJS.Timeout>()
+  const answers = new Map<string, Array<SandboxReply & { at: string }>>()
 
-  function move (item: SandboxNotification, to: SentStatus) {
+  function move (item: SandboxNotification, to: SentStatus, reply?: SandboxReply) {
     const at = new Date().toISOString()
     item.sentStatus = to
     const field = TIME_FIELD[to]
     if (field !== undefined) item[field] = at
     if (to === 'FAILED') item.error = UNDELIVERABLE_ERROR
     const event = { messageId: item.id, event: EVENT_NAMES[to], sentStatus: to, botId: item.botId, destination: item.destination, elementName: item.elementName, timestamp: at }
-    events.post(item.error === null ? event : { ...event, error: item.error })
+    events.post(item.error !== null ? { ...event, error: item.error } : reply !== undefined ? { ...event, reply } : event)
+    return at
   }
 
   function schedule (item: SandboxNotification, path: SentStatus[]) {
@@ -120,6 +129,7 @@ export function notificationsEndpoint (app: FastifyInstance, opts: Notifications
         if (items.size > maxNotifications) {
           const oldest = items.keys().next().value as string
           items.delete(oldest)
+          answers.delete(oldest)
           clearTimeout(timers.get(oldest))
           timers.delete(oldest)
         }
@@ -127,6 +137,18 @@ export function notificationsEndpoint (app: FastifyInstance, opts: Notifications
       }
     },
     list: () => structuredClone([...items.values()]).reverse(),
+    replied (id, reply) {
+      const item = items.get(id)
+      // A message that failed never reached anyone to answer it.
+      if (item === undefined || item.sentStatus === 'FAILED') return false
+      // A reply is the last state: a tick still pending would move the message back to READ.
+      clearTimeout(timers.get(id))
+      timers.delete(id)
+      const at = move(item, 'REPLY', reply)
+      answers.set(id, [...(answers.get(id) ?? []), { ...reply, at }])
+      return true
+    },
+    replies: () => structuredClone(answers),
     close () {
       for (const timer of timers.values()) clearTimeout(timer)
       timers.clear()

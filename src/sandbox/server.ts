@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { headerValue, nonNegativeInteger, sandboxAuth } from './common.js'
 import { sendEndpoint, type SandboxRecord } from './send.js'
-import { createEventPoster } from './events.js'
+import { createEventPoster, type SandboxReply } from './events.js'
 import { notificationsEndpoint, type SandboxNotification } from './notifications.js'
 import { templatesEndpoint, type SandboxTemplates } from './templates.js'
 
 export type { SandboxRecord } from './send.js'
 export type { SandboxNotification } from './notifications.js'
+export type { SandboxReply } from './events.js'
 
 export interface SandboxOptions {
   /** Listen address for `startSandbox`; default `127.0.0.1`. */
@@ -44,6 +45,13 @@ export interface Sandbox {
   messages (): SandboxRecord[]
   /** Messages created, as the notifications endpoint lists them, newest first. */
   notifications (): SandboxNotification[]
+  /**
+   * The recipient answers message `messageId`: it moves to REPLY and Jelou's `reply` event is
+   * posted (when events are posted anywhere). False when the sandbox does not know the message, or it FAILED.
+   */
+  reply (messageId: string, reply: SandboxReply): boolean
+  /** Each message's answers so far, oldest first. */
+  replies (): Map<string, Array<SandboxReply & { at: string }>>
   /** Posts status events to `url` from now on (null stops). */
   sendEventsTo (url: string | null, token?: string): void
   clear (): void
@@ -123,7 +131,7 @@ export function buildSandbox (opts: SandboxOptions = {}): Omit<Sandbox, 'url' | 
     records.length = 0
   }
 
-  return { app, messages, clear, notifications: notifications.list, sendEventsTo: events.target, templates: templates.controls }
+  return { app, messages, clear, notifications: notifications.list, reply: notifications.replied, replies: notifications.replies, sendEventsTo: events.target, templates: templates.controls }
 }
 
 function reachableUrl (address: AddressInfo): string {

@@ -71,8 +71,15 @@ export const EVENTS_ROUTE: RouteAnswers = {
   codes: ['VALIDATION_FAILED', 'UNAUTHORIZED', 'METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'INTERNAL_ERROR', 'OVERLOADED', 'STORE_UNAVAILABLE']
 }
 
+/** The sandbox's reply route (the inbox page's buttons): a JSON body, a message the sandbox must know, no key. */
+export const SANDBOX_REPLY_ROUTE: RouteAnswers = {
+  name: 'SandboxReply',
+  send: false,
+  codes: ['VALIDATION_FAILED', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL_ERROR']
+}
+
 /** Every declaration a route can carry; the OpenAPI test checks each code is declared by one of them. */
-export const ROUTE_ANSWERS: readonly RouteAnswers[] = [SEND_ROUTE, OPEN_ROUTE, LOOKUP_ROUTE, CANCEL_ROUTE, EVENTS_ROUTE]
+export const ROUTE_ANSWERS: readonly RouteAnswers[] = [SEND_ROUTE, OPEN_ROUTE, LOOKUP_ROUTE, CANCEL_ROUTE, EVENTS_ROUTE, SANDBOX_REPLY_ROUTE]
 
 /** Codes no route answers: they are for requests that matched no route. */
 export const UNROUTED_CODES: readonly ProblemCode[] = ['NOT_FOUND', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE']
@@ -138,3 +145,6 @@ export const cancelResponses = problemResponses(CANCEL_ROUTE)
 
 /** The problem statuses of the events receiver, beside its own answer. */
 export const eventsResponses = problemResponses(EVENTS_ROUTE)
+
+/** The problem statuses of the sandbox's reply route, beside its own answer. */
+export const sandboxReplyResponses = problemResponses(SANDBOX_REPLY_ROUTE)
