@@ -11,7 +11,7 @@ export const ENV_VARIABLES = [
   'PORT', 'HOST', 'JELOU_BASE_URL', 'JELOU_CLIENT_ID', 'JELOU_CLIENT_SECRET', 'JELOU_BOT_ID',
   'JELOU_TIMEOUT_MS', 'JELOU_CONNECT_TIMEOUT_MS', 'JELOU_CONNECTIONS', 'DEFAULT_COUNTRY',
   'DEFAULT_LANGUAGE', 'LOG_LEVEL', 'BODY_LIMIT_BYTES', 'API_KEYS', 'ALLOW_ANONYMOUS',
-  'SCHEDULE_MIN_AHEAD_SECONDS', 'SCHEDULE_MAX_AHEAD_DAYS', 'SCHEDULE_MAX_LATENESS_SECONDS',
+  'QUEUE_LOCK_SECONDS', 'SCHEDULE_MIN_AHEAD_SECONDS', 'SCHEDULE_MAX_AHEAD_DAYS', 'SCHEDULE_MAX_LATENESS_SECONDS',
   'CALLBACK_URL_ALLOW', 'CALLBACK_URL', 'CALLBACK_SECRET', 'CALLBACK_TIMEOUT_MS', 'CALLBACK_RETRY_HOURS', 'JELOU_EVENTS_SECRET',
   'RATE_LIMIT_PER_MINUTE', 'RECIPIENT_LIMIT', 'IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_MAX_KEYS',
   'REDIS_URL', 'REDIS_KEY_PREFIX', 'JELOU_QUEUE_LIMIT', 'MAX_EVENT_LOOP_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS',
@@ -105,7 +105,7 @@ export interface Config {
   /** OpenTelemetry tracing, or null when the OTEL_* variables do not ask for it (nothing of it is loaded then). */
   tracing: TracingConfig | null
   /** The job queue (docs/queue.md): waiting jobs per type, jobs run at once per type, retries' total time. */
-  queue: { maxJobs: number, concurrency: number, retryMs: number }
+  queue: { maxJobs: number, concurrency: number, retryMs: number, lockMs: number }
   /** Scheduled sends (docs/scheduling.md): how far ahead sendAt may be, and how late a due send may still go out. */
   schedule: { minAheadMs: number, maxAheadMs: number, maxLatenessMs: number }
   /** Callbacks to the calling services (docs/callbacks.md). */
@@ -333,7 +333,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const queue = {
     maxJobs: int('QUEUE_MAX_JOBS', 10000, 10, 10000000),
     concurrency: int('QUEUE_CONCURRENCY', 4, 1, 256),
-    retryMs: int('QUEUE_RETRY_HOURS', 24, 1, 720) * 3600000
+    retryMs: int('QUEUE_RETRY_HOURS', 24, 1, 720) * 3600000,
+    lockMs: int('QUEUE_LOCK_SECONDS', 30, 1, 600) * 1000
   }
   // Callbacks: in sandbox mode any loopback port (the service's own catcher, /sandbox/callbacks, wherever it listens) is allowed and the documented secret signs.
   const allowed = parseAllowList(read('CALLBACK_URL_ALLOW') ?? (mode === 'sandbox' ? 'http://127.0.0.1:*, http://localhost:*' : ''))

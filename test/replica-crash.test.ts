@@ -101,3 +101,59 @@ t.test('a replica killed between Jelou\'s send and storing the answer: the same-
   t.match(result, { messageId: sandbox.notifications()[0]?.id, resolved: true })
   t.equal(sendsOf(sandbox, 'sandbox_timeout_sent').length, 1, 'Jelou received exactly one send')
 })
+
+t.test('a scheduled send: two replicas on one Redis run it once; a replica killed while it runs, and it ends sent once', { skip: process.env.REDIS_URL === undefined ? 'REDIS_URL is not set (npm test sets it when redis-server is installed)' : false }, async (t) => {
+  const sandbox = await startSandbox({ slowMs: 60000, deliveryStepMs: 0 })
+  t.teardown(() => sandbox.close())
+  const env = {
+    REDIS_URL: process.env.REDIS_URL as string,
+    REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+    JELOU_BASE_URL: sandbox.url,
+    JELOU_CLIENT_ID: 'sandbox',
+    JELOU_CLIENT_SECRET: 'sandbox',
+    JELOU_BOT_ID: 'bot-123',
+    ALLOW_ANONYMOUS: 'true',
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+    JELOU_TIMEOUT_MS: '1000',
+    RESOLUTION_CLOCK_SKEW_SECONDS: '1',
+    RESOLUTION_WINDOW_SECONDS: '2',
+    SCHEDULE_MIN_AHEAD_SECONDS: '1',
+    // A dead replica's job is taken up by another 2 s after its lock lapses.
+    QUEUE_LOCK_SECONDS: '2'
+  }
+  const replicas = [startReplica(env), startReplica(env)]
+  t.teardown(() => { for (const r of replicas) r.child.kill('SIGKILL') })
+  const [a] = await Promise.all(replicas.map(async (r) => await ready(r.url)))
+  const schedule = async (base: string, template: string) => {
+    const res = await fetch(`${base}/v1/messages/text`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body(template), sendAt: new Date(Date.now() + 1500).toISOString() }) })
+    t.equal(res.status, 202, `${template} scheduled`)
+    return ((await res.json()) as { messageId: string }).messageId
+  }
+  const state = async (base: string, id: string) => ((await (await fetch(`${base}/v1/messages/${id}`)).json()) as { status: string, messageId: string })
+
+  // Both replicas take jobs from one queue: the send runs on one of them, once.
+  const first = await schedule(a as string, 'welcome_back')
+  for (let i = 0; i < 300 && (await state(a as string, first)).status !== 'accepted'; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal((await state(a as string, first)).status, 'accepted')
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.equal(sendsOf(sandbox, 'welcome_back').length, 1, 'sent once by two replicas')
+
+  // Jelou creates the message and does not answer; both replicas die while the job runs.
+  const crashed = await schedule(a as string, 'sandbox_timeout_sent')
+  for (let i = 0; i < 600 && sandbox.notifications().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(sendsOf(sandbox, 'sandbox_timeout_sent').length, 1, 'Jelou received it and has not answered')
+  for (const r of replicas) {
+    r.child.kill('SIGKILL')
+    await once(r.child, 'exit')
+  }
+  const survivor = startReplica(env)
+  t.teardown(() => { survivor.child.kill('SIGKILL') })
+  const base = await ready(survivor.url)
+  let last = await state(base, crashed)
+  for (let i = 0; i < 600 && last.status !== 'accepted'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    last = await state(base, crashed)
+  }
+  t.match(last, { status: 'accepted', messageId: sandbox.notifications().find((n) => n.elementName === 'sandbox_timeout_sent')?.id }, 'the new replica resolved it: Jelou\'s message')
+  t.equal(sendsOf(sandbox, 'sandbox_timeout_sent').length, 1, 'never sent twice')
+})

@@ -134,3 +134,16 @@ t.test('Redis: a scheduled send survives a restart; one due too long ago while n
   t.ok(await until(async () => (await state(later.body.messageId as string)).status === 'accepted'), 'the other is sent by the new replica')
   t.equal(sent(first.sandbox), 1, 'only the one on time')
 })
+
+t.test('a template disabled before sendAt: the send ends failed with the catalogue\'s code, nothing sent', async (t) => {
+  const { app, sandbox } = await buildTestApp(t, { env: { SCHEDULE_MIN_AHEAD_SECONDS: '1' } })
+  const res = await post(app, '/v1/messages/text', text({ sendAt: inMs(2000) }))
+  t.equal(res.status, 202)
+  const bot = 'bot-123'
+  sandbox.templates.set(bot, sandbox.templates.get(bot).map((item) => item.elementName === 'order_update' ? { ...item, status: 'PAUSED' } : item))
+  await app.catalogue.refreshNow()
+  const id = res.body.messageId as string
+  t.ok(await until(async () => (await app.inject({ url: `/v1/messages/${id}` })).json().status === 'failed'))
+  t.match((await app.inject({ url: `/v1/messages/${id}` })).json(), { status: 'failed', failure: { code: 'TEMPLATE_NOT_APPROVED' } })
+  t.equal(sent(sandbox), 0)
+})

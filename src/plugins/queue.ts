@@ -26,6 +26,7 @@ export default fp<{ config: Pick<Config, 'redis' | 'queue' | 'status'> }>(async 
     concurrency: config.queue.concurrency,
     retry: { firstDelayMs: FIRST_RETRY_MS, maxDelayMs: MAX_RETRY_DELAY_MS, totalMs: config.queue.retryMs },
     doneTtlMs: config.status.ttlMs,
+    lockMs: config.queue.lockMs,
     observe
   }
   let queue: JobQueue

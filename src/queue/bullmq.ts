@@ -74,6 +74,8 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
         connection: workerConnection,
         prefix,
         concurrency: options.concurrency,
+        // A dead replica's running job is taken up again by another once its lock lapses, checked as often.
+        ...(options.lockMs !== undefined && { lockDuration: options.lockMs, stalledInterval: options.lockMs }),
         settings: { backoffStrategy: (attemptsMade) => delays[attemptsMade - 1] ?? 0 },
         // Finished ids stay known for doneTtlMs, so adding one again is still a no-op; failed ones stay listable.
         removeOnComplete: { age: Math.ceil(options.doneTtlMs / 1000), count: options.maxJobs },

@@ -93,6 +93,8 @@ export interface QueueSettings {
   concurrency: number
   /** Retries of a type that names none. */
   retry: RetryPolicy
+  /** BullMQ: a running job's lock, renewed while it runs; a replica that died mid-job has its job run again by another about this long after. */
+  lockMs?: number
   /** How long a finished job's id is remembered, so adding it again is still a no-op. */
   doneTtlMs: number
   observe?: JobObserver
