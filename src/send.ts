@@ -234,16 +234,23 @@ export function createSender (options: SenderOptions) {
     const tag = config.resolution.tag === 'campaignId' && body.campaignId === undefined ? attemptId : undefined
     const sent = tag === undefined ? body : { ...body, campaignId: tag }
     const startedAt = now()
-    const number = await mark?.({ attemptId, tag, botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, callbackUrl, startedAt, requestId: request.id })
+    const number = await mark?.({ attemptId, tag, campaign: config.resolution.tag === 'campaignId' ? body.campaignId : undefined, botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, callbackUrl, startedAt, requestId: request.id })
     const group = attemptGroup(botId as string, body.elementName, phone.normalized)
     const open = { attemptId, startedAt }
     // Kept twice the key TTL: any attempt whose window overlaps this one resolves within its own first start plus the TTL, and must still see it.
     await idempotency.openAttempt(group, open, 2 * config.idempotency.ttlMs)
+    // The window is counted from startedAt: the send's deadline is too, whatever the store took
+    // (mark, WAIT, the open attempt). Already past it: nothing is sent.
+    const spentMs = now() - startedAt
+    if (spentMs >= config.jelou.timeoutMs) {
+      idempotency.closeAttempt(group, open).catch(() => {})
+      throw problem('OVERLOADED', 'The shared store took longer than the send\'s deadline to start it; nothing was sent.', { retryAfterSeconds: 1 })
+    }
     inFlight++
     const upstreamStarted = performance.now()
     let result
     try {
-      result = await upstream.send({ kind: input.kind, botId: botId as string, body: sent, requestId: request.id, secrets: () => sensitiveValues(phone, body) })
+      result = await upstream.send({ kind: input.kind, botId: botId as string, body: sent, requestId: request.id, secrets: () => sensitiveValues(phone, body), spentMs })
     } finally {
       inFlight--
     }

@@ -122,7 +122,7 @@ async function world (t: Tap, variant: 'memory' | 'redis') {
   }
   const status: StatusStore = redis === undefined
     ? memoryStatusStore(100000, TTL_S * 1000, now)
-    : redisStatusStore(redis, prefix, { ttlMs: TTL_S * 1000, writeFailed: (error) => { throw error } })
+    : redisStatusStore(redis, prefix, { ttlMs: TTL_S * 1000, writeFailed: (error) => { throw error }, now })
   const apps = new Map<string, FastifyInstance>()
   for (const tag of [false, true]) {
     const config: Config = loadConfig({

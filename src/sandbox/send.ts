@@ -183,7 +183,9 @@ export function sendEndpoint (app: FastifyInstance, opts: SendEndpointOptions): 
         if (TIMEOUT_TEMPLATES.has(hsm.elementName) && timedOut.has(once)) break
         timedOut.add(once)
         const created = hsm.destinations.map((destination) => ({ id: randomUUID(), destination }))
-        if (hsm.elementName === 'sandbox_timeout_sent') {
+        // A slow send is a created message answered late (as sandbox_timeout_sent): created on
+        // receipt, so the sandbox mode's resolution window (the deadline plus 1 s) covers it.
+        if (hsm.elementName === 'sandbox_timeout_sent' || hsm.elementName === 'sandbox_slow') {
           record.messageId = created[0].id
           accepted?.(botId, hsm.elementName, created)
         }
@@ -194,7 +196,7 @@ export function sendEndpoint (app: FastifyInstance, opts: SendEndpointOptions): 
             .send({ code: 'service_unavailable', description: 'The sandbox is shutting down.' })
         }
         if (hsm.elementName === 'sandbox_timeout_unsent') return reply.code(503).send({ code: 'service_unavailable', description: 'The sandbox lost this message on purpose.' })
-        if (hsm.elementName === 'sandbox_timeout_sent') return reply.code(200).send(created)
+        if (hsm.elementName === 'sandbox_timeout_sent' || hsm.elementName === 'sandbox_slow') return reply.code(200).send(created)
         break
       }
     }

@@ -114,7 +114,9 @@ function isObject (value: unknown): value is Record<string, unknown> {
 function itemOf (value: unknown): NotificationItem | Omit<NotificationItem, 'id'> {
   if (!isObject(value)) return { destination: '' }
   const id = value.id ?? value.messageId
-  const item = { ...value, destination: typeof value.destination === 'string' ? value.destination : '' }
+  // A number given as a JSON number is still that number; anything else is unreadable ('').
+  const destination = typeof value.destination === 'string' ? value.destination : typeof value.destination === 'number' && Number.isSafeInteger(value.destination) ? String(value.destination) : ''
+  const item = { ...value, destination }
   return typeof id === 'string' && id !== '' ? { ...item, id } as NotificationItem : { ...item, id: undefined } as Omit<NotificationItem, 'id'>
 }
 

@@ -8,6 +8,8 @@ export interface RedisStatusOptions {
   ttlMs: number
   /** Called when a background write of accepted sends failed (the sends themselves stand). */
   writeFailed: (error: Error, count: number) => void
+  /** The clock lostUntil reads (tests inject one, as for the idempotency store). */
+  now?: () => number
 }
 
 /**
@@ -53,7 +55,7 @@ return 1`
 const hashed = (value: string) => createHash('sha256').update(value).digest('hex')
 
 export function redisStatusStore (redis: Redis, prefix: string, options: RedisStatusOptions): StatusStore {
-  const { ttlMs, writeFailed } = options
+  const { ttlMs, writeFailed, now = Date.now } = options
   const msgKey = (id: string) => `${prefix}msg:${id}`
   const earlyKey = (id: string) => `${prefix}early:${id}`
   // Callers and references are names of people's business: Redis keys hold only their hash.
@@ -158,6 +160,6 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
       return written
     },
     // Past the TTL. (Records never vanish earlier while Redis evicts nothing: maxmemory-policy noeviction.)
-    lostUntil: () => Date.now() - ttlMs
+    lostUntil: () => now() - ttlMs
   }
 }

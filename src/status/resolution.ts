@@ -49,6 +49,8 @@ interface Scan {
   candidates: NotificationItem[]
   /** Such items without an id: they may be ours and can never be claimed. */
   anonymous: number
+  /** Items of this template in the window, with an id, whose number cannot be read: they may be ours and can never be claimed. */
+  blind: NotificationItem[]
 }
 
 /** What page 1 showed: its ids in order, and the whole of each item without one (nothing else tells those apart). */
@@ -73,10 +75,15 @@ export function createResolver (options: ResolverOptions) {
   const within = (created: number | undefined, startedAt: number) =>
     created === undefined || (created >= from(startedAt) && created <= until(startedAt))
 
+  /** An item whose number cannot be read may be anyone's, this attempt's included. */
+  const blind = (item: { destination: string }) => digits(item.destination) === ''
+
   function matches (item: { destination: string, elementName?: string, campaignId?: unknown, createdAt?: string }, attempt: AttemptContext): boolean {
-    if (digits(item.destination) !== digits(attempt.to)) return false
+    if (!blind(item) && digits(item.destination) !== digits(attempt.to)) return false
     if (item.elementName !== undefined && item.elementName !== attempt.template) return false
     if (attempt.tag !== undefined) return item.campaignId === attempt.tag
+    // The caller's own campaign: a message Jelou lists with another (or none) is not this attempt's.
+    if (attempt.campaign !== undefined && 'campaignId' in item && item.campaignId !== attempt.campaign) return false
     return within(timeOf(item.createdAt), attempt.startedAt)
   }
 
@@ -97,7 +104,9 @@ export function createResolver (options: ResolverOptions) {
       to: new Date(until(attempt.startedAt)).toISOString(),
       limit: PAGE
     }
-    const result: Scan = { complete: false, reason: 'the scan did not finish', candidates: [], anonymous: 0 }
+    const result: Scan = { complete: false, reason: 'the scan did not finish', candidates: [], anonymous: 0, blind: [] }
+    // Every page's content: a page served again (Jelou ignoring `page`) is told apart even when it holds items without an id.
+    const signatures = new Set<string>()
     // Distinct ids (and every item without one) count towards the total: a page served twice must not look like two.
     const ids = new Set<string>()
     let seen = 0
@@ -110,11 +119,19 @@ export function createResolver (options: ResolverOptions) {
       else if (answer.total !== firstTotal) return { ...result, reason: 'the number of notifications changed during the scan' }
       const fresh = answer.items.filter((item) => !ids.has(item.id))
       if (answer.count > 0 && fresh.length === 0 && answer.anonymous.length === 0) return { ...result, reason: 'Jelou answered a page already read' }
+      const signature = pageSignature(answer)
+      if (answer.count > 0 && signatures.has(signature)) return { ...result, reason: 'Jelou answered a page already read' }
+      signatures.add(signature)
       for (const item of fresh) ids.add(item.id)
       seen += fresh.length + answer.anonymous.length
-      for (const item of fresh) if (matches(item, attempt)) result.candidates.push(item)
+      if (answer.total !== null && seen > answer.total) return { ...result, reason: 'Jelou listed more notifications than its own total' }
+      for (const item of fresh) {
+        if (!matches(item, attempt)) continue
+        if (blind(item) && attempt.tag === undefined) result.blind.push(item)
+        else result.candidates.push(item)
+      }
       for (const item of answer.anonymous) if (matches(item, attempt)) result.anonymous++
-      if (page === 1) firstPage = pageSignature(answer)
+      if (page === 1) firstPage = signature
       const done = answer.total !== null
         ? seen >= answer.total
         : answer.pages !== null ? page >= answer.pages : answer.count === 0
@@ -146,6 +163,20 @@ export function createResolver (options: ResolverOptions) {
     // The open attempts are read BEFORE the status records: a send writes its status record before
     // it leaves the open attempts, so every send is seen in one or the other. Read the other way
     // round, a send answered between the two reads would be in neither, and its message unowned.
+    // The shared store failing now decides nothing: "not yet", as when Jelou does not answer (never
+    // an error saying nothing was sent: the first attempt's message may exist).
+    const storeDown = (error: unknown): Resolution => {
+      log.warn({ err: { code: (error as { code?: string }).code, message: (error as Error).message } }, 'resolution: the shared store did not answer')
+      return { outcome: 'pending', retryAfterSeconds: Math.max(RETRY_WHEN_DOWN_SECONDS, waitSeconds(attempt)), reason: 'the shared store did not answer' }
+    }
+    try {
+      return await decide(attempt, found, askedAt)
+    } catch (error) {
+      return storeDown(error)
+    }
+  }
+
+  async function decide (attempt: AttemptContext, found: Scan, askedAt: number): Promise<Resolution> {
     const open = found.candidates.length > 0 && attempt.tag === undefined
       ? await attempts.openAttempts(attemptGroup(attempt.botId, attempt.template, attempt.to))
       : []
@@ -161,7 +192,13 @@ export function createResolver (options: ResolverOptions) {
       // The tag is this attempt's alone: more than one message with it would be Jelou's doing, and any of them is ours.
       return { outcome: 'found', messageId: (unowned[0] as NotificationItem).id, proof: 'tag' }
     }
-    const count = unowned.length + found.anonymous
+    let blindUnowned = 0
+    for (const item of found.blind) {
+      const owner = (await status.get(item.id))?.base
+      if (owner?.attemptId !== undefined && owner.attemptId === attempt.attemptId) return { outcome: 'found', messageId: item.id, proof: 'returned' }
+      if (owner === undefined) blindUnowned++
+    }
+    const count = unowned.length + found.anonymous + blindUnowned
     if (count > 0) {
       // A send started this early could own a message in this attempt's window: if the store may
       // have dropped such a send's record (full, or past its TTL), its message looks unowned.

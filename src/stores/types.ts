@@ -78,6 +78,8 @@ export interface AttemptContext {
   callbackUrl?: string
   /** The correlation tag sent to Jelou (its `campaignId`), when tagging is on. */
   tag?: string
+  /** With RESOLUTION_TAG=campaignId (Jelou verified to store and return it): the caller's own `campaignId`, when it set one; a message listed with another (or none) is not this attempt's. */
+  campaign?: string
   /** Epoch ms just before the call to Jelou. */
   startedAt: number
   /** Epoch ms of the key's first attempt: past it plus IDEMPOTENCY_TTL_SECONDS the outcome is declared unknowable. */

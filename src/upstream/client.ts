@@ -43,6 +43,8 @@ export interface SendInput {
   requestId: string
   /** Values that must not leave in an error body even if Jelou echoes them (phone, parameters, codes); read only on an error. */
   secrets: () => readonly string[]
+  /** Time already spent since the attempt's recorded start: the deadline counts from that start, not from this call. */
+  spentMs?: number
 }
 
 export type SendOutcome =
@@ -62,7 +64,7 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
   const authorization = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`
 
   async function send (input: SendInput): Promise<SendOutcome> {
-    const deadline = Date.now() + timeoutMs
+    const deadline = Date.now() + timeoutMs - Math.max(0, input.spentMs ?? 0)
     const payload = JSON.stringify(input.body)
     const path = upstreamPath(input.botId)
     let attempts = 0
