@@ -21,6 +21,11 @@ export const text = defineKind({
       summary: 'Text message with static URL action buttons',
       description: 'Static URL buttons are part of the approved template: nothing extra to send.',
       value: { to: '+593 98 765 4322', template: 'visit_store', language: 'es', params: ['Maria'], botId: 'bot-123' }
+    },
+    withCallback: {
+      summary: 'Text message whose changes are posted back (sandbox catcher)',
+      description: 'Every change of the message (accepted, delivered, read, the reply) is posted, signed, to callbackUrl. In sandbox mode on the default port, open /sandbox/callbacks to see them arrive; in live mode the URL must match CALLBACK_URL_ALLOW.',
+      value: { to: '+593 98 765 4323', template: 'order_update', language: 'es', params: ['Maria', 'ORD-1234'], botId: 'bot-123', callbackUrl: 'http://localhost:3000/sandbox/callbacks' }
     }
   },
   toUpstream: (body, ctx) => baseUpstream(body, ctx, 'text', {
