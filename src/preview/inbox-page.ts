@@ -29,7 +29,7 @@ export const INBOX_HTML = `<!doctype html>
 <main class="phone">
 <section id="scheduled-box" class="scheduled-box" aria-labelledby="scheduled-title" hidden>
 <h2 id="scheduled-title">Scheduled</h2>
-<p class="scheduled-note">Sends waiting for their time (sendAt), every caller's. Once sent, each shows below as a received message.</p>
+<p class="scheduled-note">Sends scheduled for later (sendAt), every caller's: the waiting ones first, soonest on top, then what became of the others. Once sent, each also shows below as a received message.</p>
 <ol id="scheduled" class="scheduled"></ol>
 </section>
 <p id="empty" class="empty">No messages yet: send one from <a href="/docs">the API docs</a>.</p>
@@ -102,6 +102,7 @@ body { margin: 0; font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, s
 .schedule .send-at { color: var(--muted); }
 .schedule-state { font-size: 11px; font-weight: 700; text-transform: uppercase; letter-spacing: .05em; padding: 1px 6px; border-radius: 8px; background: #e9edef; color: var(--ink); }
 .state-scheduled, .state-sending { background: #d9fdd3; color: #0a5c36; }
+.state-sent { background: #d6efff; color: #027eb5; }
 .state-cancelled, .state-expired { background: #e9edef; color: var(--muted); }
 .state-failed { background: #fde8e8; color: #b42318; }
 .schedule-cancel { margin-left: auto; font: inherit; font-size: 12px; border: 1px solid #b42318; color: #b42318; background: #fff; border-radius: 14px; padding: 2px 10px; cursor: pointer; }
