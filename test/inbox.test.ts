@@ -2,6 +2,11 @@
 import t from 'tap'
 import { demoLookup } from '../src/sandbox/demo-catalogue.js'
 import { inboxEntry } from '../src/preview/inbox.js'
+import { createScheduler } from '../src/schedule/scheduler.js'
+import type { ScheduledSend } from '../src/send.js'
+import type { JobQueue } from '../src/queue/queue.js'
+import type { StatusStore } from '../src/status/types.js'
+import { pino } from 'pino'
 import type { SandboxRecord } from '../src/sandbox/server.js'
 import { buildLiveApp, buildTestApp, post } from './helper.js'
 
@@ -113,6 +118,21 @@ t.test('scheduled sends: every caller\'s listed apart, masked, no values; cancel
   t.match((await app.inject({ method: 'DELETE', url: `/sandbox/scheduled/${String(due.body.messageId)}` })).json(), { code: 'MESSAGE_NOT_CANCELLABLE' }, 'sent: 409')
   t.match((await app.inject({ method: 'DELETE', url: `/sandbox/scheduled/${String(after.messages[0]?.messageId)}` })).json(), { code: 'NOT_FOUND' }, 'a received message is not a scheduled send')
   t.equal(sandbox.messages().length, 1, 'only the due one was sent')
+})
+
+t.test('the scheduler remembers the latest schedules it took for the inbox, at most as many as asked; none by default', async (t) => {
+  const queue = { handle: () => {}, add: async (_type: string, id: string) => ({ id, added: true }) } as unknown as JobQueue
+  const status = { record: () => {}, flush: async () => true } as unknown as StatusStore
+  const config = { schedule: { minAheadMs: 1000, maxAheadMs: 86400000, maxLatenessMs: 900000 }, queue: {} } as never
+  const send = (n: number): ScheduledSend => ({ id: `sch-${n}`, caller: 'anonymous', kind: 'text', template: 'order_update', botId: 'bot-123', to: '593987654321', body: {} as never, requestId: `r${n}`, sendAt: Date.now() + 60000, scheduledAt: Date.now() })
+  const bounded = createScheduler({ config, queue, status, log: pino({ level: 'silent' }), remember: 3 })
+  const none = createScheduler({ config, queue, status, log: pino({ level: 'silent' }) })
+  for (let n = 1; n <= 5; n++) {
+    await bounded.schedule(send(n))
+    await none.schedule(send(n))
+  }
+  t.same(bounded.recent(), ['sch-5', 'sch-4', 'sch-3'], 'the last three, newest first')
+  t.same(none.recent(), [], 'live mode remembers none')
 })
 
 t.test('a record carrying a delivery state (SPEC §18) shows it; anything else is no state', async (t) => {
