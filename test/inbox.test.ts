@@ -8,7 +8,8 @@ import type { JobQueue } from '../src/queue/queue.js'
 import type { StatusStore } from '../src/status/types.js'
 import { pino } from 'pino'
 import type { SandboxRecord } from '../src/sandbox/server.js'
-import { buildLiveApp, buildTestApp, post } from './helper.js'
+import { once } from 'node:events'
+import { buildLiveApp, buildTestApp, freePort, post, readyIs, redisServerSkip, startRedis } from './helper.js'
 
 const TO = '+593 98 765 4321'
 const SHOP = 'shop-key-0123456789abcdef'
@@ -118,6 +119,26 @@ t.test('scheduled sends: every caller\'s listed apart, masked, no values; cancel
   t.match((await app.inject({ method: 'DELETE', url: `/sandbox/scheduled/${String(due.body.messageId)}` })).json(), { code: 'MESSAGE_NOT_CANCELLABLE' }, 'sent: 409')
   t.match((await app.inject({ method: 'DELETE', url: `/sandbox/scheduled/${String(after.messages[0]?.messageId)}` })).json(), { code: 'NOT_FOUND' }, 'a received message is not a scheduled send')
   t.equal(sandbox.messages().length, 1, 'only the due one was sent')
+})
+
+t.test('Redis down: the inbox still shows what the sandbox received; the schedules it cannot read are left out, and logged', { skip: redisServerSkip }, async (t) => {
+  const port = await freePort()
+  let redis = await startRedis(port)
+  t.teardown(() => { redis.kill('SIGKILL') })
+  const { app, logs } = await buildTestApp(t, { env: { REDIS_URL: `redis://127.0.0.1:${port}` } })
+  t.equal((await post(app, '/v1/messages/text', { to: TO, template: 'order_update', params: ['Maria', 'ORD-1'] })).status, 202)
+  const scheduled = await post(app, '/v1/messages/text', { to: TO, template: 'order_update', params: ['Maria', 'ORD-2'], sendAt: inMs(3600000) })
+  t.equal(scheduled.status, 202)
+  t.equal((await app.inject({ method: 'GET', url: '/sandbox/inbox.json' })).json().scheduled.length, 1)
+  redis.kill('SIGKILL')
+  await once(redis, 'exit')
+  const res = await app.inject({ method: 'GET', url: '/sandbox/inbox.json' })
+  t.equal(res.statusCode, 200)
+  t.match(res.json(), { messages: [{ template: 'order_update', status: 200 }], scheduled: [] })
+  t.ok(logs.lines().some((line) => line.msg === 'sandbox inbox could not read a scheduled send' && line.scheduleId === scheduled.body.messageId), 'the miss is logged')
+  // Back up and reconnected, so the app closes its connections at once.
+  redis = await startRedis(port)
+  await readyIs(app, 200)
 })
 
 t.test('the scheduler remembers the latest schedules it took for the inbox, at most as many as asked; none by default', async (t) => {

@@ -41,8 +41,12 @@ function locked (reply: FastifyReply, type: string): FastifyReply {
 
 export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'messages' | 'notifications' | 'replies'>, lookupTemplate: TemplateLookup, schedules: InboxSchedules }> = async (app, { sandbox, lookupTemplate, schedules }) => {
   /** Every caller's scheduled sends this process took and the store still has, in the inbox's order. */
-  async function scheduled (): Promise<ScheduledEntry[]> {
-    const bases = await Promise.all(schedules.recent().map(async (id) => await scheduleBase(schedules, id)))
+  async function scheduled (log: FastifyBaseLogger): Promise<ScheduledEntry[]> {
+    // The received messages still show when the store does not answer (Redis down): those schedules are left out, and logged.
+    const bases = await Promise.all(schedules.recent().map(async (id) => await scheduleBase(schedules, id).catch((error: unknown) => {
+      log.warn({ scheduleId: id, err: error }, 'sandbox inbox could not read a scheduled send')
+      return undefined
+    })))
     return bases.filter((base): base is ScheduleBase => base !== undefined).map(scheduledEntry).sort(byInboxOrder)
   }
 
@@ -77,7 +81,7 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ sandbox: Pick<Sandbox, 'me
       messages: sandbox.messages().map((record) => record.messageId === undefined
         ? inboxEntry(record, lookupTemplate)
         : inboxEntry({ ...record, sentStatus: delivery.get(record.messageId), replies: replies.get(record.messageId) }, lookupTemplate)),
-      scheduled: await scheduled()
+      scheduled: await scheduled(request.log)
     }
   })
 
