@@ -234,7 +234,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   }
   const resolver = createResolver({ notifications, status: statusStore, attempts: idempotency, windowMs, ...config.resolution })
   const settle = createSettler({ resolver, status: statusStore, attempts: idempotency, sandbox: config.mode === 'sandbox', ttlMs: config.idempotency.ttlMs, observe: metrics.resolution, unresolvable: callbacks.unresolvable })
-  const scheduler = createScheduler({ config, queue: app.queue, status: statusStore, log: app.log, observe: metrics.scheduled })
+  // Sandbox mode: the scheduler remembers the latest schedules it took, for the inbox page.
+  const scheduler = createScheduler({ config, queue: app.queue, status: statusStore, log: app.log, observe: metrics.scheduled, remember: config.mode === 'sandbox' ? 100 : 0 })
   const send = createSender({
     config,
     upstream: app.upstream,
@@ -276,7 +277,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(healthRoutes, { mode: config.mode, lifecycle, catalogue })
   if (sandbox !== undefined) {
     await app.register(sandboxRoutes, { sandbox })
-    await app.register(inboxRoutes, { sandbox, lookupTemplate })
+    await app.register(inboxRoutes, { sandbox, lookupTemplate, schedules: { recent: scheduler.recent, store: statusStore, cancel: scheduler.cancel, lookup } })
     await app.register(sandboxReplyRoutes, { sandbox, lookupTemplate })
     const secrets = config.apiKeys.filter((k) => k.callbackSecret !== undefined).map((k) => ({ caller: k.name, secret: k.callbackSecret as string }))
     if (config.callbacks.secret !== null) secrets.push({ caller: config.apiKeys.length === 0 ? 'anonymous' : 'CALLBACK_SECRET', secret: config.callbacks.secret })

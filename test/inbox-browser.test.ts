@@ -129,7 +129,79 @@ t.test('/sandbox in Chromium: one bubble per send, newest first, values as text'
   t.same(pageErrors, [], 'no page or console errors')
 })
 
-function screenshotPath (): string {
+function screenshotPath (name?: string): string {
   mkdirSync(new URL('.', SCREENSHOT), { recursive: true })
-  return SCREENSHOT.pathname
+  return name === undefined ? SCREENSHOT.pathname : new URL(name, SCREENSHOT).pathname
 }
+
+t.test('/sandbox in Chromium: scheduled sends listed apart, one cancelled with its button, the other arriving as a message', { skip: chromiumMissing }, async (t) => {
+  const SHOP = 'shop-key-0123456789abcdef'
+  const CRM = 'crm-key-0123456789abcdef0'
+  // With caller keys set: the page has none, yet lists every caller's schedules and cancels for the schedule's own caller.
+  const config = loadConfig({ JELOU_BOT_ID: 'bot-123', RECIPIENT_LIMIT: '1000/60s', MAX_EVENT_LOOP_DELAY_MS: '0', SCHEDULE_MIN_AHEAD_SECONDS: '1', API_KEYS: `shop:${SHOP},crm:${CRM}` })
+  const { stream } = captureLogs(t)
+  const app = await buildApp(config, { logger: pino({ ...loggerOptions(config), level: 'info' }, stream) })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const schedule = async (path: string, key: string, body: unknown): Promise<{ status: number, id: string }> => {
+    const res = await fetch(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify(body) })
+    return { status: res.status, id: ((await res.json()) as { messageId: string }).messageId }
+  }
+
+  const browser: Browser = await launchChromium()
+  t.teardown(() => browser.close())
+  const page: Page = await browser.newPage({ viewport: { width: 720, height: 900 } })
+  page.setDefaultTimeout(UI_TIMEOUT)
+  const pageErrors: string[] = []
+  page.on('pageerror', (error) => { pageErrors.push(error.message) })
+  page.on('console', (message) => { if (message.type() === 'error') pageErrors.push(message.text()) })
+  page.on('response', (response) => { if (response.status() >= 400) pageErrors.push(`${response.status()} ${response.url()}`) })
+  await page.goto(`${origin}/sandbox`)
+  await page.locator('body[data-loaded="true"]').waitFor()
+  t.equal(await page.locator('#scheduled-box').isHidden(), true, 'nothing scheduled: no scheduled panel')
+
+  // Scheduled once the page is open: the text one 3 s ahead (it will arrive), the code one 6 s ahead (it will be cancelled).
+  const arriveAt = Date.now() + 3000
+  const cancelAt = Date.now() + 6000
+  const arriving = await schedule('/v1/messages/text', SHOP, { to: '+593 98 765 4321', template: 'order_update', params: ['Ana', 'ORD-77'], sendAt: new Date(arriveAt).toISOString() })
+  const coded = await schedule('/v1/messages/authentication', CRM, { to: '+593 98 765 4332', template: 'login_code', language: 'es', code: '483920', sendAt: new Date(cancelAt).toISOString() })
+  t.same([arriving.status, coded.status], [202, 202], 'both scheduled')
+
+  const rows = page.locator('#scheduled > li.schedule')
+  const row = (id: string) => page.locator(`#scheduled > li.schedule[data-id="${id}"]`)
+  await rows.nth(1).waitFor()
+  t.equal(await page.locator('#scheduled-box').isVisible(), true, 'the scheduled panel shows')
+  t.same(await rows.evaluateAll((items) => items.map((item) => (item as HTMLElement).dataset.id)), [arriving.id, coded.id], 'soonest first')
+  t.same(await row(arriving.id).locator('.template, .to, .schedule-state, .caller').allTextContents(), ['order_update', maskPhone('593987654321'), 'scheduled', 'by shop'], 'template, masked recipient, state, caller')
+  t.same(await row(coded.id).locator('.template, .to, .schedule-state, .caller').allTextContents(), ['login_code', maskPhone('593987654332'), 'scheduled', 'by crm'])
+  t.equal(await row(coded.id).locator('time.send-at').getAttribute('datetime'), new Date(cancelAt).toISOString(), 'its sendAt')
+  t.notMatch(await page.locator('#scheduled-box').textContent() ?? '', /483920|ORD-77|Ana/, 'no values, never the code')
+  t.equal(await page.locator('#inbox > li.message').count(), 0, 'nothing received yet')
+  t.match(await page.locator('#state').textContent(), /2 scheduled/)
+
+  await row(coded.id).locator('button.schedule-cancel').click()
+  await row(coded.id).and(page.locator('.schedule-cancelled')).waitFor()
+  t.equal(await row(coded.id).locator('.schedule-state').textContent(), 'cancelled', 'shown cancelled')
+  t.equal(await row(coded.id).locator('.schedule-note').textContent(), 'Cancelled: it will not be sent.')
+  t.equal(await row(coded.id).locator('button.schedule-cancel').count(), 0, 'no Cancel button once cancelled')
+  const status = await (await fetch(`${origin}/v1/messages/${coded.id}`, { headers: { 'x-api-key': CRM } })).json() as { status: string }
+  t.equal(status.status, 'cancelled', 'its caller sees it cancelled')
+
+  // The other is sent at its time: a received message on top of the inbox, and "sent" in the panel.
+  const received = page.locator('#inbox > li.message')
+  await received.first().waitFor()
+  t.ok(Date.now() >= arriveAt - 1000, 'not before its sendAt')
+  t.equal(await received.first().locator('.meta .template').textContent(), 'order_update')
+  t.equal(await received.first().locator('.bubble .body').textContent(), 'Hola Ana, tu pedido ORD-77 está en camino.', 'as the recipient sees it')
+  await row(arriving.id).and(page.locator('.schedule-sent')).waitFor()
+  t.equal(await row(arriving.id).locator('.schedule-note').textContent(), 'Sent: shown below among the received messages.')
+  await page.screenshot({ path: screenshotPath('sandbox-inbox-scheduled.png'), fullPage: true })
+
+  // Past the cancelled one's sendAt, and a poll later: still one received message.
+  while (Date.now() < cancelAt + 2000) await new Promise((resolve) => setTimeout(resolve, 250))
+  await new Promise((resolve) => setTimeout(resolve, 1600))
+  t.equal(await received.count(), 1, 'the cancelled one never arrived')
+  t.equal(((await (await fetch(`${origin}/sandbox/messages`)).json()) as { messages: unknown[] }).messages.length, 1, 'the sandbox received one send')
+  t.same(pageErrors, [], 'no page or console errors')
+})

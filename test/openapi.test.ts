@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { generateOpenApi } from '../src/openapi.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
 import { KEPT_FOR_REPLAY, PROBLEMS, type ProblemCode } from '../src/errors.js'
-import { CANCEL_ROUTE, EVENTS_ROUTE, LOOKUP_ROUTE, OPEN_ROUTE, ROUTE_ANSWERS, SANDBOX_REPLY_ROUTE, SEND_ROUTE, UNROUTED_CODES } from '../src/schemas/routes.js'
+import { CANCEL_ROUTE, EVENTS_ROUTE, LOOKUP_ROUTE, OPEN_ROUTE, ROUTE_ANSWERS, SANDBOX_CANCEL_ROUTE, SANDBOX_REPLY_ROUTE, SEND_ROUTE, UNROUTED_CODES } from '../src/schemas/routes.js'
 import { RETRY_AFTER_CODES, problemExample } from '../src/plugins/openapi-answers.js'
 import { pino } from 'pino'
 import { buildApp } from '../src/app.js'
@@ -27,7 +27,8 @@ const OPERATIONS = [
   [LOOKUP_ROUTE, [['/v1/messages/{messageId}', 'get'], ['/v1/messages', 'get'], ['/v1/templates', 'get'], ['/v1/templates/{name}', 'get'], ['/v1/callbacks', 'get'], ['/v1/callbacks/{id}/retry', 'post']]],
   [CANCEL_ROUTE, [['/v1/messages/{messageId}', 'delete']]],
   [EVENTS_ROUTE, [['/v1/events/jelou', 'post']]],
-  [SANDBOX_REPLY_ROUTE, [['/sandbox/messages/{messageId}/reply', 'post']]]
+  [SANDBOX_REPLY_ROUTE, [['/sandbox/messages/{messageId}/reply', 'post']]],
+  [SANDBOX_CANCEL_ROUTE, [['/sandbox/scheduled/{id}', 'delete']]]
 ] as const
 
 type Json = Record<string, any>

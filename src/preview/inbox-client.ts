@@ -1,6 +1,6 @@
 // The sandbox inbox's browser script, served as /sandbox/inbox.js: polls the inbox JSON, draws phone-style bubbles, and answers as the recipient.
 /// <reference lib="dom" />
-import type { InboxEntry } from './inbox.js'
+import type { InboxEntry, ScheduledEntry } from './inbox.js'
 
 /**
  * Runs in the browser: served as the source of this one function, so it uses nothing from its
@@ -14,6 +14,11 @@ export function inboxClient (pollMs: number): void {
   let shown = ''
   // What the last answer under each message came to, by message id: kept across redraws.
   const notes = new Map<string, { text: string, failed: boolean }>()
+  const scheduledList = document.getElementById('scheduled') as HTMLOListElement
+  const scheduledBox = document.getElementById('scheduled-box') as HTMLElement
+  let shownScheduled = ''
+  // What the last Cancel of each schedule came to, by schedule id: kept across redraws.
+  const cancelNotes = new Map<string, { text: string, failed: boolean }>()
 
   function el<K extends keyof HTMLElementTagNameMap> (tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
     const node = document.createElement(tag)
@@ -225,10 +230,70 @@ export function inboxClient (pollMs: number): void {
     }
   }
 
+  /** Cancels a scheduled send through the sandbox (for its own caller); the row's note says what happened. */
+  async function cancelSchedule (entry: ScheduledEntry, note: HTMLElement): Promise<void> {
+    const say = (text: string, failed: boolean) => {
+      cancelNotes.set(entry.id, { text, failed })
+      note.textContent = text
+      note.className = failed ? 'schedule-note failed' : 'schedule-note'
+    }
+    say('cancelling…', false)
+    try {
+      const response = await fetch(`/sandbox/scheduled/${encodeURIComponent(entry.id)}`, { method: 'DELETE', cache: 'no-store' })
+      if (response.status === 200) {
+        say('Cancelled: it will not be sent.', false)
+      } else {
+        const problem = await response.json().catch(() => ({})) as { detail?: string }
+        say(`Not cancelled (${response.status}): ${problem.detail ?? 'the service refused it'}`, true)
+      }
+    } catch {
+      say('Not cancelled: cannot reach the service.', true)
+    }
+    draw().catch(() => {})
+  }
+
+  /** One scheduled send: template, masked recipient, when, its state, and Cancel while it waits. */
+  function scheduleRow (entry: ScheduledEntry): HTMLLIElement {
+    const item = el('li', `schedule schedule-${entry.state}`)
+    item.dataset.id = entry.id
+    const when = el('time', 'send-at', `at ${new Date(entry.sendAt).toLocaleString()}`)
+    when.dateTime = entry.sendAt
+    when.title = entry.sendAt
+    const state = el('span', `schedule-state state-${entry.state}`, entry.state)
+    if (entry.code !== null) state.title = entry.code
+    item.append(el('span', 'template', entry.template), el('span', 'to', entry.to), when, state, el('span', 'caller', `by ${entry.caller}`))
+    const saved = cancelNotes.get(entry.id)
+    const note = el('p', saved?.failed === true ? 'schedule-note failed' : 'schedule-note', saved?.text ?? '')
+    note.setAttribute('role', 'status')
+    if (entry.cancellable) {
+      const cancel = el('button', 'schedule-cancel', 'Cancel')
+      cancel.type = 'button'
+      cancel.title = `Cancel ${entry.id}: it will not be sent`
+      cancel.addEventListener('click', () => {
+        cancel.disabled = true
+        cancelSchedule(entry, note).finally(() => { cancel.disabled = false }).catch(() => {})
+      })
+      item.append(cancel)
+    } else if (entry.state === 'sent' && entry.messageId !== null) {
+      note.textContent = note.textContent === '' ? 'Sent: shown below among the received messages.' : note.textContent
+    }
+    item.append(note)
+    return item
+  }
+
+  function drawScheduled (scheduled: ScheduledEntry[]): void {
+    const key = JSON.stringify(scheduled.map((s) => [s.id, s.state]))
+    if (key === shownScheduled) return
+    shownScheduled = key
+    scheduledList.replaceChildren(...scheduled.map(scheduleRow))
+    scheduledBox.hidden = scheduled.length === 0
+  }
+
   async function draw (): Promise<void> {
     try {
       const response = await fetch('/sandbox/inbox.json', { cache: 'no-store' })
-      const { messages } = await response.json() as { messages: InboxEntry[] }
+      const { messages, scheduled } = await response.json() as { messages: InboxEntry[], scheduled: ScheduledEntry[] }
+      drawScheduled(scheduled)
       // Redraw only when something changed, so a reader's selection is not reset every poll.
       const key = JSON.stringify(messages.map((m) => [m.seq, m.status, m.delivery, m.replies.length]))
       if (key !== shown) {
@@ -239,7 +304,8 @@ export function inboxClient (pollMs: number): void {
         const empty = document.getElementById('empty') as HTMLElement
         empty.hidden = messages.length > 0
       }
-      state.textContent = `${messages.length} message${messages.length === 1 ? '' : 's'} · updated ${new Date().toLocaleTimeString()}`
+      const waiting = scheduled.filter((s) => s.state === 'scheduled' || s.state === 'sending').length
+      state.textContent = `${messages.length} message${messages.length === 1 ? '' : 's'}${waiting > 0 ? ` · ${waiting} scheduled` : ''} · updated ${new Date().toLocaleTimeString()}`
       document.body.dataset.loaded = 'true'
     } catch {
       state.textContent = 'cannot reach the service; retrying'

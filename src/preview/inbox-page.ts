@@ -27,6 +27,11 @@ export const INBOX_HTML = `<!doctype html>
 <p id="state" class="state">loading…</p>
 </header>
 <main class="phone">
+<section id="scheduled-box" class="scheduled-box" aria-labelledby="scheduled-title" hidden>
+<h2 id="scheduled-title">Scheduled</h2>
+<p class="scheduled-note">Sends scheduled for later (sendAt), every caller's: the waiting ones first, soonest on top, then what became of the others. Once sent, each also shows below as a received message.</p>
+<ol id="scheduled" class="scheduled"></ol>
+</section>
 <p id="empty" class="empty">No messages yet: send one from <a href="/docs">the API docs</a>.</p>
 <ol id="inbox" class="inbox"></ol>
 </main>
@@ -87,6 +92,24 @@ body { margin: 0; font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, s
 .reply-state { margin: 4px 0 0 4px; font-size: 12px; color: var(--muted); }
 .reply-state:empty { display: none; }
 .reply-state.failed { color: #b42318; }
+.scheduled-box { margin: 0 0 18px; padding: 8px 10px; background: #fff8e1; border-radius: 8px; box-shadow: 0 1px .5px rgba(11,20,26,.13); }
+.scheduled-box h2 { margin: 0; font-size: 15px; }
+.scheduled-note { margin: 2px 0 6px; font-size: 12px; color: var(--muted); }
+.scheduled { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 6px; }
+.schedule { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px; font-size: 13px; padding: 6px 0; border-top: 1px solid #f0e2b6; }
+.schedule:first-child { border-top: 0; }
+.schedule .to { font-weight: 600; }
+.schedule .send-at { color: var(--muted); }
+.schedule-state { font-size: 11px; font-weight: 700; text-transform: uppercase; letter-spacing: .05em; padding: 1px 6px; border-radius: 8px; background: #e9edef; color: var(--ink); }
+.state-scheduled, .state-sending { background: #d9fdd3; color: #0a5c36; }
+.state-sent { background: #d6efff; color: #027eb5; }
+.state-cancelled, .state-expired { background: #e9edef; color: var(--muted); }
+.state-failed { background: #fde8e8; color: #b42318; }
+.schedule-cancel { margin-left: auto; font: inherit; font-size: 12px; border: 1px solid #b42318; color: #b42318; background: #fff; border-radius: 14px; padding: 2px 10px; cursor: pointer; }
+.schedule-cancel:disabled { opacity: .6; cursor: progress; }
+.schedule-note { flex-basis: 100%; margin: 0; font-size: 12px; color: var(--muted); }
+.schedule-note:empty { display: none; }
+.schedule-note.failed { color: #b42318; }
 .problems { margin: 4px 0 0; padding: 6px 10px 6px 26px; background: #fef0c7; border-radius: 8px; font-size: 12px; color: #7a2e0e; max-width: 92%; }
 `
 

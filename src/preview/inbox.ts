@@ -2,6 +2,7 @@
 import { Type, type Static } from 'typebox'
 import { maskPhone } from '../phone.js'
 import type { SandboxRecord } from '../sandbox/server.js'
+import type { MessageBase } from '../status/types.js'
 import type { UpstreamBody } from '../upstream/schema.js'
 import { renderPreview, type TemplateLookup } from './render.js'
 import { PreviewSchema, type Preview } from './schema.js'
@@ -37,9 +38,31 @@ export const InboxEntrySchema = Type.Object({
   replies: Type.Array(InboxReplySchema, { description: 'The recipient\'s answers, oldest first (POST /sandbox/messages/{messageId}/reply).' })
 }, { description: 'One message the sandbox received.' })
 
+/** Where a scheduled send stands (SPEC §21), as GET /v1/messages/{sch-id} tells it. */
+export const SCHEDULE_STATES = ['scheduled', 'sending', 'sent', 'cancelled', 'expired', 'failed'] as const
+
+export const ScheduledEntrySchema = Type.Object({
+  id: Type.String({ description: 'The schedule\'s id (`sch-…`), the `messageId` of its 202 answer.' }),
+  caller: Type.String({ description: 'Who scheduled it: the API key\'s name, or `anonymous` without API_KEYS.' }),
+  kind: Type.String({ description: 'The send route\'s kind (`text`, `authentication`, …).' }),
+  template: Type.String(),
+  botId: Type.String(),
+  to: Type.String({ description: 'The recipient, masked like in the logs.' }),
+  sendAt: Type.String({ description: 'When it is due (ISO 8601).' }),
+  scheduledAt: Type.String({ description: 'When it was scheduled (ISO 8601).' }),
+  state: Type.Enum(SCHEDULE_STATES, { description: 'scheduled (waiting), sending, sent, cancelled, expired (due too late), failed.' }),
+  changedAt: Type.String({ description: 'When it came to this state (ISO 8601).' }),
+  messageId: Type.Union([Type.String(), Type.Null()], { description: 'Once sent: the message\'s id, the `messageId` of its entry in `messages`.' }),
+  code: Type.Union([Type.String(), Type.Null()], { description: 'Why it ended failed or expired (a problem code).' }),
+  cancellable: Type.Boolean({ description: 'True while it waits for its sendAt: DELETE /sandbox/scheduled/{id} cancels it.' })
+}, { description: 'A send scheduled for later. Its template and recipient only: never its values (an authentication code is not shown before or after it is sent).' })
+
 export const InboxSchema = Type.Object({
-  messages: Type.Array(InboxEntrySchema, { description: 'At most the sandbox\'s last 100, newest first.' })
+  messages: Type.Array(InboxEntrySchema, { description: 'At most the sandbox\'s last 100, newest first.' }),
+  scheduled: Type.Array(ScheduledEntrySchema, { description: 'The last 100 sends scheduled through this process, every caller\'s: those still waiting first (soonest first), then the others (latest change first).' })
 })
+
+export type ScheduledEntry = Static<typeof ScheduledEntrySchema>
 
 export type InboxEntry = Static<typeof InboxEntrySchema>
 
@@ -81,4 +104,36 @@ export function inboxEntry (record: RecordWithStatus, lookup: TemplateLookup): I
     quickReplies: answerable ? quickRepliesOf(preview) : [],
     replies: record.replies ?? []
   }
+}
+
+/** A schedule's record (its `base`, with `schedule` set) as the inbox lists it: no values, the recipient masked. */
+export function scheduledEntry (base: MessageBase & { schedule: NonNullable<MessageBase['schedule']> }): ScheduledEntry {
+  const { schedule } = base
+  return {
+    id: base.messageId,
+    caller: base.caller,
+    kind: base.kind,
+    template: base.template,
+    botId: base.botId,
+    to: maskPhone(base.to),
+    sendAt: new Date(schedule.sendAt).toISOString(),
+    scheduledAt: new Date(base.acceptedAt).toISOString(),
+    state: schedule.state,
+    changedAt: new Date(schedule.at).toISOString(),
+    messageId: schedule.messageId ?? null,
+    code: schedule.code ?? null,
+    cancellable: schedule.state === 'scheduled'
+  }
+}
+
+const WAITING: ReadonlySet<string> = new Set(['scheduled', 'sending'])
+
+/** The inbox's order: waiting ones first, soonest due on top; then the finished ones, latest change on top. */
+export function byInboxOrder (a: ScheduledEntry, b: ScheduledEntry): number {
+  const wa = WAITING.has(a.state)
+  const wb = WAITING.has(b.state)
+  if (wa !== wb) return wa ? -1 : 1
+  const order = wa ? a.sendAt.localeCompare(b.sendAt) : b.changedAt.localeCompare(a.changedAt)
+  // Due at the same time: the one scheduled first on top.
+  return order !== 0 ? order : a.scheduledAt.localeCompare(b.scheduledAt)
 }

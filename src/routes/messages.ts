@@ -9,6 +9,15 @@ import type { MessageBase, StatusStore } from '../status/types.js'
 
 const MAX_LISTED = 50
 
+/** Cancels a scheduled send (cancelled already: done), or throws MESSAGE_NOT_CANCELLABLE saying where it stands. */
+export async function cancelOrRefuse (base: MessageBase, cancel: (base: MessageBase) => Promise<boolean>): Promise<void> {
+  if (base.schedule?.state !== 'cancelled' && !await cancel(base)) {
+    throw problem('MESSAGE_NOT_CANCELLABLE', base.schedule === undefined
+      ? 'This message was sent, not scheduled; a sent message cannot be called back.'
+      : `This scheduled send is ${base.schedule.state === 'scheduled' ? 'being sent' : base.schedule.state} now; only one waiting for its sendAt can be cancelled.`)
+  }
+}
+
 export const messageRoutes: FastifyPluginAsyncTypebox<{ lookup: ReturnType<typeof createLookup>, store: StatusStore, cancel: (base: MessageBase) => Promise<boolean> }> = async (app, { lookup, store, cancel }) => {
   app.get('/v1/messages/:messageId', {
     schema: {
@@ -70,11 +79,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ lookup: ReturnType<typeo
   }, async (request, reply) => {
     const base = (await store.get(request.params.messageId))?.base
     if (base === undefined || base.caller !== request.caller) throw problem('NOT_FOUND', 'No message with this id for this caller (unknown, expired, or sent by another caller).')
-    if (base.schedule?.state !== 'cancelled' && !await cancel(base)) {
-      throw problem('MESSAGE_NOT_CANCELLABLE', base.schedule === undefined
-        ? 'This message was sent, not scheduled; a sent message cannot be called back.'
-        : `This scheduled send is ${base.schedule.state === 'scheduled' ? 'being sent' : base.schedule.state} now; only one waiting for its sendAt can be cancelled.`)
-    }
+    await cancelOrRefuse(base, cancel)
     reply.header('x-request-id', request.id)
     return await reply.send(await lookup(request.params.messageId, request.caller, request.log) as MessageView)
   })

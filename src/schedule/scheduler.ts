@@ -25,6 +25,11 @@ export interface SchedulerOptions {
   log: FastifyBaseLogger
   observe?: (outcome: ScheduleOutcome) => void
   now?: () => number
+  /**
+   * Sandbox mode: how many of the latest schedule ids this process took to remember, for the
+   * sandbox inbox (GET /sandbox/inbox.json); 0 (the default) remembers none.
+   */
+  remember?: number
 }
 
 const baseOf = (send: ScheduledSend, schedule: Schedule): MessageBase => ({
@@ -42,8 +47,10 @@ const baseOf = (send: ScheduledSend, schedule: Schedule): MessageBase => ({
 })
 
 export function createScheduler (options: SchedulerOptions) {
-  const { config, queue, status, log, observe, now = Date.now } = options
+  const { config, queue, status, log, observe, now = Date.now, remember = 0 } = options
   let sender: Sender | undefined
+  // The ids of the latest schedules taken here, oldest first, at most `remember` of them.
+  const taken: string[] = []
 
   /** Writes the schedule's record in its new state (the store and the callbacks see it), and waits until it is stored. */
   async function update (send: ScheduledSend, schedule: Omit<Schedule, 'at' | 'sendAt'>): Promise<void> {
@@ -66,6 +73,10 @@ export function createScheduler (options: SchedulerOptions) {
       await update(send, { state: 'failed', code: 'OVERLOADED', detail: 'the job queue could not take it' }).catch(() => {})
       if (error instanceof QueueError && error.code === 'QUEUE_FULL') throw problem('OVERLOADED', 'The job queue is full (QUEUE_MAX_JOBS scheduled sends wait); nothing was scheduled.', { retryAfterSeconds: 60 })
       throw problem('STORE_UNAVAILABLE', 'The job queue did not take the scheduled send; nothing was scheduled. Retry shortly.', { cause: error })
+    }
+    if (remember > 0) {
+      taken.push(send.id)
+      if (taken.length > remember) taken.splice(0, taken.length - remember)
     }
     observe?.('scheduled')
   }
@@ -152,6 +163,8 @@ export function createScheduler (options: SchedulerOptions) {
   return {
     schedule,
     cancel,
+    /** The ids of the latest schedules this process took (at most `remember`), newest first: the sandbox inbox lists them. */
+    recent (): string[] { return [...taken].reverse() },
     /** The pipeline the jobs run (created after the scheduler, which it needs for sendAt). */
     use (send: Sender) { sender = send }
   }

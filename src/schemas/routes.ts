@@ -78,8 +78,15 @@ export const SANDBOX_REPLY_ROUTE: RouteAnswers = {
   codes: ['VALIDATION_FAILED', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTERNAL_ERROR']
 }
 
+/** The sandbox's cancel of a scheduled send (the inbox page's button): open like the inbox, acting for the schedule's own caller. */
+export const SANDBOX_CANCEL_ROUTE: RouteAnswers = {
+  name: 'SandboxCancel',
+  send: false,
+  codes: ['NOT_FOUND', 'METHOD_NOT_ALLOWED', 'MESSAGE_NOT_CANCELLABLE', 'INTERNAL_ERROR', 'STORE_UNAVAILABLE']
+}
+
 /** Every declaration a route can carry; the OpenAPI test checks each code is declared by one of them. */
-export const ROUTE_ANSWERS: readonly RouteAnswers[] = [SEND_ROUTE, OPEN_ROUTE, LOOKUP_ROUTE, CANCEL_ROUTE, EVENTS_ROUTE, SANDBOX_REPLY_ROUTE]
+export const ROUTE_ANSWERS: readonly RouteAnswers[] = [SEND_ROUTE, OPEN_ROUTE, LOOKUP_ROUTE, CANCEL_ROUTE, EVENTS_ROUTE, SANDBOX_REPLY_ROUTE, SANDBOX_CANCEL_ROUTE]
 
 /** Codes no route answers: they are for requests that matched no route. */
 export const UNROUTED_CODES: readonly ProblemCode[] = ['NOT_FOUND', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE']
@@ -148,3 +155,6 @@ export const eventsResponses = problemResponses(EVENTS_ROUTE)
 
 /** The problem statuses of the sandbox's reply route, beside its own answer. */
 export const sandboxReplyResponses = problemResponses(SANDBOX_REPLY_ROUTE)
+
+/** The problem statuses of the sandbox's cancel route, beside its own answer. */
+export const sandboxCancelResponses = problemResponses(SANDBOX_CANCEL_ROUTE)
