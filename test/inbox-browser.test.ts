@@ -27,7 +27,7 @@ const SCRIPT = '<script>window.__pwned = 1</script>'
 const IMG = '"><img src=x onerror="window.__pwned = 2">'
 
 t.test('/sandbox in Chromium: one bubble per send, newest first, values as text', { skip: chromiumMissing }, async (t) => {
-  t.equal(CASES.length, 12, 'twelve named examples across the kind routes')
+  t.equal(CASES.length, 13, 'thirteen named examples across the kind routes')
   t.ok(CASES.every((c) => typeof c.body === 'string' && !c.body.includes('{{')), 'each demo example renders a full body')
 
   const config = loadConfig({ JELOU_BOT_ID: 'bot-123', RECIPIENT_LIMIT: '1000/60s', MAX_EVENT_LOOP_DELAY_MS: '0' })
