@@ -213,7 +213,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     })
   const callbacks = createCallbacks({
     config,
-    ledger: app.redis === null ? memoryLedger(maxRecords, ttlMs) : redisLedger(app.redis, prefix, ttlMs),
+    // A chain outlives its delivery's retries (CALLBACK_RETRY_HOURS) by the records' own TTL, so a failed one can still be replayed.
+    ledger: app.redis === null ? memoryLedger(maxRecords, ttlMs + config.callbacks.retryMs) : redisLedger(app.redis, prefix, ttlMs + config.callbacks.retryMs),
     queue: app.queue,
     status: storedStatus,
     dispatcher: callbackAgent,

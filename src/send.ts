@@ -1,5 +1,5 @@
 // The one send pipeline every route uses: idempotency, checks, phone, recipient guard, forward (or dry run), one log line.
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
 import { NO_KEY, OUTCOME_UNKNOWN, SAME_KEY_RETRY, isHsmError, problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
@@ -120,6 +120,12 @@ export interface CallbackPolicy {
   defaultUrl: (caller: string) => string | undefined
 }
 
+/** A UUID-shaped id derived from a value (the caller and its Idempotency-Key). */
+const uuidOf = (value: string): string => {
+  const h = createHash('sha256').update(value).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`
+}
+
 export function createSender (options: SenderOptions) {
   const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue, callbacks, schedule, now = Date.now } = options
   const lookupTemplate = options.lookupTemplate ?? (() => undefined)
@@ -207,7 +213,13 @@ export function createSender (options: SenderOptions) {
 
     if (sendAt !== undefined && schedule !== undefined) {
       // Every check above ran now; the recipient guard and the send run at sendAt.
-      const id = `sch-${randomUUID()}`
+      // With an Idempotency-Key, the schedule's id is the key's own: a re-run of the scheduling (its
+      // worker died before the 202 was stored) finds the same record and job, and schedules nothing new.
+      const header = idempotencyKey ? idempotencyKeyOf(request) : undefined
+      let id = header === undefined ? `sch-${randomUUID()}` : `sch-${uuidOf(`${request.caller}\0${header}`)}`
+      // The key reused after its IDEMPOTENCY_TTL_SECONDS is a new request: a new schedule.
+      const earlier = header === undefined || status === undefined ? undefined : (await status.get(id))?.base
+      if (earlier !== undefined && now() - earlier.acceptedAt > config.idempotency.ttlMs) id = `sch-${randomUUID()}`
       await schedule({ id, caller: request.caller, kind: input.kind, template: body.elementName, botId: botId as string, to: phone.normalized, body, clientRef: input.clientRef, callbackUrl, requestId: request.id, sendAt, scheduledAt: now() })
       const at = new Date(sendAt).toISOString()
       request.log.info(Object.assign(line, { outcome: 'scheduled' satisfies Outcome, scheduleId: id, sendAt: at, durationMs: elapsed(started) }), 'hsm scheduled')

@@ -36,7 +36,7 @@ for (const [name, make] of variants) {
     t.same(await ledger.append('m1', ev('message.failed')), { seq: 4, start: true }, 'an abandoned chain is started again by the next event')
     t.match(await ledger.next('m1'), { seq: 3 }, 'from the first undelivered one')
     t.equal(await ledger.waiting('other'), 0)
-    t.equal(await ledger.next('other'), null)
+    await t.rejects(ledger.next('other'), { name: 'LedgerGone' }, 'a chain not stored (expired): said, never taken for an empty one')
   })
 }
 

@@ -143,7 +143,7 @@ t.test('Redis down: the inbox still shows what the sandbox received; the schedul
 
 t.test('the scheduler remembers the latest schedules it took for the inbox, at most as many as asked; none by default', async (t) => {
   const queue = { handle: () => {}, add: async (_type: string, id: string) => ({ id, added: true }) } as unknown as JobQueue
-  const status = { record: () => {}, flush: async () => true } as unknown as StatusStore
+  const status = { record: () => {}, flush: async () => true, get: async () => undefined } as unknown as StatusStore
   const config = { schedule: { minAheadMs: 1000, maxAheadMs: 86400000, maxLatenessMs: 900000 }, queue: {} } as never
   const send = (n: number): ScheduledSend => ({ id: `sch-${n}`, caller: 'anonymous', kind: 'text', template: 'order_update', botId: 'bot-123', to: '593987654321', body: {} as never, requestId: `r${n}`, sendAt: Date.now() + 60000, scheduledAt: Date.now() })
   const bounded = createScheduler({ config, queue, status, log: pino({ level: 'silent' }), remember: 3 })

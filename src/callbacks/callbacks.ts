@@ -10,7 +10,7 @@ import type { CallbackPolicy } from '../send.js'
 import { statusUrlOf } from '../status/lookup.js'
 import { statusOf, type MessageState, type Status, type StatusStore } from '../status/types.js'
 import { refusal } from './allow.js'
-import type { CallbackEvent, CallbackLedger } from './ledger.js'
+import { LedgerGone, type CallbackEvent, type CallbackLedger } from './ledger.js'
 
 export const CALLBACK_JOB = 'callback'
 
@@ -231,7 +231,19 @@ export function createCallbacks (options: CallbacksOptions) {
   /** The delivery job: the chain's undelivered callbacks, oldest first; a failure stops it (retried later, from the same one). */
   async function deliver (job: { payload: CallbackJob, attempt: number }): Promise<void> {
     const { payload } = job
-    for (let pending = await ledger.next(payload.chain); pending !== null; pending = await ledger.next(payload.chain)) {
+    const next = async () => {
+      try {
+        return await ledger.next(payload.chain)
+      } catch (error) {
+        // Gone: said as the delivery's error (the job fails and stays listed), never a silent "completed".
+        if (error instanceof LedgerGone) {
+          log.error({ messageId: payload.messageId, caller: payload.caller, err: { message: error.message } }, 'callbacks lost: no longer stored')
+          throw new DeliveryError(error.message)
+        }
+        throw error
+      }
+    }
+    for (let pending = await next(); pending !== null; pending = await next()) {
       try {
         await post(payload, pending.seq, pending.event, job.attempt)
       } catch (error) {

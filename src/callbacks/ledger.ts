@@ -10,6 +10,14 @@ export interface CallbackEvent {
   data: Record<string, unknown>
 }
 
+/** The chain is not in the ledger at all (expired or dropped before its callbacks were delivered): its delivery cannot go on. */
+export class LedgerGone extends Error {
+  constructor (chain: string) {
+    super(`the callbacks of ${chain.startsWith('m:') ? 'this message' : 'this attempt'} are no longer stored (kept MESSAGE_TTL_SECONDS plus CALLBACK_RETRY_HOURS): not delivered`)
+    this.name = 'LedgerGone'
+  }
+}
+
 export interface Pending {
   /** 1, 2, …: the callback's place in its message's order, part of its webhook-id. */
   seq: number
@@ -72,7 +80,8 @@ export function memoryLedger (maxChains: number, ttlMs: number, now: () => numbe
     },
     async next (chain) {
       const entry = live(chain)
-      if (entry === undefined) return null
+      if (entry === undefined) throw new LedgerGone(chain)
+      entry.expiresAt = Math.max(entry.expiresAt, now() + ttlMs)
       const pending = entry.events[entry.delivered]
       if (pending === undefined) entry.active = false
       return pending ?? null
@@ -109,6 +118,8 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {n, start}`
 
 const NEXT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
 local d = tonumber(redis.call('HGET', KEYS[1], 'd') or '0')
 local body = redis.call('HGET', KEYS[1], 'e:' .. (d + 1))
 if not body then
@@ -139,7 +150,8 @@ export function redisLedger (redis: Redis, prefix: string, ttlMs: number): Callb
       return result === null ? null : { seq: Number(result[0]), start: Number(result[1]) === 1 }
     },
     async next (chain) {
-      const result = await redis.eval(NEXT, 1, key(chain)) as [number, string] | null
+      const result = await redis.eval(NEXT, 1, key(chain), ttlMs) as [number, string] | null | -1
+      if (result === -1) throw new LedgerGone(chain)
       return result === null ? null : { seq: Number(result[0]), event: JSON.parse(result[1]) as CallbackEvent }
     },
     async ack (chain, seq) {

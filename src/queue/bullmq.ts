@@ -69,7 +69,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       const queue = new Queue<Data>(type, { connection: addConnection, prefix })
       queue.on('error', (err) => { options.log?.warn({ type, err: { message: err.message } }, 'job queue error') })
       const worker = new Worker<Data>(type, async (job) => {
-        await handler({ type, id: (job.id ?? '').slice(ID_PREFIX.length), payload: job.data.payload as P, attempt: job.attemptsMade + 1 })
+        await handler({ type, id: (job.id ?? '').slice(ID_PREFIX.length), payload: job.data.payload as P, attempt: job.attemptsMade + 1, final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) })
       }, {
         connection: workerConnection,
         prefix,

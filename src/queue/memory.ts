@@ -21,6 +21,9 @@ const realClock: QueueClock = {
   clearTimeout: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
 }
 
+/** The longest delay Node's timers take as given (a longer one fires after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 interface Entry {
   id: string
   payload: unknown
@@ -65,9 +68,22 @@ export function memoryQueue (settings: QueueSettings, clock: QueueClock = realCl
 
   const schedule = (type: string, s: TypeState, entry: Entry): void => {
     s.waiting.set(entry.id, entry)
+    arm(type, s, entry)
+  }
+
+  /** A timer for the entry's due time; Node fires a timer longer than 2^31-1 ms after 1 ms, so a far one is set in steps. */
+  const arm = (type: string, s: TypeState, entry: Entry): void => {
     const wait = entry.dueAt - clock.now()
-    entry.timer = wait > 0 ? clock.setTimeout(() => { entry.timer = undefined; pump(type, s) }, wait) : undefined
-    if (wait <= 0) pump(type, s)
+    if (wait <= 0) {
+      entry.timer = undefined
+      pump(type, s)
+      return
+    }
+    entry.timer = clock.setTimeout(() => {
+      entry.timer = undefined
+      if (s.waiting.get(entry.id) === entry) arm(type, s, entry)
+      else pump(type, s)
+    }, Math.min(wait, MAX_TIMER_MS))
   }
 
   const pump = (type: string, s: TypeState): void => {
@@ -90,7 +106,7 @@ export function memoryQueue (settings: QueueSettings, clock: QueueClock = realCl
     const attempt = entry.attempt
     const done = (async () => {
       try {
-        await s.handler({ type, id: entry.id, payload: entry.payload, attempt })
+        await s.handler({ type, id: entry.id, payload: entry.payload, attempt, final: s.delays[attempt - 1] === undefined })
         s.running.delete(entry.id)
         s.done.set(entry.id, clock.now())
         forget(s)

@@ -6,6 +6,8 @@ export interface Job<P = unknown> {
   id: string
   payload: P
   attempt: number
+  /** True on the last attempt the retry policy allows: a failure now fails the job for good. */
+  final?: boolean
 }
 
 export type JobHandler<P = unknown> = (job: Job<P>) => Promise<void>

@@ -66,6 +66,12 @@ export function createScheduler (options: SchedulerOptions) {
 
   /** Takes a send for later: its record first (so a cancel or the job finds it), then its job. */
   async function schedule (send: ScheduledSend): Promise<void> {
+    // Scheduled already under this id (the same Idempotency-Key, run again): its record and job stand.
+    const existing = (await status.get(send.id))?.base?.schedule
+    if (existing !== undefined && !(existing.state === 'failed' && existing.code === 'OVERLOADED')) {
+      if (existing.state === 'scheduled') await queue.add(SCHEDULED_JOB, send.id, send, { runAt: send.sendAt })
+      return
+    }
     await update(send, { state: 'scheduled' })
     try {
       await queue.add(SCHEDULED_JOB, send.id, send, { runAt: send.sendAt })
@@ -119,13 +125,25 @@ export function createScheduler (options: SchedulerOptions) {
     const current = (await status.get(send.id))?.base?.schedule
     // Cancelled (the job was removed, but a copy may have been taken), or settled by an earlier run.
     if (current !== undefined && FINISHED.has(current.state)) return
-    if (current?.state !== 'sending') {
+    // Its record is gone (dropped for room, or expired): its caller saw 404 for it and could not cancel it. Never sent unseen.
+    if (current === undefined) {
+      await end(send, 'failed', { code: 'SCHEDULE_RECORD_LOST', detail: 'the scheduled send\'s record was lost before its sendAt (MESSAGE_MAX_RECORDS or MESSAGE_TTL_SECONDS): not sent' })
+      return
+    }
+    if (current.state === 'scheduled') {
+      // Another replica's clock may run ahead of this one: never before sendAt by this clock either.
+      if (now() < send.sendAt) throw new NotYet('not due yet by this replica\'s clock')
       const late = now() - send.sendAt
-      if (late > config.schedule.maxLatenessMs) {
+      const next = late > config.schedule.maxLatenessMs ? 'expired' : 'sending'
+      // One step, scheduled → sending (or expired): a cancel taking it at the same moment wins or loses whole.
+      if (!await status.transition(send.id, 'scheduled', next, now())) {
+        const state = (await status.get(send.id))?.base?.schedule?.state
+        // Cancelled meanwhile, or another run took it (it sends, or resolves, under the same key).
+        if (state !== 'sending') return
+      } else if (next === 'expired') {
         await end(send, 'expired', { code: 'SCHEDULE_EXPIRED', detail: `due ${Math.round(late / 1000)} s ago, more than SCHEDULE_MAX_LATENESS_SECONDS (${config.schedule.maxLatenessMs / 1000} s): not sent` })
         return
       }
-      await update(send, { state: 'sending' })
     }
     let answer: Answer
     try {
@@ -141,6 +159,11 @@ export function createScheduler (options: SchedulerOptions) {
     }
     const resolution = answer.body.resolution
     if (TRY_AGAIN.has(code) || (OUTCOME_UNKNOWN.has(code) && resolution !== 'unresolvable')) {
+      // The queue gives up after this one: the schedule ends, told to its caller, never left "sending".
+      if (job.final === true) {
+        await end(send, 'failed', { code, detail: `${String(answer.body.detail ?? '')} (still so after QUEUE_RETRY_HOURS of retries: given up${OUTCOME_UNKNOWN.has(code) ? '; the outcome of the last attempt is not known' : ''})` })
+        return
+      }
       throw new NotYet(`${code}${resolution === undefined ? '' : ` (${String(resolution)})`}: run again later`)
     }
     await end(send, 'failed', { code, detail: String(answer.body.detail ?? '') })
@@ -151,8 +174,14 @@ export function createScheduler (options: SchedulerOptions) {
 
   /** Cancels a scheduled send that has not started: true; false when it is sending, sent or finished. */
   async function cancel (base: MessageBase): Promise<boolean> {
-    if (base.schedule?.state !== 'scheduled') return false
-    if (!await queue.cancel(SCHEDULED_JOB, base.messageId)) return false
+    if (base.schedule === undefined) return false
+    // One step, scheduled → cancelled: the run at sendAt moves it to sending the same way, so exactly one wins.
+    if (!await status.transition(base.messageId, 'scheduled', 'cancelled', now())) {
+      // Lost to a cancel at the same moment (cancelled: 200 again), or to the run (409).
+      return (await status.get(base.messageId))?.base?.schedule?.state === 'cancelled'
+    }
+    // The job is no longer needed (if it runs anyway, it finds the send cancelled and does nothing).
+    await queue.cancel(SCHEDULED_JOB, base.messageId).catch(() => false)
     status.record({ ...base, schedule: { ...base.schedule, state: 'cancelled', at: now() } })
     await status.flush()
     observe?.('cancelled')

@@ -68,6 +68,8 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
       // A scheduled send's own record has not been accepted by Jelou: it has no steps until it is sent.
       if (base.schedule === undefined) entry.state.steps.accepted ??= base.acceptedAt
       put(base.messageId, entry, time)
+      // A scheduled send's record lives its TTL past its sendAt, so it stays cancellable.
+      if (base.schedule !== undefined) entry.expiresAt += Math.max(0, base.schedule.sendAt - time)
       if (base.clientRef !== undefined) {
         const key = refKey(base.caller, base.clientRef)
         const ids = refs.get(key)
@@ -98,6 +100,13 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
     async byClientRef (caller: string, clientRef: string) {
       const time = now()
       return (refs.get(refKey(caller, clientRef)) ?? []).filter((id) => live(id, time) !== undefined)
+    },
+    async transition (messageId, from, to, at) {
+      const schedule = live(messageId, now())?.state.base?.schedule
+      if (schedule?.state !== from) return false
+      schedule.state = to
+      schedule.at = at
+      return true
     },
     async flush () { return true },
     // Past the TTL (every write renews it, so a live record was accepted after now - ttlMs), or dropped when full.

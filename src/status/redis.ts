@@ -52,6 +52,17 @@ redis.call('DEL', KEYS[2])
 redis.call('PEXPIRE', k, ARGV[3])
 return 1`
 
+/** A scheduled send's state, compared and set in one step (the record's other fields untouched). */
+const TRANSITION = `
+local b = redis.call('HGET', KEYS[1], 'base')
+if not b then return 0 end
+local base = cjson.decode(b)
+if type(base.schedule) ~= 'table' or base.schedule.state ~= ARGV[1] then return 0 end
+base.schedule.state = ARGV[2]
+base.schedule.at = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'base', cjson.encode(base))
+return 1`
+
 const hashed = (value: string) => createHash('sha256').update(value).digest('hex')
 
 export function redisStatusStore (redis: Redis, prefix: string, options: RedisStatusOptions): StatusStore {
@@ -66,11 +77,13 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
   async function write (batch: Map<string, MessageBase>) {
     const pipeline = redis.pipeline()
     for (const base of batch.values()) {
-      pipeline.eval(RECORD, 2, msgKey(base.messageId), earlyKey(base.messageId), JSON.stringify(base), base.acceptedAt, ttlMs, base.schedule === undefined ? '1' : '0')
+      // A scheduled send's record lives its TTL past its sendAt (up to SCHEDULE_MAX_AHEAD_DAYS ahead), so it stays cancellable.
+      const ttl = base.schedule === undefined ? ttlMs : ttlMs + Math.max(0, base.schedule.sendAt - now())
+      pipeline.eval(RECORD, 2, msgKey(base.messageId), earlyKey(base.messageId), JSON.stringify(base), base.acceptedAt, ttl, base.schedule === undefined ? '1' : '0')
       if (base.clientRef !== undefined) {
         const ref = refKey(base.caller, base.clientRef)
         pipeline.zadd(ref, base.acceptedAt, base.messageId)
-        pipeline.pexpire(ref, ttlMs)
+        pipeline.pexpire(ref, ttl)
       }
     }
     try {
@@ -146,6 +159,15 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
       if (fields.failure !== undefined) state.failure = JSON.parse(fields.failure) as MessageState['failure']
       if (fields.reply !== undefined) state.reply = JSON.parse(fields.reply) as MessageState['reply']
       return state
+    },
+    async transition (messageId, from, to, at) {
+      // A record still queued for its write is written first: the step reads what was recorded.
+      while (queued.size > 0 || flushing !== null) await flush()
+      try {
+        return await redis.eval(TRANSITION, 1, msgKey(messageId), from, to, at) as number === 1
+      } catch (error) {
+        throw problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer. Retry shortly.', { cause: error })
+      }
     },
     async byClientRef (caller: string, clientRef: string) {
       const ids = await redis.zrange(refKey(caller, clientRef), 0, -1)

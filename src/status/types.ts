@@ -99,6 +99,12 @@ export interface StatusStore {
   /** Writes still queued for the shared store (flushed on close); false when one of them failed (the record may be missing). */
   flush: () => Promise<boolean>
   /**
+   * Moves a scheduled send's record from one state to another in one step: false (nothing
+   * written) when it is not in `from`. The run at sendAt (scheduled → sending) and a cancel
+   * (scheduled → cancelled) both go through it, so exactly one of them wins.
+   */
+  transition: (messageId: string, from: ScheduleState, to: ScheduleState, at: number) => Promise<boolean>
+  /**
    * Records of sends accepted at or before this time (epoch ms) may be gone while their messages
    * exist: dropped to make room, or past the TTL. Resolution cannot prove such a message unowned.
    */
