@@ -40,7 +40,8 @@ async function receiver (t: Tap, answer: (index: number) => number = () => 204) 
 }
 type Tap = { teardown: (fn: () => unknown) => void }
 
-async function until (what: () => boolean | Promise<boolean>, ms = 15000) {
+/** Waits for a condition, at most `ms` (bounded: generous, for a machine running two suites at once). */
+async function until (what: () => boolean | Promise<boolean>, ms = 60000) {
   const end = Date.now() + ms
   while (Date.now() < end) {
     if (await what()) return true
@@ -89,7 +90,7 @@ t.test('a receiver failing 3 times gets each callback once successfully, in orde
   const { app } = await buildTestApp(t, { env: { CALLBACK_URL_ALLOW: `http://127.0.0.1:${hooks.port}`, JELOU_EVENTS_TOKEN: TOKEN } })
   const sent = await post(app, '/v1/messages/text', text({ callbackUrl: hooks.url }))
   await post(app, '/v1/events/jelou', event(sent.body.messageId as string, { event: 'delivered_user' }), bearer)
-  t.ok(await until(() => hooks.delivered().length === 2, 20000))
+  t.ok(await until(() => hooks.delivered().length === 2))
   t.same(hooks.types(), ['message.accepted', 'message.delivered_user'])
   const types = hooks.received.map((r) => (JSON.parse(r.body) as { type: string }).type)
   t.same(types, ['message.accepted', 'message.accepted', 'message.accepted', 'message.accepted', 'message.delivered_user'], 'the later callback waited for the earlier one')
@@ -115,7 +116,7 @@ t.test('a receiver that never answers 2xx: failed, listed for its caller only, a
   const sent = await post(app, '/v1/messages/text', text(), shop)
   t.equal(sent.status, 202)
   const failed = async (key: string) => (await app.inject({ url: '/v1/callbacks?state=failed', headers: { 'x-api-key': key } })).json() as { callbacks: Array<Record<string, unknown>> }
-  t.ok(await until(async () => (await failed(SHOP)).callbacks.length === 1, 15000), 'listed once its retries ran out')
+  t.ok(await until(async () => (await failed(SHOP)).callbacks.length === 1), 'listed once its retries ran out')
   await post(app, '/v1/events/jelou', event(sent.body.messageId as string, { event: 'failed', error: { code: 131026, message: 'Message undeliverable' } }), bearer)
   const [item] = (await failed(SHOP)).callbacks
   t.match(item, { messageId: sent.body.messageId, url: hooks.url, attempts: 3, error: /503/, waiting: 2 })

@@ -17,6 +17,9 @@ const CRM = 'crm-key-0123456789abcdef0'
 const inMs = (ms: number) => new Date(Date.now() + ms).toISOString()
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+// Redis killed and restarted, and apps closed meanwhile: minutes on a machine running two suites at once.
+t.setTimeout(360_000)
+
 t.test('GET /sandbox is an HTML shell with no inline script, under a CSP that forbids inline scripts', async (t) => {
   const { app } = await buildTestApp(t)
   const page = await app.inject({ method: 'GET', url: '/sandbox' })

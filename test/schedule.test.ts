@@ -10,7 +10,7 @@ const text = (extra: Record<string, unknown> = {}) => ({ to: '+593 98 765 4321',
 const inMs = (ms: number) => new Date(Date.now() + ms).toISOString()
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
-async function until (what: () => boolean | Promise<boolean>, ms = 15000) {
+async function until (what: () => boolean | Promise<boolean>, ms = 60000) {
   const end = Date.now() + ms
   while (Date.now() < end) {
     if (await what()) return true
