@@ -56,13 +56,12 @@ async function ready (url: Promise<string>): Promise<string> {
   throw new Error('replica never ready')
 }
 
-t.test('a replica killed between Jelou\'s send and storing the answer: the same-key retry elsewhere answers 202 with that id, one send', { skip: process.env.REDIS_URL === undefined ? 'REDIS_URL not set' : false }, async (t) => {
-  const sandbox = await startSandbox({ slowMs: 60000, deliveryStepMs: 0 })
-  t.teardown(() => sandbox.close())
-  const env = {
+/** Replicas on this run's Redis (a key prefix of their own) against the sandbox, live mode. */
+function replicaEnv (sandboxUrl: string): Record<string, string> {
+  return {
     REDIS_URL: process.env.REDIS_URL as string,
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-    JELOU_BASE_URL: sandbox.url,
+    JELOU_BASE_URL: sandboxUrl,
     JELOU_CLIENT_ID: 'sandbox',
     JELOU_CLIENT_SECRET: 'sandbox',
     JELOU_BOT_ID: 'bot-123',
@@ -75,6 +74,12 @@ t.test('a replica killed between Jelou\'s send and storing the answer: the same-
     // A busy test machine must not shed these requests (the overload guard has its own tests).
     MAX_EVENT_LOOP_DELAY_MS: '0'
   }
+}
+
+t.test('a replica killed between Jelou\'s send and storing the answer: the same-key retry elsewhere answers 202 with that id, one send', { skip: process.env.REDIS_URL === undefined ? 'REDIS_URL not set' : false }, async (t) => {
+  const sandbox = await startSandbox({ slowMs: 60000, deliveryStepMs: 0 })
+  t.teardown(() => sandbox.close())
+  const env = replicaEnv(sandbox.url)
   const doomed = startReplica(env)
   t.teardown(() => { doomed.child.kill('SIGKILL') })
   const doomedUrl = await ready(doomed.url)
@@ -105,22 +110,8 @@ t.test('a replica killed between Jelou\'s send and storing the answer: the same-
 t.test('a scheduled send: two replicas on one Redis run it once; a replica killed while it runs, and it ends sent once', { skip: process.env.REDIS_URL === undefined ? 'REDIS_URL is not set (npm test sets it when redis-server is installed)' : false }, async (t) => {
   const sandbox = await startSandbox({ slowMs: 60000, deliveryStepMs: 0 })
   t.teardown(() => sandbox.close())
-  const env = {
-    REDIS_URL: process.env.REDIS_URL as string,
-    REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-    JELOU_BASE_URL: sandbox.url,
-    JELOU_CLIENT_ID: 'sandbox',
-    JELOU_CLIENT_SECRET: 'sandbox',
-    JELOU_BOT_ID: 'bot-123',
-    ALLOW_ANONYMOUS: 'true',
-    MAX_EVENT_LOOP_DELAY_MS: '0',
-    JELOU_TIMEOUT_MS: '1000',
-    RESOLUTION_CLOCK_SKEW_SECONDS: '1',
-    RESOLUTION_WINDOW_SECONDS: '2',
-    SCHEDULE_MIN_AHEAD_SECONDS: '1',
-    // A dead replica's job is taken up by another 2 s after its lock lapses.
-    QUEUE_LOCK_SECONDS: '2'
-  }
+  // A dead replica's job is taken up by another 2 s after its lock lapses.
+  const env = { ...replicaEnv(sandbox.url), SCHEDULE_MIN_AHEAD_SECONDS: '1', QUEUE_LOCK_SECONDS: '2' }
   const replicas = [startReplica(env), startReplica(env)]
   t.teardown(() => { for (const r of replicas) r.child.kill('SIGKILL') })
   const [a] = await Promise.all(replicas.map(async (r) => await ready(r.url)))
