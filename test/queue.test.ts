@@ -318,7 +318,7 @@ t.test('memory: failed jobs kept and finished ids remembered within their bounds
   t.strictSame(await queue.add('once', 'good', {}), { id: 'good', added: true }, 'remembered for doneTtlMs only')
 })
 
-const pluginModes = [{ kind: 'memory', env: {}, line: 'not durable: jobs are lost on restart' }]
+const pluginModes = [{ kind: 'memory', env: {}, line: 'not durable: jobs (callbacks, scheduled sends) are lost on restart' }]
 if (process.env.REDIS_URL !== undefined) pluginModes.push({ kind: 'bullmq', env: { REDIS_URL: process.env.REDIS_URL }, line: 'durable, shared by every replica' })
 for (const expected of pluginModes) {
   t.test(`the plugin (${expected.kind}): app.queue, one start-up line, metrics, closed with the app`, async (t) => {

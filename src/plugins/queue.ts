@@ -32,7 +32,7 @@ export default fp<{ config: Pick<Config, 'redis' | 'queue' | 'status'> }>(async 
   let queue: JobQueue
   if (config.redis === null) {
     queue = memoryQueue(settings)
-    app.log.info({ queue: 'memory', maxJobs: settings.maxJobs }, 'job queue in process (no REDIS_URL): not durable: jobs are lost on restart')
+    app.log.info({ queue: 'memory', maxJobs: settings.maxJobs }, 'job queue in process (no REDIS_URL): not durable: jobs (callbacks, scheduled sends) are lost on restart')
   } else {
     // Loaded only with Redis, like ioredis: a process without it does not pay for BullMQ.
     const { bullQueue } = await import('../queue/bullmq.js')
