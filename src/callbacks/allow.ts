@@ -36,7 +36,7 @@ export function parseAllowList (raw: string): { rules: AllowRule[], problems: st
   return { rules, problems }
 }
 
-export const ruleText = (rule: AllowRule) => `${rule.scheme}://${rule.wildcard ? '*.' : ''}${rule.host}${rule.port === DEFAULT_PORT[rule.scheme] ? '' : `:${rule.port}`}`
+const ruleText = (rule: AllowRule) => `${rule.scheme}://${rule.wildcard ? '*.' : ''}${rule.host}${rule.port === DEFAULT_PORT[rule.scheme] ? '' : `:${rule.port}`}`
 
 /**
  * Why this callbackUrl is refused, or undefined when the allow-list admits it. Scheme, host and

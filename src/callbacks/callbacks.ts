@@ -45,8 +45,8 @@ const MAX_ANSWER_BYTES = 4096
 
 const hash = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 32)
 /** Job ids and webhook ids: letters, digits and `-`, whatever the message id holds. */
-export const jobIdOf = (chain: string, seq: number) => `${hash(chain)}-${seq}`
-export const webhookIdOf = (chain: string, seq: number) => `msg_${hash(chain)}_${seq}`
+const jobIdOf = (chain: string, seq: number) => `${hash(chain)}-${seq}`
+const webhookIdOf = (chain: string, seq: number) => `msg_${hash(chain)}_${seq}`
 
 export interface CallbacksOptions {
   config: Pick<Config, 'apiKeys' | 'callbacks'>
@@ -282,7 +282,7 @@ export function createCallbacks (options: CallbacksOptions) {
     return await queue.retry(CALLBACK_JOB, id)
   }
 
-  return { policy, wrap, unresolvable, failed, retry, sync }
+  return { policy, wrap, unresolvable, failed, retry }
 }
 
 export type Callbacks = ReturnType<typeof createCallbacks>
