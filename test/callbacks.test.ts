@@ -58,7 +58,7 @@ for (const variant of storeVariants(t)) {
     const hooks = await receiver(t)
     const { app, logs } = await buildTestApp(t, { env: { ...variant.env, CALLBACK_URL_ALLOW: `http://127.0.0.1:${hooks.port}`, JELOU_EVENTS_TOKEN: TOKEN } })
     const sent = await post(app, '/v1/messages/text', text({ callbackUrl: hooks.url, clientRef: 'order-9' }))
-    t.equal(sent.status, 202)
+    t.equal(sent.status, 202, JSON.stringify(sent.body))
     const id = sent.body.messageId as string
     t.ok(await until(() => hooks.delivered().length === 1), 'accepted is posted without any event')
     for (const fields of [{ event: 'delivered_channel' }, { event: 'delivered_user' }, { event: 'read' }, { event: 'reply', reply: { text: 'yes-please-7731', payload: 'CONFIRM_ORDER' } }]) {
