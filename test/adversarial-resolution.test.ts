@@ -5,7 +5,7 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import { buildLiveApp, post } from './helper.js'
+import { buildLiveApp, freePort, post, redisServerSkip, startRedis } from './helper.js'
 import { loadConfig } from '../src/config.js'
 import { memoryStatusStore } from '../src/status/memory.js'
 import { memoryIdempotencyStore } from '../src/stores/memory.js'
@@ -16,6 +16,17 @@ import { Redis } from 'ioredis'
 
 const REDIS_URL = process.env.REDIS_URL ?? ''
 const noRedis = REDIS_URL === '' ? 'REDIS_URL is not set' : false
+
+/**
+ * Tests that make Redis refuse writes (maxmemory 1) would break every other test file using the
+ * run's shared Redis at that moment: each starts a redis-server of its own.
+ */
+async function ownRedis (t: { teardown: (fn: () => unknown) => void }): Promise<string> {
+  const port = await freePort()
+  const server = await startRedis(port)
+  t.teardown(() => { server.kill('SIGKILL') })
+  return `redis://127.0.0.1:${port}`
+}
 import { FAST, sendsTo, standin, type Standin, type StandinMessage } from './jelou-standin.js'
 
 const TEMPLATE = 'order_update'
@@ -190,7 +201,8 @@ t.test('holds: a Jelou clock behind by exactly the configured skew (millisecond 
   t.equal(sendsTo(jelou, OURS), 1)
 })
 
-t.test('holds (Redis): a status record the store failed to write (Redis refusing writes: OOM) leaves the open attempt; another key does not claim that message', { skip: noRedis }, async (t) => {
+t.test('holds (Redis): a status record the store failed to write (Redis refusing writes: OOM) leaves the open attempt; another key does not claim that message', { skip: redisServerSkip }, async (t) => {
+  const REDIS_URL = await ownRedis(t)
   // src/send.ts closes an answered send's open attempt after status.flush(); the Redis status store's
   // flush resolves even when the write failed (writeFailed only logs), and ZREM is allowed under OOM.
   const jelou = await standin(t, { send: (_b, i) => ({ create: i > 0, answer: i === 0 ? 'hang' : 'ok' }), sendDelayMs: 400 })
@@ -320,7 +332,8 @@ t.test('holds: two keys with different bodies to the same customer and template,
   t.equal(sendsTo(jelou, OURS), 2)
 })
 
-t.test('holds (Redis): renewals fail (Redis refusing writes) until the resolver\'s hold lapses; a second replica takes the key mid-resolution: the fence lets one resend only', { skip: noRedis }, async (t) => {
+t.test('holds (Redis): renewals fail (Redis refusing writes) until the resolver\'s hold lapses; a second replica takes the key mid-resolution: the fence lets one resend only', { skip: redisServerSkip }, async (t) => {
+  const REDIS_URL = await ownRedis(t)
   const jelou = await standin(t, { send: (_b, i) => ({ create: i > 0, answer: i === 0 ? 'hang' : 'ok' }), pageDelayMs: 2500 })
   const prefix = `test:${randomUUID()}:`
   const one = await buildLiveApp(t, jelou.url, { ...FAST, REDIS_URL, REDIS_KEY_PREFIX: prefix })

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import { bullQueue } from '../src/queue/bullmq.js'
 import { memoryQueue, type QueueClock } from '../src/queue/memory.js'
 import { QueueError, retryDelays, type JobQueue, type QueueSettings } from '../src/queue/queue.js'
-import { assertRedisReachable, buildTestApp } from './helper.js'
+import { assertRedisReachable, buildTestApp, freePort, redisServerSkip, startRedis } from './helper.js'
 
 /** A clock that moves only when told: to the next timer, or by a number of ms. */
 function manualClock () {
@@ -75,16 +75,24 @@ function variants (): Variant[] {
   list.push({
     name: 'bullmq',
     make: (t, settings, space) => {
-      const queue = bullQueue({ ...SETTINGS, ...settings, url, keyPrefix: space ?? `test:${randomUUID()}:` })
+      const queue = bullQueue({ ...SETTINGS, ...settings, url, keyPrefix: space ?? newSpace() })
       t.teardown(() => queue.close())
       return queue
     },
     tick: async () => { await sleep(20) },
     pass: async (ms) => { await sleep(ms) },
     now: Date.now,
-    space: () => `test:${randomUUID()}:`
+    space: newSpace
   })
   return list
+}
+
+/** The key prefixes the BullMQ variant used, removed at the end. */
+const spaces: string[] = []
+function newSpace (): string {
+  const space = `test:${randomUUID()}:`
+  spaces.push(space)
+  return space
 }
 
 /** Let time pass until `done()` holds; fails after a bounded number of steps (never on a duration). */
@@ -101,11 +109,13 @@ t.before(async () => {
 })
 
 t.after(async () => {
-  // Every BullMQ test used its own test:<uuid>: prefix; remove what they left.
-  if (process.env.REDIS_URL === undefined) return
+  // Only this file's prefixes: other files run at the same time on the same Redis.
+  if (process.env.REDIS_URL === undefined || spaces.length === 0) return
   const redis = new Redis(process.env.REDIS_URL)
-  const keys = await redis.keys('test:*:bull:*')
-  if (keys.length > 0) await redis.del(...keys)
+  for (const space of spaces) {
+    const keys = await redis.keys(`${space}bull:*`)
+    if (keys.length > 0) await redis.del(...keys)
+  }
   redis.disconnect()
 })
 
@@ -292,6 +302,25 @@ if (process.env.REDIS_URL !== undefined) {
     t.strictSame(ran, ['after:m4.at-nine:see you'])
   })
 }
+
+t.test('bullmq: a queue started while Redis is unreachable takes and runs jobs once Redis is up', { skip: redisServerSkip }, async (t) => {
+  // A replica that starts during a Redis restart, or whose first connection times out on a busy
+  // machine, must not be left with a queue that refuses every job until the process restarts.
+  const port = await freePort()
+  const queue = bullQueue({ ...SETTINGS, url: `redis://127.0.0.1:${port}`, keyPrefix: `test:${randomUUID()}:` })
+  t.teardown(() => queue.close())
+  const ran: string[] = []
+  queue.handle('late', async (job) => { ran.push(job.id) })
+  // Long enough for the first connection attempts to be refused.
+  await sleep(1500)
+  const redis = await startRedis(port)
+  t.teardown(() => { redis.kill('SIGKILL') })
+  t.same(await queue.add('late', 'after-redis-came-up', {}), { id: 'after-redis-came-up', added: true })
+  for (let i = 0; i < 400 && ran.length === 0; i++) await sleep(25)
+  t.same(ran, ['after-redis-came-up'], 'the worker runs it')
+  // Closed while Redis is still up (teardowns run last first, and a worker waits through outages).
+  await queue.close()
+})
 
 t.test('memory: failed jobs kept and finished ids remembered within their bounds', async (t) => {
   const clock = manualClock()

@@ -36,11 +36,19 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
   const observe = options.observe ?? (() => {})
   const prefix = `${options.keyPrefix}bull`
   // Workers block on Redis and must wait through outages (BullMQ requires maxRetriesPerRequest: null);
-  // adding fails fast instead, so a caller never waits on a dead Redis. Both connect when the first
-  // job type is registered (BullMQ connects a lazy client), so an app with no job types opens none.
-  const workerConnection = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true })
-  const addConnection = new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true })
-  for (const connection of [workerConnection, addConnection]) connection.on('error', () => {})
+  // adding fails fast instead, so a caller never waits on a dead Redis. Both are opened when the
+  // first job type is registered, so an app with no job types opens none. Never lazy: BullMQ calls
+  // connect() on a lazy client once, and when that first attempt fails (Redis restarting, or a
+  // connect timeout on a busy machine) the queue or worker refuses every job until the process
+  // restarts. A client already connecting is waited for through ioredis's own reconnects.
+  let connections: { worker: Redis, add: Redis } | null = null
+  const connect = (): { worker: Redis, add: Redis } => {
+    if (connections === null) {
+      connections = { worker: new Redis(options.url, { maxRetriesPerRequest: null }), add: new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 2000 }) }
+      for (const connection of Object.values(connections)) connection.on('error', () => {})
+    }
+    return connections
+  }
   const types = new Map<string, TypeState>()
   let closing: Promise<void> | null = null
 
@@ -66,6 +74,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       checkType(type)
       if (types.has(type)) throw new Error(`job type ${type} already has a handler`)
       const delays = retryDelays({ ...options.retry, ...retry })
+      const { worker: workerConnection, add: addConnection } = connect()
       const queue = new Queue<Data>(type, { connection: addConnection, prefix })
       queue.on('error', (err) => { options.log?.warn({ type, err: { message: err.message } }, 'job queue error') })
       const worker = new Worker<Data>(type, async (job) => {
@@ -176,8 +185,8 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
         // Workers first: each stops taking jobs and waits for its running ones.
         await Promise.all([...types.values()].map(async (s) => { await s.worker.close() }))
         await Promise.all([...types.values()].map(async (s) => { await s.queue.close() }))
-        workerConnection.disconnect()
-        addConnection.disconnect()
+        connections?.worker.disconnect()
+        connections?.add.disconnect()
       })()
       await closing
     }
