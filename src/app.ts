@@ -148,7 +148,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     version,
     anonymous: config.apiKeys.length === 0,
     sandboxEventsToken: config.mode === 'sandbox' && config.status.eventsToken === null && eventsToken !== null ? eventsToken : undefined,
-    catalogue: catalogueDocument
+    catalogue: catalogueDocument,
+    scheduleMinAheadMs: config.schedule.minAheadMs
   })
   await app.register(http)
   await app.register(metricsPlugin, { metrics })

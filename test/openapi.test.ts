@@ -7,7 +7,8 @@ import { generateOpenApi } from '../src/openapi.js'
 import { TEMPLATE_KINDS } from '../src/templates/index.js'
 import { KEPT_FOR_REPLAY, PROBLEMS, type ProblemCode } from '../src/errors.js'
 import { CANCEL_ROUTE, EVENTS_ROUTE, LOOKUP_ROUTE, OPEN_ROUTE, ROUTE_ANSWERS, SANDBOX_CANCEL_ROUTE, SANDBOX_REPLY_ROUTE, SEND_ROUTE, UNROUTED_CODES } from '../src/schemas/routes.js'
-import { RETRY_AFTER_CODES, problemExample } from '../src/plugins/openapi-answers.js'
+import { RETRY_AFTER_CODES, problemExample, type OpenApiDocument } from '../src/plugins/openapi-answers.js'
+import { scheduledExample } from '../src/plugins/swagger.js'
 import { pino } from 'pino'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
@@ -243,4 +244,37 @@ t.test('document metadata: open routes, named examples, no dead license link', a
   }
   t.equal(doc.info.license.url, undefined, 'no license URL: there is no public license page to link')
   t.ok(doc.components.schemas.Problem.properties.errors, 'problem body documented once, with its errors list')
+})
+
+t.test('the served document, and it only, has a scheduled example whose sendAt is always ahead: executed, it answers 202 "scheduled"', async (t) => {
+  const { app, config } = await buildTestApp(t)
+  const first = await app.inject({ url: '/docs/json' })
+  const served = first.json() as Json
+  const example = served.paths['/v1/messages/text'].post.requestBody.content['application/json'].examples.scheduled
+  t.notOk('scheduled' in doc.paths['/v1/messages/text'].post.requestBody.content['application/json'].examples, 'the committed document has no instant that would go stale')
+  const sendAt = Date.parse(example.value.sendAt)
+  t.equal(sendAt % 60_000, 0, 'a whole minute')
+  const ahead = sendAt - Date.now()
+  t.ok(ahead > config.schedule.minAheadMs + 55_000 && ahead <= config.schedule.minAheadMs + 120_000, `1 to 2 minutes past SCHEDULE_MIN_AHEAD_SECONDS (${ahead} ms ahead)`)
+  const res = await post(app, '/v1/messages/text', example.value)
+  t.match(res, { status: 202, body: { status: 'scheduled', sendAt: new Date(sendAt).toISOString() } }, 'executed as served, it is scheduled')
+  t.equal((await app.inject({ url: '/docs/json', headers: { 'if-none-match': String(first.headers.etag) } })).statusCode, 304, 'the same minute serves the same text and ETag')
+  t.equal((await app.inject({ url: '/docs/yaml' })).body.includes(new Date(sendAt).toISOString().replace('.000Z', 'Z')), true, '/docs/yaml has it too')
+})
+
+t.test('the scheduled example moves with the clock: a new minute, a new sendAt and ETag; the same minute, the same text', async (t) => {
+  const { app } = await buildTestApp(t)
+  const base = app.swagger() as unknown as OpenApiDocument
+  const live = scheduledExample(base, 60_000)
+  if (live === null) throw new Error('the text route has no examples')
+  const document = app.servedDocument()
+  const at = Date.parse('2026-12-07T09:00:10Z')
+  const one = live(document, at)
+  const sendAtOf = (d: { document: OpenApiDocument }) => (d.document.paths['/v1/messages/text'] as Json).post.requestBody.content['application/json'].examples.scheduled.value.sendAt
+  t.equal(sendAtOf(one), '2026-12-07T09:03:00Z', 'min ahead 1 minute: the whole minute 1 to 2 minutes after the earliest allowed')
+  t.equal(live(document, at + 40_000), one, 'within the same minute: the same served text')
+  const next = live(document, at + 50_000)
+  t.equal(sendAtOf(next), '2026-12-07T09:04:00Z')
+  t.not(next.etag, one.etag, 'a new ETag')
+  t.same(Object.keys((next.document.paths['/v1/messages/text'] as Json).post.requestBody.content['application/json'].examples), [...Object.keys((document.document.paths['/v1/messages/text'] as Json).post.requestBody.content['application/json'].examples), 'scheduled'], 'the route\'s own examples first, unchanged')
 })

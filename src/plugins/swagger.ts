@@ -13,6 +13,10 @@ export interface SwaggerOptions {
   sandboxEventsToken?: string
   /** Set once the catalogue exists: the base document with one entry per catalogue template, per catalogue version. */
   catalogue: { current: ((base: OpenApiDocument) => ServedDocument) | null }
+  /** SCHEDULE_MIN_AHEAD_SECONDS in ms: the served scheduled example's sendAt is this plus 1 to 2 minutes ahead. */
+  scheduleMinAheadMs: number
+  /** The clock the served scheduled example reads (tests pass their own). */
+  now?: () => number
 }
 
 declare module 'fastify' {
@@ -23,6 +27,46 @@ declare module 'fastify' {
 }
 
 const CALLER_SCHEMES = new Set(['bearerAuth', 'apiKey'])
+
+/** The route whose examples, as served, include one with a live `sendAt`. */
+export const SCHEDULED_EXAMPLE_PATH = '/v1/messages/text'
+export const SCHEDULED_EXAMPLE = 'scheduled'
+const MINUTE = 60_000
+
+/**
+ * The served document with a `scheduled` example on the text route whose `sendAt` is a whole
+ * minute, 1 to 2 minutes past the earliest instant allowed (SCHEDULE_MIN_AHEAD_SECONDS): a fixed
+ * instant in the document would soon be in the past. Only the served document has it (the
+ * committed openapi/openapi.json stays the same from one generation to the next). The base
+ * paths are serialized with JSON.stringify into the served text, so the route's examples are
+ * found there as their own serialization and replaced in place: no parse of a large document.
+ */
+export function scheduledExample (base: OpenApiDocument, minAheadMs: number) {
+  const body = base.paths[SCHEDULED_EXAMPLE_PATH]?.post?.requestBody as { content?: Record<string, { examples?: Record<string, { value: Record<string, unknown> }> }> } | undefined
+  const examples = body?.content?.['application/json']?.examples
+  if (examples === undefined) return null
+  const needle = Buffer.from(JSON.stringify(examples))
+  const first = Object.values(examples)[0]?.value ?? {}
+  let last: { served: ServedDocument, minute: number, result: ServedDocument } | null = null
+  return (served: ServedDocument, now: number): ServedDocument => {
+    const minute = Math.floor((now + minAheadMs) / MINUTE)
+    if (last !== null && last.served === served && last.minute === minute) return last.result
+    const at = served.body.lastIndexOf(needle)
+    if (at < 0) return served
+    const sendAt = new Date((minute + 2) * MINUTE).toISOString().replace('.000Z', 'Z')
+    const live = {
+      ...examples,
+      [SCHEDULED_EXAMPLE]: {
+        summary: 'Text message scheduled (sendAt: 1 to 2 minutes past the earliest allowed, set when this page loaded)',
+        description: `Answered 202 with status "scheduled" and a sch-… id; nothing is sent before sendAt. This page set sendAt when it loaded: after a while it is too close (400 naming the rule minAhead): reload the page. In sandbox mode the message appears on /sandbox when due; until then /sandbox lists it under scheduled sends, with a Cancel button. SCHEDULE_MIN_AHEAD_SECONDS is ${minAheadMs / 1000} here.`,
+        value: { ...first, to: '+593 98 765 4324', sendAt }
+      }
+    }
+    const result = servedDocument(Buffer.concat([served.body.subarray(0, at), Buffer.from(JSON.stringify(live)), served.body.subarray(at + needle.length)]))
+    last = { served, minute, result }
+    return result
+  }
+}
 
 /** Anonymous mode: no operation asks for a caller key, and the key schemes are not offered. */
 function withoutCallerKeys (doc: OpenApiDocument): OpenApiDocument {
@@ -79,6 +123,14 @@ export default fp<SwaggerOptions>(async (app, opts) => {
     return servedDocument(Buffer.from(JSON.stringify(base)))
   }
   app.decorate('servedDocument', served)
+  const now = opts.now ?? Date.now
+  let live: ReturnType<typeof scheduledExample> | undefined
+  /** What /docs/json serves: the document with its live scheduled example. */
+  const servedLive = (): ServedDocument => {
+    const document = served()
+    live ??= scheduledExample(app.swagger() as unknown as OpenApiDocument, opts.scheduleMinAheadMs)
+    return live === null ? document : live(document, now())
+  }
   const uiConfig: Record<string, unknown> = { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false }
   if (opts.sandboxEventsToken !== undefined) {
     // Serialized into the page's script, where `ui` is Swagger UI: the events receiver's examples carry the sandbox's token.
@@ -92,7 +144,7 @@ export default fp<SwaggerOptions>(async (app, opts) => {
     transformSpecificationClone: false,
     transformSpecification: (_base, request, reply) => {
       // Not destructured: \`document\` is a getter that parses the text, and only /docs/yaml needs it.
-      const current = served()
+      const current = servedLive()
       const { body, etag } = current
       reply.header('etag', etag)
       if (request.url.endsWith('/yaml')) return current.document
