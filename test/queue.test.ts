@@ -322,6 +322,14 @@ t.test('bullmq: a queue started while Redis is unreachable takes and runs jobs o
   await queue.close()
 })
 
+t.test('bullmq: closing while Redis is unreachable does not wait for it (shutdown during a Redis outage)', async (t) => {
+  const queue = bullQueue({ ...SETTINGS, url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: `test:${randomUUID()}:` })
+  queue.handle('stranded', async () => {})
+  await sleep(300)
+  const closed = await Promise.race([queue.close().then(() => true), sleep(20_000).then(() => false)])
+  t.ok(closed, 'closed (bounded wait: 20 s)')
+})
+
 t.test('memory: failed jobs kept and finished ids remembered within their bounds', async (t) => {
   const clock = manualClock()
   const queue = memoryQueue({ ...SETTINGS, maxJobs: 2, doneTtlMs: 1000, retry: { firstDelayMs: 1, maxDelayMs: 1, totalMs: 0 } }, clock)

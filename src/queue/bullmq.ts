@@ -182,8 +182,12 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
     },
     async close () {
       closing ??= (async () => {
-        // Workers first: each stops taking jobs and waits for its running ones.
-        await Promise.all([...types.values()].map(async (s) => { await s.worker.close() }))
+        // Workers first: each stops taking jobs and waits for its running ones. Without a
+        // connection to Redis a worker's graceful close waits for one forever, and no job it runs
+        // could be finished anyway: then it is closed at once (a job it had started is taken up
+        // again when its lock lapses). Redis lost during a graceful close: SHUTDOWN_TIMEOUT_MS ends it.
+        const force = connections?.worker.status !== 'ready'
+        await Promise.all([...types.values()].map(async (s) => { await s.worker.close(force) }))
         await Promise.all([...types.values()].map(async (s) => { await s.queue.close() }))
         connections?.worker.disconnect()
         connections?.add.disconnect()
