@@ -15,8 +15,6 @@ export interface SwaggerOptions {
   catalogue: { current: ((base: OpenApiDocument) => ServedDocument) | null }
   /** SCHEDULE_MIN_AHEAD_SECONDS in ms: the served scheduled example's sendAt is this plus 1 to 2 minutes ahead. */
   scheduleMinAheadMs: number
-  /** The clock the served scheduled example reads (tests pass their own). */
-  now?: () => number
 }
 
 declare module 'fastify' {
@@ -29,8 +27,8 @@ declare module 'fastify' {
 const CALLER_SCHEMES = new Set(['bearerAuth', 'apiKey'])
 
 /** The route whose examples, as served, include one with a live `sendAt`. */
-export const SCHEDULED_EXAMPLE_PATH = '/v1/messages/text'
-export const SCHEDULED_EXAMPLE = 'scheduled'
+const SCHEDULED_EXAMPLE_PATH = '/v1/messages/text'
+const SCHEDULED_EXAMPLE = 'scheduled'
 const MINUTE = 60_000
 
 /**
@@ -123,13 +121,12 @@ export default fp<SwaggerOptions>(async (app, opts) => {
     return servedDocument(Buffer.from(JSON.stringify(base)))
   }
   app.decorate('servedDocument', served)
-  const now = opts.now ?? Date.now
   let live: ReturnType<typeof scheduledExample> | undefined
   /** What /docs/json serves: the document with its live scheduled example. */
   const servedLive = (): ServedDocument => {
     const document = served()
     live ??= scheduledExample(app.swagger() as unknown as OpenApiDocument, opts.scheduleMinAheadMs)
-    return live === null ? document : live(document, now())
+    return live === null ? document : live(document, Date.now())
   }
   const uiConfig: Record<string, unknown> = { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false }
   if (opts.sandboxEventsToken !== undefined) {
