@@ -1,5 +1,6 @@
 // The durable job queue: BullMQ on Redis, one BullMQ queue and worker per job type, shared by every replica.
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Queue, Worker, type Job as BullJob } from 'bullmq'
 import { Redis } from 'ioredis'
 import {
@@ -29,6 +30,8 @@ interface TypeState {
 
 /** BullMQ refuses ids that are integers; every id gets this prefix in Redis. */
 const ID_PREFIX = 'j-'
+/** BullMQ's default lock of a running job, when QUEUE_LOCK_SECONDS does not set one. */
+const DEFAULT_LOCK_MS = 30_000
 /** Counts and metrics reads give up after this long while Redis is away, so a scrape never hangs. */
 const READ_TIMEOUT_MS = 2000
 
@@ -51,6 +54,8 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
   }
   const types = new Map<string, TypeState>()
   let closing: Promise<void> | null = null
+  /** Handlers of this process running now, every type. */
+  let running = 0
 
   const state = (type: string): TypeState => {
     const s = types.get(type)
@@ -78,7 +83,12 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       const queue = new Queue<Data>(type, { connection: addConnection, prefix })
       queue.on('error', (err) => { options.log?.warn({ type, err: { message: err.message } }, 'job queue error') })
       const worker = new Worker<Data>(type, async (job) => {
-        await handler({ type, id: (job.id ?? '').slice(ID_PREFIX.length), payload: job.data.payload as P, attempt: job.attemptsMade + 1, final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) })
+        running++
+        try {
+          await handler({ type, id: (job.id ?? '').slice(ID_PREFIX.length), payload: job.data.payload as P, attempt: job.attemptsMade + 1, final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) })
+        } finally {
+          running--
+        }
       }, {
         connection: workerConnection,
         prefix,
@@ -182,12 +192,22 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
     },
     async close () {
       closing ??= (async () => {
-        // Workers first: each stops taking jobs and waits for its running ones. Without a
-        // connection to Redis a worker's graceful close waits for one forever, and no job it runs
-        // could be finished anyway: then it is closed at once (a job it had started is taken up
-        // again when its lock lapses). Redis lost during a graceful close: SHUTDOWN_TIMEOUT_MS ends it.
-        const force = connections?.worker.status !== 'ready'
-        await Promise.all([...types.values()].map(async (s) => { await s.worker.close(force) }))
+        // Workers first: each stops taking jobs and waits for its running ones. BullMQ's graceful
+        // close waits for its blocking connection to end, which never happens while that
+        // connection is between two reconnect attempts (a Redis outage, or just after one): so it
+        // is used only when a job is running. With none running there is nothing to wait for, and
+        // without a connection to Redis no running job could be finished anyway: the workers are
+        // closed at once (a job one had started is taken up again when its lock lapses). A
+        // graceful close that outlasts the lock gives up waiting (SHUTDOWN_TIMEOUT_MS bounds the rest).
+        const graceful = running > 0 && connections?.worker.status === 'ready'
+        const workers = Promise.all([...types.values()].map(async (s) => { await s.worker.close(!graceful) }))
+        if (!graceful) {
+          await workers
+        } else {
+          // Not a ref'd timer: a close that finished in time leaves nothing holding the process.
+          const lapsed = sleep(options.lockMs ?? DEFAULT_LOCK_MS, true, { ref: false })
+          if (await Promise.race([workers.then(() => false), lapsed])) options.log?.warn({ running }, 'job queue: running jobs did not finish within the lock; closing without them')
+        }
         await Promise.all([...types.values()].map(async (s) => { await s.queue.close() }))
         connections?.worker.disconnect()
         connections?.add.disconnect()
