@@ -66,3 +66,64 @@ t.test('two replicas each closed (SIGTERM, rolling restart) while running the sa
   const failed = await c.queue.failed('scheduled-send')
   t.same(failed.map((job) => job.error), [], 'the queue did not give the job up without running it (BullMQ: "job stalled more than allowable limit")')
 })
+
+t.test('a callback delivery cut short by two closes (slow receiver, rolling restart) is never run again: failed after one attempt, its 24 h of retries never tried', { skip: redisServerSkip, timeout: 60000 }, async (t) => {
+  const { url } = await ownRedis(t)
+  const queues: JobQueue[] = []
+  t.teardown(async () => { for (const q of queues) await q.close().catch(() => {}) })
+  const hung: Array<() => void> = []
+  t.teardown(() => { for (const release of hung) release() })
+  const runs: string[] = []
+  let delivered = 0
+  /** A replica's queue with the callback job type; `slow`: its receiver does not answer before the replica is closed. */
+  const replica = (name: string, slow: boolean): JobQueue => {
+    const queue = bullQueue({ url, keyPrefix: 'r3b:', maxJobs: 100, concurrency: 1, retry: { firstDelayMs: 200, maxDelayMs: 1000, totalMs: 60000 }, lockMs: LOCK_MS, doneTtlMs: DAY })
+    queues.push(queue)
+    queue.handle('callback', async () => {
+      runs.push(name)
+      if (slow) await new Promise<void>((resolve) => { hung.push(resolve) })
+      delivered++
+    })
+    return queue
+  }
+  const a = replica('a', true)
+  await a.add('callback', 'm-1.1', { chain: 'm:1' })
+  t.ok(await waitFor(() => runs.length === 1, 10000), 'replica a starts the delivery')
+  await a.close()
+  const b = replica('b', true)
+  t.ok(await waitFor(() => runs.length === 2, 15000), `replica b takes it up once a's lock lapsed (runs: ${runs.join(',')})`)
+  await b.close()
+  const c = replica('c', false)
+  await waitFor(() => delivered > 0, 15000)
+  const failed = await c.failed('callback')
+  t.ok(delivered > 0, `delivered at least once, the receiver working all along on replica c (runs: ${runs.join(',')}; failed: ${JSON.stringify(failed.map((job) => [job.id, job.attempts, job.error]))})`)
+})
+
+t.test('closing a replica while its job runs and Redis is frozen (SIGSTOP: the connection looks ready) does not hang, and the job is run again once Redis answers', { skip: redisServerSkip, timeout: 60000 }, async (t) => {
+  const { url, server } = await ownRedis(t)
+  t.teardown(() => { server.kill('SIGCONT') })
+  const queues: JobQueue[] = []
+  t.teardown(async () => { server.kill('SIGCONT'); for (const q of queues) await q.close().catch(() => {}) })
+  const hung: Array<() => void> = []
+  t.teardown(() => { for (const release of hung) release() })
+  const runs: string[] = []
+  const replica = (name: string, slow: boolean): JobQueue => {
+    const queue = bullQueue({ url, keyPrefix: 'r3c:', maxJobs: 100, concurrency: 1, retry: { firstDelayMs: 200, maxDelayMs: 1000, totalMs: 60000 }, lockMs: LOCK_MS, doneTtlMs: DAY })
+    queues.push(queue)
+    queue.handle('scheduled-send', async () => {
+      runs.push(name)
+      if (slow) await new Promise<void>((resolve) => { hung.push(resolve) })
+    })
+    return queue
+  }
+  const a = replica('a', true)
+  await a.add('scheduled-send', 'sch-frozen', {})
+  t.ok(await waitFor(() => runs.length === 1, 10000), 'replica a runs it')
+  server.kill('SIGSTOP')
+  const started = Date.now()
+  const closed = await Promise.race([a.close().then(() => true), sleep(LOCK_MS + 5000).then(() => false)])
+  t.ok(closed, `close resolves within the lock plus 5 s with Redis frozen (waited ${Date.now() - started} ms)`)
+  server.kill('SIGCONT')
+  replica('b', false)
+  t.ok(await waitFor(() => runs.includes('b'), 15000), `the job cut short is run again (runs: ${runs.join(',')})`)
+})
