@@ -2,6 +2,7 @@
 import t from 'tap'
 import pino from 'pino'
 import type { ChildProcess } from 'node:child_process'
+import net from 'node:net'
 import { bullQueue } from '../src/queue/bullmq.js'
 import { createScheduler } from '../src/schedule/scheduler.js'
 import { memoryStatusStore } from '../src/status/memory.js'
@@ -126,4 +127,67 @@ t.test('closing a replica while its job runs and Redis is frozen (SIGSTOP: the c
   server.kill('SIGCONT')
   replica('b', false)
   t.ok(await waitFor(() => runs.includes('b'), 15000), `the job cut short is run again (runs: ${runs.join(',')})`)
+})
+
+/** A TCP proxy to Redis on 127.0.0.1 that, once armed, holds the first answer carrying `marker` for `holdMs` (and what follows it on that connection). */
+async function slowProxy (t: { teardown: (fn: () => unknown) => void }, redisPort: number, marker: string, holdMs: number) {
+  const state = { armed: false, held: false, onHeld: () => {} }
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((client) => {
+    const upstream = net.connect(redisPort, '127.0.0.1')
+    sockets.add(client); sockets.add(upstream)
+    client.on('error', () => {}); upstream.on('error', () => {})
+    client.on('close', () => upstream.destroy()); upstream.on('close', () => client.destroy())
+    client.on('data', (chunk) => upstream.write(chunk))
+    let chain = Promise.resolve()
+    upstream.on('data', (chunk) => {
+      const hold = state.armed && !state.held && chunk.includes(marker)
+      if (hold) { state.held = true; state.onHeld() }
+      chain = chain.then(async () => { if (hold) await sleep(holdMs); if (!client.destroyed) client.write(chunk) })
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  t.teardown(() => { for (const s of sockets) s.destroy(); server.close() })
+  return { url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`, state }
+}
+
+t.test('close() while its worker is taking a job (moveToActive answered, no handler running yet): the force close leaves the job active unrun, spending its one stall; one later close mid-run then loses it', { skip: redisServerSkip, timeout: 60000 }, async (t) => {
+  const port = await freePort()
+  const server = await startRedis(port)
+  t.teardown(() => { server.kill('SIGKILL') })
+  const direct = `redis://127.0.0.1:${port}`
+  const proxy = await slowProxy(t, port, 'MARKER-r3d', 500)
+  const queues: JobQueue[] = []
+  t.teardown(async () => { for (const q of queues) await q.close().catch(() => {}) })
+  const runs: Array<[string, number]> = []
+  let aClosedAt = Infinity
+  const hung: Array<() => void> = []
+  t.teardown(() => { for (const release of hung) release() })
+  const replica = (name: string, url: string, slow = false): JobQueue => {
+    const queue = bullQueue({ url, keyPrefix: 'r3d:', maxJobs: 100, concurrency: 1, retry: { firstDelayMs: 200, maxDelayMs: 1000, totalMs: 60000 }, lockMs: LOCK_MS, doneTtlMs: DAY })
+    queues.push(queue)
+    queue.handle('scheduled-send', async () => {
+      runs.push([name, Date.now()])
+      if (slow) await new Promise<void>((resolve) => { hung.push(resolve) })
+    })
+    return queue
+  }
+  const a = replica('a', proxy.url)
+  const held = new Promise<void>((resolve) => { proxy.state.onHeld = resolve })
+  await a.add('scheduled-send', 'sch-race', { marker: 'MARKER-r3d' }, { delayMs: 300 })
+  proxy.state.armed = true
+  const taken = await Promise.race([held.then(() => true), sleep(10000).then(() => false)])
+  t.ok(taken, 'replica a takes the job (its moveToActive answer is on its way)')
+  await a.close() // SIGTERM now: no handler is running yet
+  aClosedAt = Date.now()
+  t.same(runs, [], 'a closed with no handler running: nothing ran there')
+  // Replica b takes the job up once a's lock lapsed, and is itself closed during a slow send (one SIGTERM mid-run).
+  const b = replica('b', direct, true)
+  t.ok(await waitFor(() => runs.some(([name]) => name === 'b'), 10000), `replica b runs it once a's lock lapsed (runs: ${JSON.stringify(runs.map(([name, at]) => [name, at - aClosedAt]))})`)
+  await b.close()
+  const c = replica('c', direct)
+  await waitFor(() => runs.some(([name]) => name === 'c'), 15000)
+  const failed = await c.failed('scheduled-send')
+  t.ok(runs.some(([name]) => name === 'c'), `the run cut short by b's close is run again (runs: ${runs.map(([name]) => name).join(',')}; failed: ${JSON.stringify(failed.map((job) => [job.id, job.attempts, job.error]))}): a's close, with nothing running, already spent the job's one stall`)
 })
