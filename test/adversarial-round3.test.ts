@@ -8,7 +8,8 @@ import { createScheduler } from '../src/schedule/scheduler.js'
 import { memoryStatusStore } from '../src/status/memory.js'
 import type { ScheduledSend, Sender } from '../src/send.js'
 import type { JobQueue } from '../src/queue/queue.js'
-import { freePort, startRedis, redisServerSkip } from './helper.js'
+import { buildLiveApp, freePort, post, startRedis, redisServerSkip } from './helper.js'
+import { standin } from './jelou-standin.js'
 
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 const DAY = 86400000
@@ -190,4 +191,26 @@ t.test('close() while its worker is taking a job (moveToActive answered, no hand
   await waitFor(() => runs.some(([name]) => name === 'c'), 15000)
   const failed = await c.failed('scheduled-send')
   t.ok(runs.some(([name]) => name === 'c'), `the run cut short by b's close is run again (runs: ${runs.map(([name]) => name).join(',')}; failed: ${JSON.stringify(failed.map((job) => [job.id, job.attempts, job.error]))}): a's close, with nothing running, already spent the job's one stall`)
+})
+
+t.test('the whole service: a scheduled send whose Jelou call outlasts QUEUE_LOCK_SECONDS, its replica closed mid-call, the next replica closed 3.5 s later: GET /v1/messages/{sch-id} ends, sent once (held: app.close waits for the in-flight send, which stores its outcome)', { skip: redisServerSkip, timeout: 120000 }, async (t) => {
+  const { url } = await ownRedis(t)
+  // Jelou takes the send and answers late; its notifications answer slowly too (the re-run's resolution).
+  const jelou = await standin(t, { sendDelayMs: 8000, pageDelayMs: 8000 })
+  const env = { REDIS_URL: url, REDIS_KEY_PREFIX: 'r3e:', SCHEDULE_MIN_AHEAD_SECONDS: '1', QUEUE_LOCK_SECONDS: '1', JELOU_TIMEOUT_MS: '10000', RESOLUTION_CLOCK_SKEW_SECONDS: '1', RESOLUTION_WINDOW_SECONDS: '12' }
+  const a = await buildLiveApp(t, jelou.url, env)
+  const res = await post(a.app, '/v1/messages/text', { to: '+593 98 765 4321', template: 'order_update', params: ['Maria', 'ORD-1'], botId: 'bot-1', sendAt: new Date(Date.now() + 1200).toISOString() })
+  t.equal(res.status, 202, 'scheduled')
+  const id = res.body.messageId as string
+  t.ok(await waitFor(() => jelou.sends.length === 1, 10000), 'replica a sent it to Jelou, which has not answered')
+  await a.app.close()
+  const b = await buildLiveApp(t, jelou.url, env)
+  const statusOf = async (app: typeof b.app) => String((await app.inject({ url: `/v1/messages/${id}` })).json().status)
+  await sleep(3500) // a's lock lapsed; b took the job up and resolves it (slow notifications)
+  const before = await statusOf(b.app)
+  await b.app.close()
+  const c = await buildLiveApp(t, jelou.url, env)
+  const ended = await waitFor(async () => ['accepted', 'sent', 'delivered', 'read', 'failed', 'expired', 'cancelled'].includes(await statusOf(c.app)), 40000)
+  t.ok(ended, `the scheduled send ends, visible at GET (it is "${await statusOf(c.app)}", was "${before}" before b closed; Jelou sends ${jelou.sends.length})`)
+  t.ok(jelou.sends.length <= 1, 'never sent twice')
 })
