@@ -12,7 +12,7 @@ export interface BullQueueOptions extends QueueSettings {
   url: string
   /** Key prefix: REDIS_KEY_PREFIX, so services sharing one Redis keep apart (keys are `<prefix>bull:<type>:…`). */
   keyPrefix: string
-  log?: { warn: (obj: object, msg: string) => void }
+  log?: { warn: (obj: object, msg: string) => void, error: (obj: object, msg: string) => void }
 }
 
 /**
@@ -30,6 +30,14 @@ interface TypeState {
 
 /** BullMQ refuses ids that are integers; every id gets this prefix in Redis. */
 const ID_PREFIX = 'j-'
+/**
+ * Stalls a job may have before BullMQ gives it up unrun (BullMQ's default is 1). A stall is a
+ * replica that stopped renewing the job's lock: killed, closed mid-run (a rolling restart closes
+ * one replica after another), or frozen. Each is an ordinary event, and the job must simply run
+ * again (handlers are safe to repeat: a scheduled send resolves its own earlier attempt, a
+ * callback is at least once). The bound only stops a job that takes its replica down every time.
+ */
+export const MAX_STALLS = 20
 /** BullMQ's default lock of a running job, when QUEUE_LOCK_SECONDS does not set one. */
 const DEFAULT_LOCK_MS = 30_000
 /** Counts and metrics reads give up after this long while Redis is away, so a scrape never hangs. */
@@ -95,6 +103,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
         concurrency: options.concurrency,
         // A dead replica's running job is taken up again by another once its lock lapses, checked as often.
         ...(options.lockMs !== undefined && { lockDuration: options.lockMs, stalledInterval: options.lockMs }),
+        maxStalledCount: MAX_STALLS,
         settings: { backoffStrategy: (attemptsMade) => delays[attemptsMade - 1] ?? 0 },
         // Finished ids stay known for doneTtlMs, so adding one again is still a no-op; failed ones stay listable.
         removeOnComplete: { age: Math.ceil(options.doneTtlMs / 1000), count: options.maxJobs },
@@ -102,9 +111,11 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       })
       worker.on('error', (err) => { options.log?.warn({ type, err: { message: err.message } }, 'job worker error') })
       worker.on('completed', () => { observe(type, 'completed') })
-      worker.on('failed', (job) => {
+      worker.on('failed', (job, err) => {
         if (job === undefined) return
         observe(type, job.attemptsMade < (job.opts.attempts ?? 1) ? 'retried' : 'failed')
+        // Given up unrun after MAX_STALLS stalls: never silent (its handler did not see a last attempt).
+        if (/stalled more than/.test(err.message)) options.log?.error({ type, jobId: (job.id ?? '').slice(ID_PREFIX.length), stalls: MAX_STALLS }, `job given up after ${MAX_STALLS} stalls (each replica running it stopped mid-run): failed without a last attempt`)
       })
       types.set(type, { queue, worker, delays })
     },
