@@ -23,6 +23,28 @@ async function ownRedis (t: { teardown: (fn: () => unknown) => void }): Promise<
   return { url: `redis://127.0.0.1:${port}`, server }
 }
 
+/**
+ * Replicas' queues on one Redis (one key prefix: one shared queue), each with the same settings;
+ * `hang()` is a handler call that never ends by itself. At teardown the hung calls are released,
+ * then the queues closed.
+ */
+function replicas (t: { teardown: (fn: () => unknown) => void }, url: string, keyPrefix: string) {
+  const queues: JobQueue[] = []
+  const hung: Array<() => void> = []
+  t.teardown(async () => {
+    for (const release of hung) release()
+    for (const q of queues) await q.close().catch(() => {})
+  })
+  return {
+    queue (at = url): JobQueue {
+      const queue = bullQueue({ url: at, keyPrefix, maxJobs: 100, concurrency: 1, retry: { firstDelayMs: 200, maxDelayMs: 1000, totalMs: 60000 }, lockMs: LOCK_MS, doneTtlMs: DAY })
+      queues.push(queue)
+      return queue
+    },
+    hang: async (): Promise<void> => { await new Promise<void>((resolve) => { hung.push(resolve) }) }
+  }
+}
+
 /** Polls `check` every 50 ms for at most `ms`. */
 async function waitFor (check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   for (let waited = 0; waited < ms; waited += 50) {
@@ -36,20 +58,16 @@ t.test('two replicas each closed (SIGTERM, rolling restart) while running the sa
   const { url } = await ownRedis(t)
   // One store every replica shares (the app's status store on Redis).
   const status = memoryStatusStore(1000, DAY)
-  const queues: JobQueue[] = []
-  t.teardown(async () => { for (const q of queues) await q.close().catch(() => {}) })
-  const calls: string[] = []
   // Hung Jelou calls end at teardown (else their workers keep the test process alive).
-  const hung: Array<() => void> = []
-  t.teardown(() => { for (const release of hung) release() })
+  const r = replicas(t, url, 'r3a:')
+  const calls: string[] = []
   /** A replica: its own queue on the shared Redis and its own scheduler; `hang` makes its Jelou call never answer (a slow upstream). */
   const replica = (name: string, hang: boolean) => {
-    const queue = bullQueue({ url, keyPrefix: 'r3a:', maxJobs: 100, concurrency: 1, retry: { firstDelayMs: 200, maxDelayMs: 1000, totalMs: 60000 }, lockMs: LOCK_MS, doneTtlMs: DAY })
-    queues.push(queue)
+    const queue = r.queue()
     const scheduler = createScheduler({ config: { schedule: { minAheadMs: 0, maxAheadMs: 35 * DAY, maxLatenessMs: DAY }, queue: { maxJobs: 100, concurrency: 1, retryMs: 60000, lockMs: LOCK_MS } }, queue, status, log: pino({ level: 'silent' }) })
     scheduler.use((async () => {
       calls.push(name)
-      if (hang) await new Promise<void>((resolve) => { hung.push(resolve) })
+      if (hang) await r.hang()
       return { status: 202, contentType: 'application/json', body: { messageId: `jelou-${name}` } }
     }) as unknown as Sender)
     return { queue, scheduler }
@@ -72,19 +90,15 @@ t.test('two replicas each closed (SIGTERM, rolling restart) while running the sa
 
 t.test('a callback delivery cut short by two closes (slow receiver, rolling restart) is run again and delivered (was: failed after one attempt, its retries never tried)', { skip: redisServerSkip, timeout: 60000 }, async (t) => {
   const { url } = await ownRedis(t)
-  const queues: JobQueue[] = []
-  t.teardown(async () => { for (const q of queues) await q.close().catch(() => {}) })
-  const hung: Array<() => void> = []
-  t.teardown(() => { for (const release of hung) release() })
+  const r = replicas(t, url, 'r3b:')
   const runs: string[] = []
   let delivered = 0
   /** A replica's queue with the callback job type; `slow`: its receiver does not answer before the replica is closed. */
   const replica = (name: string, slow: boolean): JobQueue => {
-    const queue = bullQueue({ url, keyPrefix: 'r3b:', maxJobs: 100, concurrency: 1, retry: { firstDelayMs: 200, maxDelayMs: 1000, totalMs: 60000 }, lockMs: LOCK_MS, doneTtlMs: DAY })
-    queues.push(queue)
+    const queue = r.queue()
     queue.handle('callback', async () => {
       runs.push(name)
-      if (slow) await new Promise<void>((resolve) => { hung.push(resolve) })
+      if (slow) await r.hang()
       delivered++
     })
     return queue
@@ -104,18 +118,15 @@ t.test('a callback delivery cut short by two closes (slow receiver, rolling rest
 
 t.test('closing a replica while its job runs and Redis is frozen (SIGSTOP: the connection looks ready) does not hang, and the job is run again once Redis answers', { skip: redisServerSkip, timeout: 60000 }, async (t) => {
   const { url, server } = await ownRedis(t)
+  const r = replicas(t, url, 'r3c:')
+  // Redis answers again before the queues close (teardowns run last first).
   t.teardown(() => { server.kill('SIGCONT') })
-  const queues: JobQueue[] = []
-  t.teardown(async () => { server.kill('SIGCONT'); for (const q of queues) await q.close().catch(() => {}) })
-  const hung: Array<() => void> = []
-  t.teardown(() => { for (const release of hung) release() })
   const runs: string[] = []
   const replica = (name: string, slow: boolean): JobQueue => {
-    const queue = bullQueue({ url, keyPrefix: 'r3c:', maxJobs: 100, concurrency: 1, retry: { firstDelayMs: 200, maxDelayMs: 1000, totalMs: 60000 }, lockMs: LOCK_MS, doneTtlMs: DAY })
-    queues.push(queue)
+    const queue = r.queue()
     queue.handle('scheduled-send', async () => {
       runs.push(name)
-      if (slow) await new Promise<void>((resolve) => { hung.push(resolve) })
+      if (slow) await r.hang()
     })
     return queue
   }
@@ -160,18 +171,14 @@ t.test('close() while its worker is taking a job (moveToActive answered, no hand
   t.teardown(() => { server.kill('SIGKILL') })
   const direct = `redis://127.0.0.1:${port}`
   const proxy = await slowProxy(t, port, 'MARKER-r3d', 500)
-  const queues: JobQueue[] = []
-  t.teardown(async () => { for (const q of queues) await q.close().catch(() => {}) })
+  const r = replicas(t, direct, 'r3d:')
   const runs: Array<[string, number]> = []
   let aClosedAt = Infinity
-  const hung: Array<() => void> = []
-  t.teardown(() => { for (const release of hung) release() })
   const replica = (name: string, url: string, slow = false): JobQueue => {
-    const queue = bullQueue({ url, keyPrefix: 'r3d:', maxJobs: 100, concurrency: 1, retry: { firstDelayMs: 200, maxDelayMs: 1000, totalMs: 60000 }, lockMs: LOCK_MS, doneTtlMs: DAY })
-    queues.push(queue)
+    const queue = r.queue(url)
     queue.handle('scheduled-send', async () => {
       runs.push([name, Date.now()])
-      if (slow) await new Promise<void>((resolve) => { hung.push(resolve) })
+      if (slow) await r.hang()
     })
     return queue
   }

@@ -30,6 +30,8 @@ interface TypeState {
 
 /** BullMQ refuses ids that are integers; every id gets this prefix in Redis. */
 const ID_PREFIX = 'j-'
+/** The caller's id of a BullMQ job. */
+const idOf = (job: BullJob<Data>): string => (job.id ?? '').slice(ID_PREFIX.length)
 /**
  * Stalls a job may have before BullMQ gives it up unrun (BullMQ's default is 1). A stall is a
  * replica that stopped renewing the job's lock: killed, closed mid-run (a rolling restart closes
@@ -37,7 +39,7 @@ const ID_PREFIX = 'j-'
  * again (handlers are safe to repeat: a scheduled send resolves its own earlier attempt, a
  * callback is at least once). The bound only stops a job that takes its replica down every time.
  */
-export const MAX_STALLS = 20
+const MAX_STALLS = 20
 /** BullMQ's default lock of a running job, when QUEUE_LOCK_SECONDS does not set one. */
 const DEFAULT_LOCK_MS = 30_000
 /** Counts and metrics reads give up after this long while Redis is away, so a scrape never hangs. */
@@ -73,7 +75,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
 
   const failedJob = (type: string, job: BullJob<Data>): FailedJob => ({
     type,
-    id: (job.id ?? '').slice(ID_PREFIX.length),
+    id: idOf(job),
     payload: job.data.payload,
     attempts: job.attemptsMade,
     error: job.failedReason,
@@ -93,7 +95,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       const worker = new Worker<Data>(type, async (job) => {
         running++
         try {
-          await handler({ type, id: (job.id ?? '').slice(ID_PREFIX.length), payload: job.data.payload as P, attempt: job.attemptsMade + 1, final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) })
+          await handler({ type, id: idOf(job), payload: job.data.payload as P, attempt: job.attemptsMade + 1, final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) })
         } finally {
           running--
         }
@@ -115,7 +117,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
         if (job === undefined) return
         observe(type, job.attemptsMade < (job.opts.attempts ?? 1) ? 'retried' : 'failed')
         // Given up unrun after MAX_STALLS stalls: never silent (its handler did not see a last attempt).
-        if (/stalled more than/.test(err.message)) options.log?.error({ type, jobId: (job.id ?? '').slice(ID_PREFIX.length), stalls: MAX_STALLS }, `job given up after ${MAX_STALLS} stalls (each replica running it stopped mid-run): failed without a last attempt`)
+        if (/stalled more than/.test(err.message)) options.log?.error({ type, jobId: idOf(job), stalls: MAX_STALLS }, `job given up after ${MAX_STALLS} stalls (each replica running it stopped mid-run): failed without a last attempt`)
       })
       types.set(type, { queue, worker, delays })
     },
