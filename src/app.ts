@@ -203,6 +203,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.decorate('catalogue', catalogue)
 
   const prefix = config.redis?.keyPrefix ?? ''
+  /** A fixed-window counter store: in memory, or in Redis under `<prefix><space>:`, shared by every replica. */
+  const counterStore = (space: string) => app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix, space)
   // Previews read the catalogue: in sandbox mode the demo one, live the bots' own lists (and the file).
   const lookupTemplate = catalogue.find
   const { ttlMs, maxRecords, freshMs, timeoutMs, windowMs } = config.status
@@ -242,7 +244,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     config,
     upstream: app.upstream,
     idempotency,
-    recipients: app.redis === null ? memoryCounterStore() : redisCounterStore(app.redis, prefix),
+    recipients: counterStore('rcpt'),
     observer: metrics,
     lookupTemplate,
     status: statusStore,
@@ -256,9 +258,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // Per-template routes and document entries: built from the catalogue of the moment, cached per template version.
   const routeCache = createRouteCache()
   catalogueDocument.current = createCatalogueDocument(catalogue, routeCache).current
-  await app.register(v1Routes, { config, redis: app.redis, send, catalogue, routeCache, status: { lookup, store: statusStore, cancel: scheduler.cancel }, callbacks })
+  await app.register(v1Routes, { config, counters: counterStore('rl'), send, catalogue, routeCache, status: { lookup, store: statusStore, cancel: scheduler.cancel }, callbacks })
   if (eventsToken !== null || config.status.eventsSecret !== null) {
-    await app.register(eventRoutes, { token: eventsToken, secret: config.status.eventsSecret, store: statusStore, perMinute: config.status.eventsPerMinute, redis: app.redis, keyPrefix: prefix, observe: metrics.statusEvents })
+    await app.register(eventRoutes, { token: eventsToken, secret: config.status.eventsSecret, store: statusStore, perMinute: config.status.eventsPerMinute, counters: counterStore('rl-events'), observe: metrics.statusEvents })
   }
   if (sandbox !== undefined && options.sandbox === undefined && eventsToken !== null) {
     const own = sandbox

@@ -1,6 +1,6 @@
 // OpenTelemetry, imported by server.ts only when config.tracing is set: request spans, one span per Jelou attempt, trace ids in log lines.
 import { readFileSync } from 'node:fs'
-import { DiagLogLevel, context, defaultTextMapSetter, diag, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api'
+import { DiagLogLevel, context, type Attributes, defaultTextMapSetter, diag, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici'
@@ -88,38 +88,54 @@ export async function startTracing (config: TracingConfig): Promise<Tracing> {
   })
 
   const tracer = provider.getTracer('jelou-hsm-proxy', version)
+  // Attributes are set in as few calls as possible: each call copies and checks what it is given.
   const attempts: AttemptTracer = {
     start (input: SendInput, attempt: number, headers: Record<string, string>) {
       const parentContext = context.active()
       const parent = trace.getSpan(parentContext)
-      const labels = { 'hsm.kind': input.kind ?? 'unknown', 'hsm.template': input.body.elementName }
+      const kind = input.kind ?? 'unknown'
+      const template = input.body.elementName
       const span = tracer.startSpan(`POST ${URL_TEMPLATE}`, {
         kind: SpanKind.CLIENT,
         attributes: {
-          ...labels,
+          'hsm.kind': kind,
+          'hsm.template': template,
           'hsm.attempt': attempt,
           'http.request.method': 'POST',
           'http.request.resend_count': attempt - 1,
           'url.template': URL_TEMPLATE
         }
       }, parentContext)
-      propagator.inject(trace.setSpan(parentContext, span), headers, defaultTextMapSetter)
+      // The context with this span is only needed to write traceparent, which is off by default.
+      if (config.sendTraceparent) propagator.inject(trace.setSpan(parentContext, span), headers, defaultTextMapSetter)
       return {
         end (outcome: SendOutcome) {
-          const result = {
-            'hsm.outcome': outcome.ok ? 'sent' : outcomeOf(outcome.error.code),
-            'hsm.code': outcome.ok ? 'OK' : outcome.error.code
+          const sent = outcome.ok
+          const result: Attributes = {
+            'hsm.outcome': sent ? 'sent' : outcomeOf(outcome.error.code),
+            'hsm.code': sent ? 'OK' : outcome.error.code
           }
-          span.setAttributes(result)
-          if (outcome.upstreamStatus !== null) span.setAttributes({ 'hsm.upstream_status': outcome.upstreamStatus, 'http.response.status_code': outcome.upstreamStatus })
-          if (!outcome.ok) {
-            span.setAttribute('error.type', outcome.error.code)
+          if (outcome.upstreamStatus !== null) {
+            result['hsm.upstream_status'] = outcome.upstreamStatus
+            result['http.response.status_code'] = outcome.upstreamStatus
+          }
+          if (!sent) {
+            result['error.type'] = outcome.error.code
             span.setStatus({ code: SpanStatusCode.ERROR })
           }
+          span.setAttributes(result)
           span.end()
           // The request span carries the send's summary; the last attempt's answer is the send's.
-          parent?.setAttributes({ ...labels, ...result, 'hsm.attempts': outcome.attempts })
-          if (outcome.upstreamStatus !== null) parent?.setAttribute('hsm.upstream_status', outcome.upstreamStatus)
+          if (parent === undefined) return
+          const summary: Attributes = {
+            'hsm.kind': kind,
+            'hsm.template': template,
+            'hsm.outcome': result['hsm.outcome'],
+            'hsm.code': result['hsm.code'],
+            'hsm.attempts': outcome.attempts
+          }
+          if (outcome.upstreamStatus !== null) summary['hsm.upstream_status'] = outcome.upstreamStatus
+          parent.setAttributes(summary)
         }
       }
     }

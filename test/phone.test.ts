@@ -2,7 +2,7 @@
 import t from 'tap'
 import { getExampleNumber, parsePhoneNumberWithError, type CountryCode } from 'libphonenumber-js/max'
 import examples from 'libphonenumber-js/mobile/examples'
-import { normalizePhone, maskPhone, type CountrySource, type PhoneRejectReason } from '../src/phone.js'
+import { normalizePhone, maskPhone, PHONE_CACHE_SIZE, type CountrySource, type PhoneRejectReason } from '../src/phone.js'
 
 interface OkRow {
   input: string
@@ -297,6 +297,25 @@ t.test('normalizePhone never throws', async t => {
     }
   }
   t.equal(threw, 0, 'no throw and no digits in messages for 5000 random strings')
+})
+
+t.test('a number read again gives the same answer, per region and its source; the memory of readings is bounded', async t => {
+  // Read twice each: the second answer comes from the remembered reading and must not differ.
+  for (const row of accepted.slice(0, 10)) {
+    t.same(normalizePhone(row.input, row.region), normalizePhone(row.input, row.region), row.note)
+  }
+  // One input, three readings: the region and where it came from are part of what is remembered.
+  t.equal((normalizePhone('0987654321', 'EC') as { ok: true, phone: { countrySource: string } }).phone.countrySource, 'country-field')
+  t.equal((normalizePhone('0987654321', 'EC', 'default-country') as { ok: true, phone: { countrySource: string } }).phone.countrySource, 'default-country')
+  t.match(normalizePhone('0987654321'), { ok: false, reason: 'NEEDS_COUNTRY' }, 'without a region it still needs one')
+  const shared = normalizePhone('+593 98 765 4321')
+  t.ok(Object.isFrozen(shared) && shared.ok && Object.isFrozen(shared.phone), 'a shared reading cannot be changed by one send')
+  // Past the bound the oldest readings are dropped, and a dropped number reads the same again.
+  const first = normalizePhone('+593 98 700 0000')
+  for (let i = 1; i <= PHONE_CACHE_SIZE; i++) normalizePhone(`+593 98 7${String(i).padStart(6, '0')}`)
+  const again = normalizePhone('+593 98 700 0000')
+  t.not(again, first, 'the oldest reading was dropped (a new object)')
+  t.same(again, first, 'and reading it again gives the same answer')
 })
 
 t.test('maskPhone', async t => {

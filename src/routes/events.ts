@@ -2,9 +2,9 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import rateLimit from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
 import { problem, validationFailed } from '../errors.js'
+import rateLimit from '../plugins/rate-limit.js'
+import type { CounterStore } from '../stores/types.js'
 import { EventsResultSchema } from '../schemas/status.js'
 import { EVENTS_ROUTE, eventsResponses } from '../schemas/routes.js'
 import { parseEvents } from '../status/events.js'
@@ -37,12 +37,12 @@ export interface EventRoutesOptions {
   store: StatusStore
   /** Requests per minute per client address (JELOU_EVENTS_RATE_LIMIT_PER_MINUTE), counted in Redis when there is one. */
   perMinute: number
-  redis: Redis | null
-  keyPrefix: string
+  /** Where the per-address counts are kept (memory, or Redis shared by every replica). */
+  counters: CounterStore
   observe?: (outcome: EventOutcome, count: number) => void
 }
 
-export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { token, secret, store, perMinute, redis, keyPrefix, observe }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { token, secret, store, perMinute, counters, observe }) => {
   // Hashing both sides first makes every comparison the same length, so time says nothing about the token.
   const expected = token === null ? null : digest(token)
   // The signature is over the bytes Jelou sent: this route keeps them beside the parsed body.
@@ -64,14 +64,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
   // The URL is public and its token is a bearer secret: a flood (or a leaked token) must not fill the early-events area at will.
   await app.register(rateLimit, {
     max: perMinute,
-    timeWindow: 60000,
-    enableDraftSpec: true,
-    redis: redis ?? undefined,
-    nameSpace: `${keyPrefix}rl-events:`,
-    skipOnError: true,
-    errorResponseBuilder: (_request, context) => problem('RATE_LIMITED', `At most ${context.max} event requests per minute from one address; the events were not stored. Send them again later.`, {
-      retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000))
-    })
+    windowMs: 60000,
+    counters,
+    keyOf: (request) => request.ip,
+    refusal: `At most ${perMinute} event requests per minute from one address; the events were not stored. Send them again later.`
   })
 
   app.post('/v1/events/jelou', {

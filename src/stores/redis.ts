@@ -194,11 +194,12 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return { count, redis.call('PTTL', KEYS[1]) }`
 
-export function redisCounterStore (redis: Redis, prefix: string): CounterStore {
+/** Counters under `<prefix><space>:<sha256 of the key>`: `rcpt` (the recipient guard), `rl` (callers), `rl-events` (the events receiver's addresses). */
+export function redisCounterStore (redis: Redis, prefix: string, space = 'rcpt'): CounterStore {
   return {
     async hit (key, windowMs) {
       try {
-        const [count, ttl] = await redis.eval(HIT, 1, `${prefix}rcpt:${hashed(key)}`, windowMs) as [number, number]
+        const [count, ttl] = await redis.eval(HIT, 1, `${prefix}${space}:${hashed(key)}`, windowMs) as [number, number]
         return { count, resetMs: ttl > 0 ? ttl : windowMs }
       } catch (error) {
         throw unavailable(error)
