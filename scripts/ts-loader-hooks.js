@@ -15,9 +15,6 @@ const require = createRequire(import.meta.url)
 /** Next to the other tools' caches: gitignored with node_modules, emptied by `npm ci`. */
 const CACHE = fileURLToPath(new URL('../node_modules/.cache/ts-loader/', import.meta.url))
 
-/** Raise when the output for the same input and options changes (the cache's own format). */
-const FORMAT = 1
-
 /**
  * The options ts-node derived from tsconfig.json for SWC (its `"swc": true` mode, target ES2022,
  * module NodeNext in an ES module package), so the output is the same code it ran. No `.tsx`:
@@ -37,7 +34,8 @@ const SWC_OPTIONS = {
 
 /** Read from its package.json, so a cache hit never loads @swc/core itself. */
 const SWC_VERSION = JSON.parse(readFileSync(require.resolve('@swc/core/package.json'), 'utf8')).version
-const SALT = JSON.stringify([FORMAT, SWC_VERSION, SWC_OPTIONS])
+/** What else the output depends on: SWC's version and options, and this file (an edit here starts a new cache). */
+const SALT = JSON.stringify([SWC_VERSION, SWC_OPTIONS, readFileSync(fileURLToPath(import.meta.url), 'utf8')])
 
 let swc
 let cacheReady = false
@@ -56,7 +54,7 @@ function transpile (path, source) {
 
 /**
  * The cached output when there is one. The key is a hash of the file's path (named in its source
- * map) and contents, the SWC version and options: an edited file is a new key, never a stale hit.
+ * map) and contents, and SALT: an edited file is a new key, never a stale hit.
  * Written to a temporary file and renamed, so a process running beside this one reads a whole
  * file or none.
  */
