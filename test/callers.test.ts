@@ -75,10 +75,9 @@ t.test('live mode without keys refuses to start, unless ALLOW_ANONYMOUS=true', a
 
 t.test('the process itself exits 1 with the message, and never prints the secret', async (t) => {
   const server = fileURLToPath(new URL('../src/server.ts', import.meta.url))
-  // process.execArgv carries tap's TypeScript loader, so the child runs the .ts entry directly.
+  // process.execArgv carries the TypeScript loader (scripts/ts-loader.js, .taprc), so the child runs the .ts entry directly.
   const child = spawn(process.execPath, [...process.execArgv, server], {
-    // Transpile only: type-checking every file in the child is the lint step's job, and takes minutes on a busy machine.
-    env: { PATH: process.env.PATH, TS_NODE_TRANSPILE_ONLY: '1', JELOU_CLIENT_ID: 'id', JELOU_CLIENT_SECRET: 'do-not-print-me', PORT: '0' }
+    env: { PATH: process.env.PATH, JELOU_CLIENT_ID: 'id', JELOU_CLIENT_SECRET: 'do-not-print-me', PORT: '0' }
   })
   let stderr = ''
   child.stderr.on('data', (chunk) => { stderr += String(chunk) })

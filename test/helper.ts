@@ -76,7 +76,7 @@ export async function buildTestApp (t: TapLike, options: { env?: Record<string, 
   t.teardown(() => sandbox.close())
   // Tests send many messages to the same few numbers; the recipient guard has its own tests.
   // Load shedding is off unless a test turns it on: a busy CI machine (tap runs files in
-  // parallel, ts-node compiles on first import) would otherwise shed ordinary test requests.
+  // parallel, each loading the TypeScript sources) would otherwise shed ordinary test requests.
   const env: Record<string, string> = { JELOU_BOT_ID: 'bot-123', RECIPIENT_LIMIT: '1000/60s', MAX_EVENT_LOOP_DELAY_MS: '0', ...options.env }
   // Each app gets its own Redis keys unless the test shares a prefix on purpose (replicas).
   if (env.REDIS_URL !== undefined && env.REDIS_KEY_PREFIX === undefined) env.REDIS_KEY_PREFIX = `test:${randomUUID()}:`

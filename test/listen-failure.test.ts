@@ -6,13 +6,13 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
 const server = fileURLToPath(new URL('../src/server.ts', import.meta.url))
-// Each child compiles the TypeScript entry; on a loaded machine that alone takes tens of seconds.
+// Each child loads the TypeScript sources through the loader; on a loaded machine that alone takes tens of seconds.
 t.setTimeout(240_000)
 
 async function run (env: Record<string, string>) {
-  // process.execArgv carries tap's TypeScript loader, so the child runs the .ts entry directly.
+  // process.execArgv carries the TypeScript loader (scripts/ts-loader.js, .taprc), so the child runs the .ts entry directly.
   const child = spawn(process.execPath, [...process.execArgv, server], {
-    env: { PATH: process.env.PATH, LOG_LEVEL: 'error', TS_NODE_TRANSPILE_ONLY: '1', ...env }
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'error', ...env }
   })
   let stderr = ''
   child.stderr.on('data', (chunk) => { stderr += String(chunk) })

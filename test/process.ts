@@ -1,4 +1,4 @@
-// Test helper: the real service process (src/server.ts under tap's TypeScript loader), its URL and its output.
+// Test helper: the real service process (src/server.ts under the tests' TypeScript loader), its URL and its output.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -10,10 +10,9 @@ const server = fileURLToPath(new URL('../src/server.ts', import.meta.url))
 
 /** Starts the service on a free port with exactly `env` (plus PATH); resolves once it listens. */
 export async function startServer (t: TapLike, env: Record<string, string>) {
-  // process.execArgv carries tap's TypeScript loader, so the child runs the .ts entry directly;
-  // tap's TS_NODE_* settings (transpile only) come along, or the child would type-check every file.
-  const loader = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('TS_NODE_')))
-  const child = spawn(process.execPath, [...process.execArgv, server], { env: { PATH: process.env.PATH, ...loader, PORT: '0', ...env } })
+  // process.execArgv carries the TypeScript loader (scripts/ts-loader.js, .taprc), so the child runs
+  // the .ts entry directly; the loader needs no environment.
+  const child = spawn(process.execPath, [...process.execArgv, server], { env: { PATH: process.env.PATH, PORT: '0', ...env } })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let output = ''
   child.stdout.on('data', (chunk) => { output += String(chunk) })

@@ -417,9 +417,9 @@ t.test('buildSandbox', async (t) => {
 
 t.test('npm run sandbox entry (src/sandbox/main.ts)', async (t) => {
   const main = fileURLToPath(new URL('../src/sandbox/main.ts', import.meta.url))
-  // process.execArgv carries tap's TypeScript loader, so the child runs the .ts entry directly.
+  // process.execArgv carries the TypeScript loader (scripts/ts-loader.js, .taprc), so the child runs the .ts entry directly.
   function run (env: Record<string, string>): ChildProcessWithoutNullStreams {
-    const child = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env } })
+    const child = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, ...env } })
     t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
     return child
   }
