@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { memoryCounterStore, memoryIdempotencyStore } from '../src/stores/memory.js'
 import { redisIdempotencyStore } from '../src/stores/redis.js'
-import type { AttemptContext, IdempotencyStore } from '../src/stores/types.js'
+import type { AttemptContext, BeginSend, IdempotencyStore } from '../src/stores/types.js'
 import { memoryStatusStore } from '../src/status/memory.js'
 import { EARLY_EVENTS_MAX, EARLY_EVENTS_TTL_MS } from '../src/status/types.js'
 
@@ -86,6 +86,9 @@ t.test('holds: renewed by their holder only, and every write fenced by it (memor
     stores.push(['redis', redisIdempotencyStore(redis, `test:${randomUUID()}:`, { now: () => clock.now })])
   }
   const attempt = (attemptId: string): AttemptContext => ({ attemptId, number: 1, botId: 'b', template: 't', kind: 'text', to: '1', phone: { input: '1', normalized: '1', country: null }, startedAt: clock.now, firstStartedAt: clock.now, requestId: 'r' })
+  const recipient = { to: '1', max: 100, windowMs: 60_000 }
+  /** The step before Jelou on the held key 'k': counted, marked (fenced on the holder and the earlier attempt), opened. */
+  const step = (attemptId: string, holder: string, previous?: string): BeginSend => ({ recipient, group: 'g', open: { attemptId, startedAt: clock.now }, ttlMs: TTL, key: { key: 'k', holder, attempt: attempt(attemptId), previous } })
   for (const [name, store] of stores) {
     t.test(name, async (t) => {
       t.match(await store.claim('k', 'f', 'h1', LEASE), { state: 'claimed' })
@@ -94,8 +97,8 @@ t.test('holds: renewed by their holder only, and every write fenced by it (memor
       t.equal(await store.renew('k', 'h1', LEASE), true, 'the holder renews it before it lapses')
       clock.now += LEASE - 1
       t.match(await store.claim('k', 'f', 'h2', LEASE), { state: 'in_flight' }, 'renewed: still held past the first lease')
-      t.equal(await store.mark('k', 'h2', attempt('a1'), undefined, TTL), false, 'a non-holder cannot mark')
-      t.equal(await store.mark('k', 'h1', attempt('a1'), undefined, TTL), true)
+      t.match(await store.begin(step('a1', 'h2')), { state: 'lost' }, 'a non-holder cannot mark')
+      t.match(await store.begin(step('a1', 'h1')), { state: 'started' })
       t.equal(await store.renew('k', 'h1', LEASE), true, 'a marked key is renewed too')
       await store.release('k', 'h2')
       t.match(await store.claim('k', 'f', 'h2', LEASE), { state: 'in_flight' }, 'a non-holder cannot release it')
@@ -103,10 +106,14 @@ t.test('holds: renewed by their holder only, and every write fenced by it (memor
       clock.now += 1
       t.match(await store.claim('k', 'f', 'h2', LEASE), { state: 'unresolved', attempt: { attemptId: 'a1' } }, 'open: the next request takes it')
       t.equal(await store.complete('k', 'h1', 'f', answer('late'), TTL), false, 'the old holder can no longer write')
-      t.equal(await store.mark('k', 'h2', attempt('a2'), 'other', TTL), false, 'a resend is a compare-and-set on the earlier attempt')
-      t.equal(await store.mark('k', 'h2', attempt('a2'), 'a1', TTL), true)
-      await store.openAttempt('g', { attemptId: 'x', startedAt: clock.now }, 1000)
-      await store.openAttempt('g', { attemptId: 'y', startedAt: clock.now }, 1000)
+      t.match(await store.begin(step('a2', 'h2', 'other')), { state: 'lost' }, 'a resend is a compare-and-set on the earlier attempt')
+      t.match(await store.begin(step('a2', 'h2', 'a1')), { state: 'started' })
+      t.strictSame((await store.openAttempts('g')).map((a) => a.attemptId).sort(), ['a1', 'a2'], 'each mark opened its attempt')
+      await store.closeAttempt('g', { attemptId: 'a1', startedAt: clock.now - 1 })
+      t.strictSame((await store.openAttempts('g')).map((a) => a.attemptId), ['a2'])
+      await store.closeAttempt('g', { attemptId: 'a2', startedAt: clock.now })
+      await store.begin({ recipient, group: 'g', open: { attemptId: 'x', startedAt: clock.now }, ttlMs: 1000 })
+      await store.begin({ recipient, group: 'g', open: { attemptId: 'y', startedAt: clock.now }, ttlMs: 1000 })
       await store.closeAttempt('g', { attemptId: 'y', startedAt: clock.now })
       t.strictSame((await store.openAttempts('g')).map((a) => a.attemptId), ['x'])
       clock.now += 1000
