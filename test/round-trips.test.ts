@@ -70,9 +70,11 @@ t.test('Redis round trips and commands of a send, keyed and unkeyed: one step be
   await direct.ping()
   const commands = await monitor(t, redisPort, prefix, () => `127.0.0.1:${(direct as unknown as { stream: net.Socket }).stream.localPort ?? 0}`)
   // The first use of each script sends its text once (NOSCRIPT, then EVAL): not what is counted.
-  t.equal((await post(app, '/v1/messages/text', text({ clientRef: 'warm-up' }), { 'idempotency-key': 'warm-up' })).status, 202)
+  const warm = await post(app, '/v1/messages/text', text({ clientRef: 'warm-up' }), { 'idempotency-key': 'warm-up' })
+  t.equal(warm.status, 202)
   t.equal((await post(app, '/v1/messages/text', text())).status, 202)
-  await sleep(3 * DELAY)
+  await sleep(4 * DELAY)
+  t.equal(await direct.exists(`${prefix}msg:${warm.body.messageId as string}`), 1, 'a record written when Redis did not have the script yet (NOSCRIPT, then its text)')
   commands()
 
   for (const keyed of [true, false]) {
