@@ -122,6 +122,40 @@ t.test('holds: renewed by their holder only, and every write fenced by it (memor
   }
 })
 
+t.test('begin, the one step before Jelou: claims, counts, marks and opens; over the limit it frees the key it claimed; a taken key counts nothing (memory; Redis with REDIS_URL)', async (t) => {
+  const clock = { now: 1_000_000 }
+  const stores: Array<[string, IdempotencyStore]> = [['memory', memoryIdempotencyStore(10, { now: () => clock.now })]]
+  if ((process.env.REDIS_URL ?? '') !== '') {
+    const redis = new Redis(process.env.REDIS_URL as string)
+    t.teardown(() => { redis.disconnect() })
+    stores.push(['redis', redisIdempotencyStore(redis, `test:${randomUUID()}:`, { now: () => clock.now })])
+  }
+  const attempt = (attemptId: string): AttemptContext => ({ attemptId, number: 1, botId: 'b', template: 't', kind: 'text', to: 'n', phone: { input: 'n', normalized: 'n', country: null }, startedAt: clock.now, firstStartedAt: clock.now, requestId: 'r' })
+  const step = (attemptId: string, key?: string, holder = `h-${attemptId}`): BeginSend => ({
+    recipient: { to: 'n', max: 2, windowMs: 60_000 },
+    group: 'g',
+    open: { attemptId, startedAt: clock.now },
+    ttlMs: TTL,
+    key: key === undefined ? undefined : { key, holder, attempt: attempt(attemptId), claim: { fingerprint: 'f', leaseMs: LEASE } }
+  })
+  const opened = async (store: IdempotencyStore) => (await store.openAttempts('g')).map((a) => a.attemptId).sort()
+  for (const [name, store] of stores) {
+    t.test(name, async (t) => {
+      t.match(await store.begin(step('a1', 'k1')), { state: 'started' }, 'a free key: claimed, counted (1 of 2), marked, opened')
+      t.match(await store.claim('k1', 'f', 'h-other', LEASE), { state: 'in_flight', fingerprint: 'f' }, 'held by the step')
+      t.strictSame(await opened(store), ['a1'])
+      t.equal(await store.complete('k1', 'h-a1', 'f', answer('m1'), TTL), true, 'its holder keeps the answer')
+      t.match(await store.begin(step('a2', 'k1')), { state: 'claim', claim: { state: 'done', fingerprint: 'f', answer: answer('m1') } }, 'a kept answer: what claim finds, nothing counted or opened')
+      t.match(await store.begin(step('a3')), { state: 'started' }, 'without a key: counted (2 of 2, the replay was not), opened')
+      const limited = await store.begin(step('a4', 'k4'))
+      t.match(limited, { state: 'limited' }, 'over the limit')
+      t.ok(limited.state === 'limited' && limited.resetMs > 0 && limited.resetMs <= 60_000, 'with the time until the window ends')
+      t.match(await store.claim('k4', 'f', 'h-later', LEASE), { state: 'claimed' }, 'the key the step claimed is free again')
+      t.strictSame(await opened(store), ['a1', 'a3'], 'nothing opened over the limit')
+    })
+  }
+})
+
 t.test('the early-events area of the memory status store is bounded and short-lived', async (t) => {
   const clock = { now: 1_000_000 }
   const store = memoryStatusStore(10, 60_000, () => clock.now)
