@@ -208,8 +208,17 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // Previews read the catalogue: in sandbox mode the demo one, live the bots' own lists (and the file).
   const lookupTemplate = catalogue.find
   const { ttlMs, maxRecords, freshMs, timeoutMs, windowMs } = config.status
+  let idempotency
+  if (app.redis === null) {
+    const memory = memoryIdempotencyStore(config.idempotency.maxKeys, { onDrop: metrics.idempotencyDropped(app.log) })
+    metrics.idempotencyKeys(memory.size, () => memory.replayWindowMs(config.idempotency.ttlMs))
+    idempotency = memory
+  } else {
+    idempotency = redisIdempotencyStore(app.redis, prefix, config.redis ?? {})
+  }
+  // A send's status record closes its open attempt when it is written (in Redis, in the record's own script).
   const storedStatus = app.redis === null
-    ? memoryStatusStore(maxRecords, ttlMs)
+    ? memoryStatusStore(maxRecords, ttlMs, Date.now, idempotency)
     : redisStatusStore(app.redis, prefix, {
       ttlMs,
       writeFailed: (error, count) => { app.log.error({ err: { message: error.message }, count }, 'message status records not stored (the sends stand; their status lookups will 404)') }
@@ -228,14 +237,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // Records queued for Redis are written before the connection closes.
   app.addHook('preClose', async () => { await statusStore.flush() })
   const notifications = createNotificationsClient({ dispatcher: app.upstream.pool, clientId: config.jelou.clientId, clientSecret: config.jelou.clientSecret, timeoutMs })
-  let idempotency
-  if (app.redis === null) {
-    const memory = memoryIdempotencyStore(config.idempotency.maxKeys, { onDrop: metrics.idempotencyDropped(app.log) })
-    metrics.idempotencyKeys(memory.size, () => memory.replayWindowMs(config.idempotency.ttlMs))
-    idempotency = memory
-  } else {
-    idempotency = redisIdempotencyStore(app.redis, prefix, config.redis ?? {})
-  }
   const resolver = createResolver({ notifications, status: statusStore, attempts: idempotency, windowMs, ...config.resolution })
   const settle = createSettler({ resolver, status: statusStore, attempts: idempotency, sandbox: config.mode === 'sandbox', ttlMs: config.idempotency.ttlMs, observe: metrics.resolution, unresolvable: callbacks.unresolvable })
   // Sandbox mode: the scheduler remembers the latest schedules it took, for the inbox page.
@@ -244,7 +245,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     config,
     upstream: app.upstream,
     idempotency,
-    recipients: counterStore('rcpt'),
     observer: metrics,
     lookupTemplate,
     status: statusStore,

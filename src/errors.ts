@@ -121,6 +121,13 @@ export function problem (code: ProblemCode, detail: string, extras: ProblemExtra
   return Object.assign(error, rest)
 }
 
+/** The recipient guard's refusal: `resetMs` until its window ends. */
+export function recipientRateLimited (limit: { max: number, windowMs: number }, resetMs: number): HsmError {
+  return problem('RECIPIENT_RATE_LIMITED', `At most ${limit.max} messages per ${limit.windowMs / 1000} s to one recipient; nothing was sent.`, {
+    retryAfterSeconds: Math.max(1, Math.ceil(resetMs / 1000))
+  })
+}
+
 export function isHsmError (error: unknown): error is HsmError {
   return error instanceof Error && constructors.has((error as { code?: unknown }).code as ProblemCode)
 }

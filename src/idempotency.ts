@@ -1,9 +1,9 @@
 // Idempotency-Key around one send (SPEC §9): claim the key, replay a kept answer, or run the send and keep its answer.
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { KEPT_FOR_REPLAY, OUTCOME_UNKNOWN, SAME_KEY_RETRY, isHsmError, problem, problemAnswer, validationFailed, type Answer, type HsmError } from './errors.js'
+import { KEPT_FOR_REPLAY, OUTCOME_UNKNOWN, SAME_KEY_RETRY, isHsmError, problem, problemAnswer, recipientRateLimited, validationFailed, type Answer, type HsmError } from './errors.js'
 import type { Resolver, Settle } from './status/resolution.js'
-import type { AttemptContext, IdempotencyStore } from './stores/types.js'
+import type { AttemptContext, Began, BeginSend, Claim, IdempotencyStore } from './stores/types.js'
 
 export interface IdempotencyOptions {
   store: IdempotencyStore
@@ -20,8 +20,13 @@ export interface IdempotencyOptions {
 /** What the attempt knows just before Jelou; the key adds its attempt number and first start. */
 export type AttemptStart = Omit<AttemptContext, 'number' | 'firstStartedAt'>
 
-/** The attempt calls this just before Jelou, with what it is about to send; it throws (nothing sent) when the key was taken meanwhile. Resolves to the attempt's number (2 and up: a resend). */
-export type MarkAttempt = (attempt: AttemptStart) => Promise<number>
+/**
+ * The attempt calls this just before Jelou, with what it is about to send and the store step that
+ * starts it (the recipient guard and the open attempt; the key adds its claim or fence and the
+ * mark): one call to the store. It throws, nothing sent, over the recipient limit or when the key
+ * was taken meanwhile. Resolves to the attempt's number (2 and up: a resend).
+ */
+export type BeginAttempt = (attempt: AttemptStart, send: Omit<BeginSend, 'key'>) => Promise<number>
 
 /** What the log line of a replay names. */
 export interface KeyedSend {
@@ -103,38 +108,76 @@ export function createIdempotency (options: IdempotencyOptions) {
 
   /**
    * Runs the attempt; a "may have been sent" failure is kept open with the attempt's context, so a
-   * retry resolves it. `previous` is the attempt a resend replaces: the mark is a compare-and-set
-   * on it, so only one worker can ever send again for one earlier attempt.
+   * retry resolves it. The attempt's begin writes the mark: with `claim`, the key is not held yet
+   * and that same store step claims it (a key found taken, or an attempt that fails before its
+   * begin, comes back as `{ claim }` or `{ notBegun }`, and the caller claims it on its own);
+   * else this request holds it and the mark is a compare-and-set on `previous`, the attempt a
+   * resend replaces, so only one worker can ever send again for one earlier attempt.
    */
-  async function run (request: FastifyRequest, key: string, holder: string, fingerprint: string, attempt: (mark: MarkAttempt) => Promise<Answer>, previous?: AttemptContext): Promise<Answer> {
+  async function run (request: FastifyRequest, key: string, holder: string, fingerprint: string, attempt: (begin: BeginAttempt) => Promise<Answer>, from: { claim: true } | { previous?: AttemptContext }): Promise<{ answer: Answer } | { claim: Exclude<Claim, { state: 'claimed' }> } | { notBegun: true }> {
+    const previous = 'previous' in from ? from.previous : undefined
+    let began = false
+    let found: Exclude<Claim, { state: 'claimed' }> | undefined
     let marked: AttemptContext | undefined
-    const mark: MarkAttempt = async (start) => {
+    let release: (() => void) | undefined
+    // Nothing for this run to release: the step freed the key itself, or may have taken an open key.
+    let freed = false
+    const begin: BeginAttempt = async (start, send) => {
+      began = true
       const context: AttemptContext = { ...start, number: (previous?.number ?? 0) + 1, firstStartedAt: previous?.firstStartedAt ?? start.startedAt }
-      if (!await store.mark(key, holder, context, previous?.attemptId, openTtlMs)) {
+      let step: Began
+      try {
+        step = await store.begin({ ...send, key: { key, holder, attempt: context, ...('claim' in from ? { claim: { fingerprint, leaseMs } } : { previous: previous?.attemptId }) } })
+      } catch (error) {
+        // As when a claim fails: this request may hold nothing, or an open key it must not forget
+        // (the store undid what it could: a claim no replica confirmed is released, an open key let go).
+        if ('claim' in from) freed = true
+        throw error
+      }
+      if (step.state === 'claim') {
+        found = step.claim
+        throw new Error('the key is taken')
+      }
+      if (step.state === 'limited') {
+        // A key this step claimed is free again already; one held before is released below.
+        if ('claim' in from) freed = true
+        throw recipientRateLimited(send.recipient, step.resetMs)
+      }
+      if (step.state === 'lost') {
         throw problem('IDEMPOTENCY_IN_PROGRESS', 'Another request took this Idempotency-Key while this one was working; nothing was sent by this one.', { retryAfterSeconds: 1 })
       }
+      // Claimed by this step: held (and renewed) from now on, as after a claim.
+      if ('claim' in from) release = hold(key, holder)
       marked = context
       return context.number
     }
-    let answer: Answer
     try {
-      answer = await attempt(mark)
-    } catch (error) {
-      if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code) && marked !== undefined) {
-        const open = resolution !== undefined && OUTCOME_UNKNOWN.has(error.code) ? marked : undefined
-        if (open !== undefined) {
-          if (!error.message.includes(SAME_KEY_RETRY)) error.message = `${error.message} ${SAME_KEY_RETRY}`
-          error.retryAfterSeconds = resolution?.resolver.waitSeconds(open)
-          error.resolution = 'pending'
+      let answer: Answer
+      try {
+        answer = await attempt(begin)
+      } catch (error) {
+        if (found !== undefined) return { claim: found }
+        if ('claim' in from && !began) return { notBegun: true }
+        if (isHsmError(error) && KEPT_FOR_REPLAY.has(error.code) && marked !== undefined) {
+          const open = resolution !== undefined && OUTCOME_UNKNOWN.has(error.code) ? marked : undefined
+          if (open !== undefined) {
+            if (!error.message.includes(SAME_KEY_RETRY)) error.message = `${error.message} ${SAME_KEY_RETRY}`
+            error.retryAfterSeconds = resolution?.resolver.waitSeconds(open)
+            error.resolution = 'pending'
+          }
+          await keep(request, key, holder, fingerprint, problemAnswer(error, request.id), open)
+        } else if (!freed) {
+          await store.release(key, holder).catch(() => {})
         }
-        await keep(request, key, holder, fingerprint, problemAnswer(error, request.id), open)
-      } else {
-        await store.release(key, holder).catch(() => {})
+        throw error
       }
-      throw error
+      // An answer that never began (a scheduled send: the sender claims its key first) is kept only under a key claimed first.
+      if ('claim' in from && !began) return { notBegun: true }
+      await keep(request, key, holder, fingerprint, answer)
+      return { answer }
+    } finally {
+      release?.()
     }
-    await keep(request, key, holder, fingerprint, answer)
-    return answer
   }
 
   /**
@@ -144,22 +187,31 @@ export function createIdempotency (options: IdempotencyOptions) {
    * resolved by the next same-key request; what resolution answers is a new answer (no
    * Idempotent-Replayed), and once final it replays like any other.
    */
-  return async function keyed (request: FastifyRequest, reply: FastifyReply, header: string, send: KeyedSend, attempt: (mark: MarkAttempt) => Promise<Answer>): Promise<Answer> {
+  return async function keyed (request: FastifyRequest, reply: FastifyReply, header: string, send: KeyedSend, attempt: (begin: BeginAttempt) => Promise<Answer>, claimFirst = false): Promise<Answer> {
     const key = `${request.caller}\0${header}`
     const fingerprint = fingerprintOf(request)
     const holder = randomUUID()
-    const claim = await store.claim(key, fingerprint, holder, leaseMs)
+    let claim: Claim | undefined
+    if (!claimFirst) {
+      // The usual case: the attempt's one store step before Jelou claims the key too.
+      const ran = await run(request, key, holder, fingerprint, attempt, { claim: true })
+      if ('answer' in ran) return ran.answer
+      // Taken: what the claim would have found. Failed before its begin (a request invalid now, an
+      // overloaded service): claimed first as before, so a kept answer is replayed, never a 400 or a 503.
+      if ('claim' in ran) claim = ran.claim
+    }
+    claim ??= await store.claim(key, fingerprint, holder, leaseMs)
     if (claim.state === 'claimed' || claim.state === 'unresolved') {
       const release = hold(key, holder)
       try {
-        if (claim.state === 'claimed') return await run(request, key, holder, fingerprint, attempt)
+        if (claim.state === 'claimed') return await answerOf(run(request, key, holder, fingerprint, attempt, {}))
         if (resolution === undefined) {
-          if (claim.answer === null) return await run(request, key, holder, fingerprint, attempt, claim.attempt)
+          if (claim.answer === null) return await answerOf(run(request, key, holder, fingerprint, attempt, { previous: claim.attempt }))
           await keep(request, key, holder, fingerprint, claim.answer, claim.attempt)
           return claim.answer
         }
         const settlement = await resolution.settle(request, claim.attempt, claim.answer)
-        if ('resend' in settlement) return await run(request, key, holder, fingerprint, attempt, claim.attempt)
+        if ('resend' in settlement) return await answerOf(run(request, key, holder, fingerprint, attempt, { previous: claim.attempt }))
         await keep(request, key, holder, fingerprint, settlement.answer, settlement.open ? claim.attempt : undefined)
         // Still where it stood (pending again, or ambiguous again): the kept answer, replayed with a fresh wait. Anything else is news.
         if (claim.answer !== null && claim.answer.status === settlement.answer.status && claim.answer.body.resolution === settlement.answer.body.resolution) {
@@ -194,3 +246,11 @@ export function createIdempotency (options: IdempotencyOptions) {
 }
 
 export type Keyed = ReturnType<typeof createIdempotency>
+
+/** A run under a key this request holds always ends with an answer or an error. */
+async function answerOf (ran: Promise<{ answer: Answer } | object>): Promise<Answer> {
+  const result = await ran
+  if ('answer' in result) return result.answer as Answer
+  /* c8 ignore next */
+  throw new Error('a run under a held key came back without an answer')
+}

@@ -2,9 +2,9 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, Language } from './config.js'
-import { NO_KEY, OUTCOME_UNKNOWN, SAME_KEY_RETRY, isHsmError, problem, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
+import { NO_KEY, OUTCOME_UNKNOWN, SAME_KEY_RETRY, isHsmError, problem, recipientRateLimited, validationFailed, type Answer, type FieldError, type HsmError, type ProblemCode } from './errors.js'
 import { acceptedAnswer } from './accepted.js'
-import { createIdempotency, idempotencyKeyOf, leaseMsFor, type IdempotencyOptions, type MarkAttempt } from './idempotency.js'
+import { createIdempotency, idempotencyKeyOf, leaseMsFor, type BeginAttempt, type IdempotencyOptions } from './idempotency.js'
 import { normalizePhone, type NormalizedPhone } from './phone.js'
 import type { SendGuard } from './catalogue/catalogue.js'
 import { MAX_FIELD_ERRORS, inDocumentOrder } from './schemas/field-errors.js'
@@ -12,7 +12,7 @@ import { renderPreview, type TemplateLookup } from './preview/render.js'
 import type { BuildContext } from './templates/kind.js'
 import { upstreamPath, type UpstreamClient } from './upstream/client.js'
 import type { UpstreamBody } from './upstream/schema.js'
-import { attemptGroup, type CounterStore, type IdempotencyStore } from './stores/types.js'
+import { attemptGroup, type IdempotencyStore } from './stores/types.js'
 import type { StatusStore } from './status/types.js'
 import { statusUrlOf } from './status/lookup.js'
 
@@ -95,8 +95,8 @@ export interface SendObserver {
 export interface SenderOptions {
   config: Config
   upstream: UpstreamClient
+  /** Idempotency keys, open attempts and the recipient guard's counters: one store step before Jelou. */
   idempotency: IdempotencyStore
-  recipients: CounterStore
   observer?: SendObserver
   /** The catalogue a dry run's preview reads; without it every preview reports the template unknown. */
   lookupTemplate?: TemplateLookup
@@ -127,7 +127,7 @@ const uuidOf = (value: string): string => {
 }
 
 export function createSender (options: SenderOptions) {
-  const { config, upstream, idempotency, recipients, observer, status, resolution, catalogue, callbacks, schedule, now = Date.now } = options
+  const { config, upstream, idempotency, observer, status, resolution, catalogue, callbacks, schedule, now = Date.now } = options
   const lookupTemplate = options.lookupTemplate ?? (() => undefined)
   const sandbox = config.mode === 'sandbox'
   const keyed = createIdempotency({
@@ -143,8 +143,18 @@ export function createSender (options: SenderOptions) {
   let inFlight = 0
   const maxInFlight = config.jelou.connections + config.queueLimit
 
-  /** One attempt: answers 202/200, or throws a coded error (after writing the send line if Jelou was called). */
-  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean, refusal: Refusal, mark?: MarkAttempt): Promise<Answer> {
+  /** A send without a key: the recipient guard and the open attempt, in one store step. */
+  const unkeyed: BeginAttempt = async (_start, send) => {
+    const step = await idempotency.begin(send)
+    if (step.state === 'limited') throw recipientRateLimited(send.recipient, step.resetMs)
+    return 1
+  }
+
+  /**
+   * One attempt: answers 202/200, or throws a coded error (after writing the send line if Jelou
+   * was called). Every check runs before `begin`, the one store step that starts the send.
+   */
+  async function attempt (request: FastifyRequest, input: SendRequest, idempotencyKey: boolean, refusal: Refusal, begin: BeginAttempt): Promise<Answer> {
     const started = performance.now()
     const errors = [...input.fieldErrors]
     const botId = input.botId ?? config.jelou.botId
@@ -232,27 +242,21 @@ export function createSender (options: SenderOptions) {
     if (inFlight >= maxInFlight) {
       throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent.', { retryAfterSeconds: 1 })
     }
-    const { max, windowMs } = config.recipientLimit
-    const window = await recipients.hit(phone.normalized, windowMs)
-    if (window.count > max) {
-      throw problem('RECIPIENT_RATE_LIMITED', `At most ${max} messages per ${windowMs / 1000} s to one recipient; nothing was sent.`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(window.resetMs / 1000))
-      })
-    }
-
     // Each call to Jelou is one attempt with its own id: the id names its status record, its open
     // entry and, when tagging is on and the caller set no campaign, Jelou's campaignId.
     const attemptId = randomUUID()
     const tag = config.resolution.tag === 'campaignId' && body.campaignId === undefined ? attemptId : undefined
     const sent = tag === undefined ? body : { ...body, campaignId: tag }
     const startedAt = now()
-    const number = await mark?.({ attemptId, tag, campaign: config.resolution.tag === 'campaignId' ? body.campaignId : undefined, botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, callbackUrl, startedAt, requestId: request.id })
     const group = attemptGroup(botId as string, body.elementName, phone.normalized)
     const open = { attemptId, startedAt }
-    // Kept twice the key TTL: any attempt whose window overlaps this one resolves within its own first start plus the TTL, and must still see it.
-    await idempotency.openAttempt(group, open, 2 * config.idempotency.ttlMs)
+    // Counted against the recipient, marked on the key and opened, in one store step. The open entry is kept twice
+    // the key TTL: any attempt whose window overlaps this one resolves within its own first start plus the TTL, and must still see it.
+    const number = await begin(
+      { attemptId, tag, campaign: config.resolution.tag === 'campaignId' ? body.campaignId : undefined, botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, callbackUrl, startedAt, requestId: request.id },
+      { recipient: { to: phone.normalized, ...config.recipientLimit }, group, open, ttlMs: 2 * config.idempotency.ttlMs })
     // The window is counted from startedAt: the send's deadline is too, whatever the store took
-    // (mark, WAIT, the open attempt). Already past it: nothing is sent.
+    // (its step, WAIT). Already past it: nothing is sent.
     const spentMs = now() - startedAt
     if (spentMs >= config.jelou.timeoutMs) {
       idempotency.closeAttempt(group, open).catch(() => {})
@@ -303,11 +307,11 @@ export function createSender (options: SenderOptions) {
       callbackUrl,
       scheduleId: input.scheduleId
     })
-    // Its message is now known by its status record: leave the open attempts once that record is
-    // written, never before. A record that could not be written leaves the attempt open (it expires
-    // on its own): its message must stay ambiguous to other keys, never look unowned.
-    const written = status === undefined ? Promise.resolve(true) : status.flush()
-    written.then(async (ok) => { if (ok) await idempotency.closeAttempt(group, open) }).catch(() => {})
+    // Its message is now known by its status record, and the record's write closes the open attempt
+    // (in the same Redis script): never before it is written. A record that could not be written
+    // leaves the attempt open (it expires on its own): its message must stay ambiguous to other keys,
+    // never look unowned. Without a status store there is nothing to wait for.
+    if (status === undefined) idempotency.closeAttempt(group, open).catch(() => {})
     return acceptedAnswer({ messageId: result.messageId, kind: input.kind, template: body.elementName, botId: botId as string, requestId: request.id, phone: echo(phone), clientRef: input.clientRef, sandbox })
   }
 
@@ -316,8 +320,9 @@ export function createSender (options: SenderOptions) {
     try {
       // A dry run checks the Idempotency-Key header as a real send does, then skips the store.
       const key = idempotencyKeyOf(request)
-      if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined, refusal)
-      return await keyed(request, reply, key, input, async (mark) => await attempt(request, input, true, refusal, mark))
+      if (key === undefined || input.dryRun) return await attempt(request, input, key !== undefined, refusal, unkeyed)
+      // A scheduled send holds its key while it is scheduled (it never begins a send now): claimed first.
+      return await keyed(request, reply, key, input, async (begin) => await attempt(request, input, true, refusal, begin), input.sendAt !== undefined)
     } catch (error) {
       // The error handler's "request refused" line names what was refused, where it is known.
       if (isHsmError(error)) Object.assign(error, { [REFUSAL]: refusal })

@@ -10,11 +10,13 @@ import { loadConfig } from '../src/config.js'
 import { memoryStatusStore } from '../src/status/memory.js'
 import { memoryIdempotencyStore } from '../src/stores/memory.js'
 import { createResolver } from '../src/status/resolution.js'
-import { attemptGroup, type AttemptContext } from '../src/stores/types.js'
+import { attemptGroup, type AttemptContext, type IdempotencyStore, type OpenAttempt } from '../src/stores/types.js'
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
 
 const REDIS_URL = process.env.REDIS_URL ?? ''
+/** An attempt opened as a send without a key opens it (its step before Jelou). */
+const openAttempt = async (store: IdempotencyStore, group: string, open: OpenAttempt, ttlMs: number) => await store.begin({ recipient: { to: 'any', max: 1000, windowMs: 1000 }, group, open, ttlMs })
 const noRedis = REDIS_URL === '' ? 'REDIS_URL is not set' : false
 
 /**
@@ -142,9 +144,9 @@ t.test('holds: an unkeyed send answered while the resolver reads the status reco
   const idem = memoryIdempotencyStore(1000, { now })
   const group = attemptGroup('bot-123', TEMPLATE, OURS)
   const a: AttemptContext = { attemptId: 'attempt-A', number: 1, botId: 'bot-123', template: TEMPLATE, kind: 'text', to: OURS, phone: { input: OURS, normalized: OURS, country: 'EC' }, startedAt: base, firstStartedAt: base, requestId: 'req-A' }
-  await idem.openAttempt(group, { attemptId: a.attemptId, startedAt: a.startedAt }, 3_600_000)
+  await openAttempt(idem, group, { attemptId: a.attemptId, startedAt: a.startedAt }, 3_600_000)
   const u = { attemptId: 'attempt-U', startedAt: base + 100 }
-  await idem.openAttempt(group, u, 3_600_000)
+  await openAttempt(idem, group, u, 3_600_000)
   const idU = randomUUID()
   let answered = false
   const racingStatus = {
@@ -300,11 +302,11 @@ t.test('holds: IDEMPOTENCY_TTL_SECONDS over half MESSAGE_TTL_SECONDS is refused;
   const group = attemptGroup('bot-123', TEMPLATE, OURS)
   // A: first attempt lost (never reached Jelou), its key open for up to 30 days.
   const a: AttemptContext = { attemptId: 'attempt-A', number: 1, botId: 'bot-123', template: TEMPLATE, kind: 'text', to: OURS, phone: { input: OURS, normalized: OURS, country: 'EC' }, startedAt: base, firstStartedAt: base, requestId: 'req-A' }
-  await idem.openAttempt(group, { attemptId: a.attemptId, startedAt: a.startedAt }, 2 * 2_592_000_000)
+  await openAttempt(idem, group, { attemptId: a.attemptId, startedAt: a.startedAt }, 2 * 2_592_000_000)
   // B: answered 202 inside A's window: recorded, then its open attempt closed (src/send.ts).
   const idB = randomUUID()
   const b = { attemptId: 'attempt-B', startedAt: base + 100 }
-  await idem.openAttempt(group, b, 2 * 2_592_000_000)
+  await openAttempt(idem, group, b, 2 * 2_592_000_000)
   status.record({ messageId: idB, attemptId: b.attemptId, caller: 'anonymous', botId: 'bot-123', template: TEMPLATE, kind: 'text', to: OURS, acceptedAt: b.startedAt, requestId: 'req-B' })
   await idem.closeAttempt(group, b)
   const notifications = {

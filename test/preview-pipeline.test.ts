@@ -6,7 +6,7 @@ import type { CatalogueTemplate } from '../src/catalogue/types.js'
 import { loadConfig } from '../src/config.js'
 import { sendAnswer } from '../src/errors.js'
 import { createSender } from '../src/send.js'
-import { memoryCounterStore, memoryIdempotencyStore } from '../src/stores/memory.js'
+import { memoryIdempotencyStore } from '../src/stores/memory.js'
 import type { UpstreamClient } from '../src/upstream/client.js'
 
 const TEMPLATE: CatalogueTemplate = {
@@ -35,7 +35,6 @@ t.test('a route of its own through createSender: the dry run previews from the l
     config,
     upstream,
     idempotency: memoryIdempotencyStore(10),
-    recipients: memoryCounterStore(),
     lookupTemplate: (botId, name) => {
       lookups.push([botId, name])
       return name === TEMPLATE.name ? TEMPLATE : undefined

@@ -229,7 +229,7 @@ t.test('8: the smaller ones', async (t) => {
     t.match(await keyed(app, 'k8'), { status: 202 }, 'provably absent: sent once more')
     t.equal(sendsTo(jelou, OURS), 2)
   })
-  t.test('a mark on a key whose hold lapsed writes nothing', async (t) => {
+  t.test('a mark on a key whose hold lapsed writes nothing (the step before Jelou: nothing counted, marked or opened)', async (t) => {
     const clock = { now: 1_000_000 }
     const stores = [memoryIdempotencyStore(10, { now: () => clock.now })]
     if (REDIS_URL !== '') {
@@ -242,7 +242,9 @@ t.test('8: the smaller ones', async (t) => {
       t.match(await store.claim('k', 'fp', 'h1', 1), { state: 'claimed' })
       clock.now += 5
       await sleep(5)
-      t.equal(await store.mark('k', 'h1', attempt, undefined, 60000), false, 'the hold lapsed: do not send')
+      const send = { recipient: { to: OURS, max: 10, windowMs: 1000 }, group: 'g', open: { attemptId: 'a1', startedAt: clock.now }, ttlMs: 60000 }
+      t.match(await store.begin({ ...send, key: { key: 'k', holder: 'h1', attempt } }), { state: 'lost' }, 'the hold lapsed: do not send')
+      t.strictSame(await store.openAttempts('g'), [], 'nothing opened')
       t.match(await store.claim('k', 'fp', 'h2', 1000), { state: 'claimed' }, 'and no fingerprint-less record was left behind (no 422)')
     }
   })

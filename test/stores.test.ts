@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { memoryCounterStore, memoryIdempotencyStore } from '../src/stores/memory.js'
 import { redisIdempotencyStore } from '../src/stores/redis.js'
-import type { AttemptContext, IdempotencyStore } from '../src/stores/types.js'
+import type { AttemptContext, BeginSend, IdempotencyStore } from '../src/stores/types.js'
 import { memoryStatusStore } from '../src/status/memory.js'
 import { EARLY_EVENTS_MAX, EARLY_EVENTS_TTL_MS } from '../src/status/types.js'
 
@@ -86,6 +86,9 @@ t.test('holds: renewed by their holder only, and every write fenced by it (memor
     stores.push(['redis', redisIdempotencyStore(redis, `test:${randomUUID()}:`, { now: () => clock.now })])
   }
   const attempt = (attemptId: string): AttemptContext => ({ attemptId, number: 1, botId: 'b', template: 't', kind: 'text', to: '1', phone: { input: '1', normalized: '1', country: null }, startedAt: clock.now, firstStartedAt: clock.now, requestId: 'r' })
+  const recipient = { to: '1', max: 100, windowMs: 60_000 }
+  /** The step before Jelou on the held key 'k': counted, marked (fenced on the holder and the earlier attempt), opened. */
+  const step = (attemptId: string, holder: string, previous?: string): BeginSend => ({ recipient, group: 'g', open: { attemptId, startedAt: clock.now }, ttlMs: TTL, key: { key: 'k', holder, attempt: attempt(attemptId), previous } })
   for (const [name, store] of stores) {
     t.test(name, async (t) => {
       t.match(await store.claim('k', 'f', 'h1', LEASE), { state: 'claimed' })
@@ -94,8 +97,8 @@ t.test('holds: renewed by their holder only, and every write fenced by it (memor
       t.equal(await store.renew('k', 'h1', LEASE), true, 'the holder renews it before it lapses')
       clock.now += LEASE - 1
       t.match(await store.claim('k', 'f', 'h2', LEASE), { state: 'in_flight' }, 'renewed: still held past the first lease')
-      t.equal(await store.mark('k', 'h2', attempt('a1'), undefined, TTL), false, 'a non-holder cannot mark')
-      t.equal(await store.mark('k', 'h1', attempt('a1'), undefined, TTL), true)
+      t.match(await store.begin(step('a1', 'h2')), { state: 'lost' }, 'a non-holder cannot mark')
+      t.match(await store.begin(step('a1', 'h1')), { state: 'started' })
       t.equal(await store.renew('k', 'h1', LEASE), true, 'a marked key is renewed too')
       await store.release('k', 'h2')
       t.match(await store.claim('k', 'f', 'h2', LEASE), { state: 'in_flight' }, 'a non-holder cannot release it')
@@ -103,14 +106,52 @@ t.test('holds: renewed by their holder only, and every write fenced by it (memor
       clock.now += 1
       t.match(await store.claim('k', 'f', 'h2', LEASE), { state: 'unresolved', attempt: { attemptId: 'a1' } }, 'open: the next request takes it')
       t.equal(await store.complete('k', 'h1', 'f', answer('late'), TTL), false, 'the old holder can no longer write')
-      t.equal(await store.mark('k', 'h2', attempt('a2'), 'other', TTL), false, 'a resend is a compare-and-set on the earlier attempt')
-      t.equal(await store.mark('k', 'h2', attempt('a2'), 'a1', TTL), true)
-      await store.openAttempt('g', { attemptId: 'x', startedAt: clock.now }, 1000)
-      await store.openAttempt('g', { attemptId: 'y', startedAt: clock.now }, 1000)
+      t.match(await store.begin(step('a2', 'h2', 'other')), { state: 'lost' }, 'a resend is a compare-and-set on the earlier attempt')
+      t.match(await store.begin(step('a2', 'h2', 'a1')), { state: 'started' })
+      t.strictSame((await store.openAttempts('g')).map((a) => a.attemptId).sort(), ['a1', 'a2'], 'each mark opened its attempt')
+      await store.closeAttempt('g', { attemptId: 'a1', startedAt: clock.now - 1 })
+      t.strictSame((await store.openAttempts('g')).map((a) => a.attemptId), ['a2'])
+      await store.closeAttempt('g', { attemptId: 'a2', startedAt: clock.now })
+      await store.begin({ recipient, group: 'g', open: { attemptId: 'x', startedAt: clock.now }, ttlMs: 1000 })
+      await store.begin({ recipient, group: 'g', open: { attemptId: 'y', startedAt: clock.now }, ttlMs: 1000 })
       await store.closeAttempt('g', { attemptId: 'y', startedAt: clock.now })
       t.strictSame((await store.openAttempts('g')).map((a) => a.attemptId), ['x'])
       clock.now += 1000
       t.strictSame(await store.openAttempts('g'), [], 'open attempts are forgotten after their time')
+    })
+  }
+})
+
+t.test('begin, the one step before Jelou: claims, counts, marks and opens; over the limit it frees the key it claimed; a taken key counts nothing (memory; Redis with REDIS_URL)', async (t) => {
+  const clock = { now: 1_000_000 }
+  const stores: Array<[string, IdempotencyStore]> = [['memory', memoryIdempotencyStore(10, { now: () => clock.now })]]
+  if ((process.env.REDIS_URL ?? '') !== '') {
+    const redis = new Redis(process.env.REDIS_URL as string)
+    t.teardown(() => { redis.disconnect() })
+    stores.push(['redis', redisIdempotencyStore(redis, `test:${randomUUID()}:`, { now: () => clock.now })])
+  }
+  const attempt = (attemptId: string): AttemptContext => ({ attemptId, number: 1, botId: 'b', template: 't', kind: 'text', to: 'n', phone: { input: 'n', normalized: 'n', country: null }, startedAt: clock.now, firstStartedAt: clock.now, requestId: 'r' })
+  const step = (attemptId: string, key?: string, holder = `h-${attemptId}`): BeginSend => ({
+    recipient: { to: 'n', max: 2, windowMs: 60_000 },
+    group: 'g',
+    open: { attemptId, startedAt: clock.now },
+    ttlMs: TTL,
+    key: key === undefined ? undefined : { key, holder, attempt: attempt(attemptId), claim: { fingerprint: 'f', leaseMs: LEASE } }
+  })
+  const opened = async (store: IdempotencyStore) => (await store.openAttempts('g')).map((a) => a.attemptId).sort()
+  for (const [name, store] of stores) {
+    t.test(name, async (t) => {
+      t.match(await store.begin(step('a1', 'k1')), { state: 'started' }, 'a free key: claimed, counted (1 of 2), marked, opened')
+      t.match(await store.claim('k1', 'f', 'h-other', LEASE), { state: 'in_flight', fingerprint: 'f' }, 'held by the step')
+      t.strictSame(await opened(store), ['a1'])
+      t.equal(await store.complete('k1', 'h-a1', 'f', answer('m1'), TTL), true, 'its holder keeps the answer')
+      t.match(await store.begin(step('a2', 'k1')), { state: 'claim', claim: { state: 'done', fingerprint: 'f', answer: answer('m1') } }, 'a kept answer: what claim finds, nothing counted or opened')
+      t.match(await store.begin(step('a3')), { state: 'started' }, 'without a key: counted (2 of 2, the replay was not), opened')
+      const limited = await store.begin(step('a4', 'k4'))
+      t.match(limited, { state: 'limited' }, 'over the limit')
+      t.ok(limited.state === 'limited' && limited.resetMs > 0 && limited.resetMs <= 60_000, 'with the time until the window ends')
+      t.match(await store.claim('k4', 'f', 'h-later', LEASE), { state: 'claimed' }, 'the key the step claimed is free again')
+      t.strictSame(await opened(store), ['a1', 'a3'], 'nothing opened over the limit')
     })
   }
 })

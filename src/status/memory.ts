@@ -1,5 +1,6 @@
 // In-memory status store for one process: bounded, oldest first out, every entry kept at most the message TTL.
 import { OrderedMap } from '../stores/ordered.js'
+import { attemptGroup, type IdempotencyStore } from '../stores/types.js'
 import { EARLY_EVENTS_MAX, EARLY_EVENTS_TTL_MS, merge, type MessageBase, type MessageState, type StatusStore, type StatusUpdate } from './types.js'
 
 interface Entry {
@@ -10,9 +11,10 @@ interface Entry {
 /**
  * Entries live in write order (each write moves the entry to the back), so expired and oldest ones
  * are the oldest. Events for ids not recorded yet wait in `early`, bounded and short-lived, until
- * their send is recorded.
+ * their send is recorded. Recording a send closes its open attempt in `attempts` (as the Redis
+ * store's write does): the attempt leaves the open attempts exactly when its record is written.
  */
-export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () => number = Date.now): StatusStore {
+export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () => number = Date.now, attempts?: Pick<IdempotencyStore, 'closeAttempt'>): StatusStore {
   const entries = new OrderedMap<Entry>()
   const early = new OrderedMap<Entry>()
   const refs = new Map<string, string[]>()
@@ -76,6 +78,7 @@ export function memoryStatusStore (maxRecords: number, ttlMs: number, now: () =>
         if (ids === undefined) refs.set(key, [base.messageId])
         else if (!ids.includes(base.messageId)) ids.push(base.messageId)
       }
+      if (base.attemptId !== undefined) attempts?.closeAttempt(attemptGroup(base.botId, base.template, base.to), { attemptId: base.attemptId, startedAt: base.acceptedAt }).catch(() => {})
     },
     async apply (messageId: string, update: StatusUpdate) {
       const time = now()

@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { problem } from '../errors.js'
+import { isNoScript, luaScript, openAttemptsKey } from '../stores/redis.js'
+import { attemptGroup } from '../stores/types.js'
 import { EARLY_EVENTS_TTL_MS, STATUSES, type MessageBase, type MessageState, type Source, type StatusStore, type StatusUpdate } from './types.js'
 
 export interface RedisStatusOptions {
@@ -17,7 +19,7 @@ export interface RedisStatusOptions {
  * News for an id with no recorded send goes to its early key (KEYS[2]), which lives
  * EARLY_EVENTS_TTL_MS from its first event: another sender's events never become 7-day records.
  */
-const APPLY = `
+const APPLY = luaScript(`
 local k = KEYS[1]
 local ttl = ARGV[3]
 if redis.call('HEXISTS', k, 'base') == 0 then
@@ -31,10 +33,15 @@ if changed > 0 or ARGV[1] ~= 'event' then redis.call('HSET', k, 'src', ARGV[1]) 
 local chk = tonumber(redis.call('HGET', k, 'chk') or '0')
 if tonumber(ARGV[2]) > chk then redis.call('HSET', k, 'chk', ARGV[2]) end
 if ttl then redis.call('PEXPIRE', k, ttl) end
-return changed`
+return changed`)
 
-/** The send's record, with whatever early news its id had (KEYS[2]) merged in. */
-const RECORD = `
+/**
+ * The send's record, with whatever early news its id had (KEYS[2]) merged in; then, only once the
+ * record is written, its attempt leaves the open attempts (KEYS[3], member ARGV[5] when not '')
+ * and its id joins the caller's clientRef list (KEYS[4], when ARGV[6] is '1'). One script: a
+ * write that fails stops it before the attempt is closed.
+ */
+const RECORD = luaScript(`
 local k = KEYS[1]
 redis.call('HSET', k, 'base', ARGV[1])
 if ARGV[4] == '1' then redis.call('HSETNX', k, 's:accepted', ARGV[2]) end
@@ -50,10 +57,15 @@ for i = 1, #e, 2 do
 end
 redis.call('DEL', KEYS[2])
 redis.call('PEXPIRE', k, ARGV[3])
-return 1`
+if ARGV[5] ~= '' then redis.call('ZREM', KEYS[3], ARGV[5]) end
+if ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[4], ARGV[2], ARGV[7])
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+end
+return 1`)
 
 /** A scheduled send's state, compared and set in one step (the record's other fields untouched). */
-const TRANSITION = `
+const TRANSITION = luaScript(`
 local b = redis.call('HGET', KEYS[1], 'base')
 if not b then return 0 end
 local base = cjson.decode(b)
@@ -61,7 +73,7 @@ if type(base.schedule) ~= 'table' or base.schedule.state ~= ARGV[1] then return 
 base.schedule.state = ARGV[2]
 base.schedule.at = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'base', cjson.encode(base))
-return 1`
+return 1`)
 
 const hashed = (value: string) => createHash('sha256').update(value).digest('hex')
 
@@ -74,22 +86,35 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
   // Accepted sends wait here for one pipelined write per event-loop turn: a send pays one Map.set, never a Redis round trip.
   let queued = new Map<string, MessageBase>()
 
+  /** The record's keys and arguments: the open attempt it closes (a send's, or one resolution found), its clientRef. */
+  function recordOf (base: MessageBase): [string[], Array<string | number>] {
+    // A scheduled send's record lives its TTL past its sendAt (up to SCHEDULE_MAX_AHEAD_DAYS ahead), so it stays cancellable.
+    const ttl = base.schedule === undefined ? ttlMs : ttlMs + Math.max(0, base.schedule.sendAt - now())
+    const ref = base.clientRef === undefined ? msgKey(base.messageId) : refKey(base.caller, base.clientRef)
+    return [
+      [msgKey(base.messageId), earlyKey(base.messageId), openAttemptsKey(prefix, attemptGroup(base.botId, base.template, base.to)), ref],
+      [JSON.stringify(base), base.acceptedAt, ttl, base.schedule === undefined ? '1' : '0',
+        base.attemptId === undefined ? '' : `${base.attemptId}|${base.acceptedAt}`, base.clientRef === undefined ? '0' : '1', base.messageId]
+    ]
+  }
+
   async function write (batch: Map<string, MessageBase>) {
-    const pipeline = redis.pipeline()
-    for (const base of batch.values()) {
-      // A scheduled send's record lives its TTL past its sendAt (up to SCHEDULE_MAX_AHEAD_DAYS ahead), so it stays cancellable.
-      const ttl = base.schedule === undefined ? ttlMs : ttlMs + Math.max(0, base.schedule.sendAt - now())
-      pipeline.eval(RECORD, 2, msgKey(base.messageId), earlyKey(base.messageId), JSON.stringify(base), base.acceptedAt, ttl, base.schedule === undefined ? '1' : '0')
-      if (base.clientRef !== undefined) {
-        const ref = refKey(base.caller, base.clientRef)
-        pipeline.zadd(ref, base.acceptedAt, base.messageId)
-        pipeline.pexpire(ref, ttl)
-      }
-    }
     try {
-      const results = await pipeline.exec()
-      const failed = results?.find(([error]) => error !== null)
-      if (failed?.[0] != null) throw failed[0]
+      let bases = [...batch.values()]
+      // By SHA first; a Redis that lost its scripts (restarted, failed over) gets the text of those it refused.
+      for (const byText of [false, true]) {
+        const pipeline = redis.pipeline()
+        for (const base of bases) {
+          const [keys, args] = recordOf(base)
+          if (byText) pipeline.eval(RECORD.lua, keys.length, ...keys, ...args)
+          else pipeline.evalsha(RECORD.sha, keys.length, ...keys, ...args)
+        }
+        const results = await pipeline.exec() ?? []
+        const failed = results.find(([error]) => error !== null && !isNoScript(error))
+        if (failed?.[0] != null) throw failed[0]
+        bases = bases.filter((_, i) => isNoScript(results[i]?.[0]))
+        if (bases.length === 0) break
+      }
       return true
     } catch (error) {
       writeFailed(error as Error, batch.size)
@@ -130,7 +155,7 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
       if (update.failure !== undefined) args.push('failure', JSON.stringify(update.failure))
       if (update.reply !== undefined) args.push('reply', JSON.stringify(update.reply))
       try {
-        return await redis.eval(APPLY, 2, msgKey(messageId), earlyKey(messageId), ...args) as number > 0
+        return await APPLY.run(redis, [msgKey(messageId), earlyKey(messageId)], args) as number > 0
       } catch (error) {
         throw problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; the event was not stored. Send it again shortly.', { cause: error })
       }
@@ -164,7 +189,7 @@ export function redisStatusStore (redis: Redis, prefix: string, options: RedisSt
       // A record still queued for its write is written first: the step reads what was recorded.
       while (queued.size > 0 || flushing !== null) await flush()
       try {
-        return await redis.eval(TRANSITION, 1, msgKey(messageId), from, to, at) as number === 1
+        return await TRANSITION.run(redis, [msgKey(messageId)], [from, to, at]) as number === 1
       } catch (error) {
         throw problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer. Retry shortly.', { cause: error })
       }

@@ -286,8 +286,8 @@ export function createSettler (options: SettleOptions) {
         resolved: true,
         callbackUrl: attempt.callbackUrl
       })
-      // As after a send: the attempt leaves the open attempts only once its record is written.
-      if (await status.flush()) await attempts.closeAttempt(group, open)
+      // As after a send: the record's write closes the attempt (never before it is written).
+      await status.flush()
       const answer = acceptedAnswer({ ...attempt, messageId: resolution.messageId, requestId: request.id, sandbox, resolved: true })
       return { answer, open: false }
     }

@@ -1,7 +1,7 @@
-// In-memory stores for one process: bounded idempotency records, open attempts, and per-key fixed-window counters.
+// In-memory stores for one process: bounded idempotency records, open attempts and the recipient guard's fixed-window counters.
 import { problem, type Answer } from '../errors.js'
 import { OrderedMap } from './ordered.js'
-import type { AttemptContext, Claim, CounterStore, IdempotencyStore, OpenAttempt } from './types.js'
+import type { AttemptContext, Began, Claim, CounterStore, IdempotencyStore, OpenAttempt } from './types.js'
 
 /** A send in flight: who holds the key, until when. */
 interface Lease {
@@ -66,6 +66,8 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
   const kept = new OrderedMap<Kept>()
   const attempts = new OrderedMap<{ group: string, startedAt: number, expiresAt: number }>()
   const groups = new Map<string, Set<string>>()
+  // The recipient guard's windows: counted in the same step as the claim and the mark (see begin).
+  const windows = fixedWindows(now)
   let dropped = 0
   let lastDrop: { at: number, ageMs: number } | undefined
 
@@ -101,33 +103,70 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
     if (ids?.size === 0) groups.delete(group)
   }
 
-  return {
-    async claim (key, fingerprint, holder, leaseMs): Promise<Claim> {
-      const time = now()
-      sweep(leases, time)
-      sweep(kept, time)
-      // Open records live twice the TTL of finished answers, so one can hide an expired answer from the sweep.
-      let record = kept.get(key)
-      if (record !== undefined && record.expiresAt <= time) {
-        kept.delete(key)
-        record = undefined
+  // Each step is synchronous, so `begin` runs its steps with nothing interleaved, as Redis runs a script.
+  function claim (key: string, fingerprint: string, holder: string, leaseMs: number): Claim {
+    const time = now()
+    sweep(leases, time)
+    sweep(kept, time)
+    // Open records live twice the TTL of finished answers, so one can hide an expired answer from the sweep.
+    let record = kept.get(key)
+    if (record !== undefined && record.expiresAt <= time) {
+      kept.delete(key)
+      record = undefined
+    }
+    if (record !== undefined) {
+      const answer = record.answer === null ? null : JSON.parse(record.answer) as Answer
+      if (record.fingerprint === fingerprint && record.attempt !== undefined && unresolved(record) && (record.leaseUntil ?? 0) <= time) {
+        record.holder = holder
+        record.leaseUntil = time + leaseMs
+        return { state: 'unresolved', fingerprint, attempt: record.attempt, answer }
       }
-      if (record !== undefined) {
-        const answer = record.answer === null ? null : JSON.parse(record.answer) as Answer
-        if (record.fingerprint === fingerprint && record.attempt !== undefined && unresolved(record) && (record.leaseUntil ?? 0) <= time) {
-          record.holder = holder
-          record.leaseUntil = time + leaseMs
-          return { state: 'unresolved', fingerprint, attempt: record.attempt, answer }
-        }
-        return answer === null || record.open === true
-          ? { state: 'in_flight', fingerprint: record.fingerprint }
-          : { state: 'done', fingerprint: record.fingerprint, answer }
-      }
+      return answer === null || record.open === true
+        ? { state: 'in_flight', fingerprint: record.fingerprint }
+        : { state: 'done', fingerprint: record.fingerprint, answer }
+    }
+    const lease = leases.get(key)
+    if (lease !== undefined) return { state: 'in_flight', fingerprint: lease.fingerprint }
+    if (leases.size + kept.size >= maxKeys) makeRoom(time)
+    leases.set(key, { fingerprint, holder, expiresAt: time + leaseMs })
+    return { state: 'claimed' }
+  }
+
+  /** Whether `holder` holds the key and its recorded attempt is `previous` (none: a claim not yet marked). */
+  function fenced (key: string, holder: string, previous: string | undefined, time: number): boolean {
+    if (previous === undefined) {
       const lease = leases.get(key)
-      if (lease !== undefined) return { state: 'in_flight', fingerprint: lease.fingerprint }
-      if (leases.size + kept.size >= maxKeys) makeRoom(time)
-      leases.set(key, { fingerprint, holder, expiresAt: time + leaseMs })
-      return { state: 'claimed' }
+      return lease !== undefined && lease.holder === holder && lease.expiresAt > time
+    }
+    const record = kept.get(key)
+    return record !== undefined && record.expiresAt > time && record.holder === holder && record.attempt?.attemptId === previous
+  }
+
+  /** Records the attempt on a key `fenced` approved. */
+  function mark (key: string, attempt: AttemptContext, ttlMs: number, time: number) {
+    const lease = leases.get(key)
+    if (lease !== undefined) {
+      leases.delete(key)
+      kept.set(key, { fingerprint: lease.fingerprint, answer: null, keptAt: time, expiresAt: time + ttlMs, attempt, holder: lease.holder, leaseUntil: lease.expiresAt })
+      return
+    }
+    const record = kept.get(key) as Kept
+    kept.set(key, { fingerprint: record.fingerprint, answer: null, keptAt: time, expiresAt: time + ttlMs, attempt, holder: record.holder, leaseUntil: record.leaseUntil })
+  }
+
+  function release (key: string, holder: string) {
+    if (leases.get(key)?.holder === holder) leases.delete(key)
+    if (kept.get(key)?.holder === holder) kept.delete(key)
+  }
+
+  function closeAttempt (group: string, attempt: OpenAttempt) {
+    attempts.delete(indexKey(group, attempt.attemptId))
+    forgetAttempt(group, attempt.attemptId)
+  }
+
+  return {
+    async claim (key, fingerprint, holder, leaseMs) {
+      return claim(key, fingerprint, holder, leaseMs)
     },
     async renew (key, holder, leaseMs) {
       const time = now()
@@ -143,19 +182,26 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
       record.leaseUntil = time + leaseMs
       return true
     },
-    async mark (key, holder, attempt, previous, ttlMs) {
-      const time = now()
-      const lease = leases.get(key)
-      if (previous === undefined) {
-        if (lease === undefined || lease.holder !== holder || lease.expiresAt <= time) return false
-        leases.delete(key)
-        kept.set(key, { fingerprint: lease.fingerprint, answer: null, keptAt: time, expiresAt: time + ttlMs, attempt, holder, leaseUntil: lease.expiresAt })
-        return true
+    async begin ({ recipient, group, open, ttlMs, key }): Promise<Began> {
+      if (key?.claim !== undefined) {
+        const found = claim(key.key, key.claim.fingerprint, key.holder, key.claim.leaseMs)
+        if (found.state !== 'claimed') return { state: 'claim', claim: found }
+      } else if (key !== undefined && !fenced(key.key, key.holder, key.previous, now())) {
+        return { state: 'lost' }
       }
-      const record = kept.get(key)
-      if (record === undefined || record.expiresAt <= time || record.holder !== holder || record.attempt?.attemptId !== previous) return false
-      kept.set(key, { fingerprint: record.fingerprint, answer: null, keptAt: time, expiresAt: time + ttlMs, attempt, holder, leaseUntil: record.leaseUntil })
-      return true
+      const window = windows.hit(recipient.to, recipient.windowMs)
+      if (window.count > recipient.max) {
+        if (key?.claim !== undefined) release(key.key, key.holder)
+        return { state: 'limited', resetMs: window.resetMs }
+      }
+      const time = now()
+      if (key !== undefined) mark(key.key, key.attempt, ttlMs, time)
+      sweep(attempts, time, (indexed, entry) => { forgetAttempt(entry.group, indexed.slice(entry.group.length + 1)) })
+      attempts.set(indexKey(group, open.attemptId), { group, startedAt: open.startedAt, expiresAt: time + ttlMs })
+      let ids = groups.get(group)
+      if (ids === undefined) groups.set(group, ids = new Set())
+      ids.add(open.attemptId)
+      return { state: 'started' }
     },
     async complete (key, holder, fingerprint, answer, ttlMs, open) {
       const time = now()
@@ -171,20 +217,10 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
       return true
     },
     async release (key, holder) {
-      if (leases.get(key)?.holder === holder) leases.delete(key)
-      if (kept.get(key)?.holder === holder) kept.delete(key)
-    },
-    async openAttempt (group, attempt, ttlMs) {
-      const time = now()
-      sweep(attempts, time, (key, entry) => { forgetAttempt(entry.group, key.slice(entry.group.length + 1)) })
-      attempts.set(indexKey(group, attempt.attemptId), { group, startedAt: attempt.startedAt, expiresAt: time + ttlMs })
-      let ids = groups.get(group)
-      if (ids === undefined) groups.set(group, ids = new Set())
-      ids.add(attempt.attemptId)
+      release(key, holder)
     },
     async closeAttempt (group, attempt) {
-      attempts.delete(indexKey(group, attempt.attemptId))
-      forgetAttempt(group, attempt.attemptId)
+      closeAttempt(group, attempt)
     },
     async openAttempts (group) {
       const time = now()
@@ -203,10 +239,11 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
   }
 }
 
-export function memoryCounterStore (now: () => number = Date.now): CounterStore {
+/** Per-key fixed windows, each starting with its key's first hit. */
+function fixedWindows (now: () => number) {
   const windows = new OrderedMap<{ count: number, resetAt: number }>()
   return {
-    async hit (key, windowMs) {
+    hit (key: string, windowMs: number) {
       const time = now()
       // Windows are created in time order and all have the same length: expired ones are the oldest.
       for (let oldest = windows.oldest(); oldest !== undefined && oldest[1].resetAt <= time; oldest = windows.oldest()) {
@@ -219,6 +256,15 @@ export function memoryCounterStore (now: () => number = Date.now): CounterStore 
       }
       window.count++
       return { count: window.count, resetMs: window.resetAt - time }
+    }
+  }
+}
+
+export function memoryCounterStore (now: () => number = Date.now): CounterStore {
+  const windows = fixedWindows(now)
+  return {
+    async hit (key, windowMs) {
+      return windows.hit(key, windowMs)
     }
   }
 }

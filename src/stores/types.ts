@@ -20,11 +20,15 @@ export interface IdempotencyStore {
   /** Extend the hold; false when this holder no longer holds the key. */
   renew: (key: string, holder: string, leaseMs: number) => Promise<boolean>
   /**
-   * Remember what the attempt is about to send and keep the record `ttlMs`, only when `holder`
-   * still holds the key and the key's recorded attempt is still `previous` (none for a first
-   * attempt): a compare-and-set, so two workers can never both send for one key. False: do not send.
+   * Everything a send writes before it calls Jelou, in one atomic step (one round trip on Redis):
+   * with a key, claim it (`key.claim`) or check that `holder` still holds it with its recorded
+   * attempt `key.previous` (a compare-and-set, so two workers can never both send for one key);
+   * count the recipient; mark the attempt on the key (kept `ttlMs`); open the attempt in its group
+   * (kept `ttlMs`). Over the recipient limit nothing is marked or opened, and a key this step
+   * claimed is free again. A key that is not free is left as `claim` finds it, and its claim
+   * state is returned.
    */
-  mark: (key: string, holder: string, attempt: AttemptContext, previous: string | undefined, ttlMs: number) => Promise<boolean>
+  begin: (send: BeginSend) => Promise<Began>
   /**
    * Keep the answer for replay until `ttlMs` from now; with `unresolved`, the outcome is unknown
    * and a later claim resolves it. Written only while `holder` holds the key (or nobody does):
@@ -36,10 +40,10 @@ export interface IdempotencyStore {
   /**
    * Attempts of this service (any key or none, any replica) whose message may exist at Jelou
    * without our knowing its id, per bot, template and recipient (`group`). Resolution reads them:
-   * a candidate one of them could own is ambiguous. Opened before the call to Jelou, closed once
-   * the outcome is known, forgotten after `ttlMs`.
+   * a candidate one of them could own is ambiguous. Opened by `begin` before the call to Jelou,
+   * closed once the outcome is known (an accepted send's by the write of its status record),
+   * forgotten after their TTL.
    */
-  openAttempt: (group: string, attempt: OpenAttempt, ttlMs: number) => Promise<void>
   closeAttempt: (group: string, attempt: OpenAttempt) => Promise<void>
   openAttempts: (group: string) => Promise<OpenAttempt[]>
   /** Keys held in this process (memory store only: Redis's keys belong to every replica). */
@@ -54,6 +58,43 @@ export interface OpenAttempt {
 
 /** The open-attempts group of a send: one bot, one template, one normalized number. */
 export const attemptGroup = (botId: string, template: string, to: string) => `${botId}\0${template}\0${to}`
+
+/** The recipient guard: at most `max` sends to one normalized number per fixed window of `windowMs`, counted from its first send. */
+export interface RecipientLimit {
+  to: string
+  max: number
+  windowMs: number
+}
+
+/** What `begin` writes: see IdempotencyStore.begin. */
+export interface BeginSend {
+  recipient: RecipientLimit
+  /** The open-attempts group (attemptGroup) and the attempt opened in it. */
+  group: string
+  open: OpenAttempt
+  /** How long the open entry and a marked key are kept. */
+  ttlMs: number
+  /** With an Idempotency-Key: the key, its holder and the attempt marked on it. */
+  key?: {
+    key: string
+    holder: string
+    attempt: AttemptContext
+    /** Take the key here when it is free (a keyed send's first step)... */
+    claim?: { fingerprint: string, leaseMs: number }
+    /** ...or the holder holds it already, its recorded attempt being this one (undefined: none yet). */
+    previous?: string
+  }
+}
+
+export type Began =
+  /** Counted, marked and opened: call Jelou. */
+  | { state: 'started' }
+  /** Over the recipient limit: nothing marked or opened, and a key claimed by this step is free again. */
+  | { state: 'limited', resetMs: number }
+  /** The holder no longer holds the key, or its recorded attempt moved on: nothing counted, do not send. */
+  | { state: 'lost' }
+  /** `key.claim` found the key taken (or took an unresolved one to resolve it, as `claim` does): nothing counted or marked. */
+  | { state: 'claim', claim: Exclude<Claim, { state: 'claimed' }> }
 
 export interface CounterStore {
   /** Count one hit in the fixed window that starts with the key's first hit. */
