@@ -27,6 +27,7 @@ export default fp<{ config: Pick<Config, 'redis' | 'queue' | 'status'> }>(async 
     retry: { firstDelayMs: FIRST_RETRY_MS, maxDelayMs: MAX_RETRY_DELAY_MS, totalMs: config.queue.retryMs },
     doneTtlMs: config.status.ttlMs,
     lockMs: config.queue.lockMs,
+    maxStalls: config.queue.maxStalls,
     observe
   }
   let queue: JobQueue

@@ -33,13 +33,14 @@ const ID_PREFIX = 'j-'
 /** The caller's id of a BullMQ job. */
 const idOf = (job: BullJob<Data>): string => (job.id ?? '').slice(ID_PREFIX.length)
 /**
- * Stalls a job may have before BullMQ gives it up unrun (BullMQ's default is 1). A stall is a
+ * Stalls a job may have before BullMQ gives it up unrun (BullMQ's default is 1), unless
+ * QUEUE_MAX_STALLS (`maxStalls`) says otherwise. A stall is a
  * replica that stopped renewing the job's lock: killed, closed mid-run (a rolling restart closes
  * one replica after another), or frozen. Each is an ordinary event, and the job must simply run
  * again (handlers are safe to repeat: a scheduled send resolves its own earlier attempt, a
  * callback is at least once). The bound only stops a job that takes its replica down every time.
  */
-const MAX_STALLS = 20
+const DEFAULT_MAX_STALLS = 20
 /** BullMQ's default lock of a running job, when QUEUE_LOCK_SECONDS does not set one. */
 const DEFAULT_LOCK_MS = 30_000
 /** Counts and metrics reads give up after this long while Redis is away, so a scrape never hangs. */
@@ -47,6 +48,7 @@ const READ_TIMEOUT_MS = 2000
 
 export function bullQueue (options: BullQueueOptions): JobQueue {
   const observe = options.observe ?? (() => {})
+  const maxStalls = options.maxStalls ?? DEFAULT_MAX_STALLS
   const prefix = `${options.keyPrefix}bull`
   // Workers block on Redis and must wait through outages (BullMQ requires maxRetriesPerRequest: null);
   // adding fails fast instead, so a caller never waits on a dead Redis. Both are opened when the
@@ -105,7 +107,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
         concurrency: options.concurrency,
         // A dead replica's running job is taken up again by another once its lock lapses, checked as often.
         ...(options.lockMs !== undefined && { lockDuration: options.lockMs, stalledInterval: options.lockMs }),
-        maxStalledCount: MAX_STALLS,
+        maxStalledCount: maxStalls,
         settings: { backoffStrategy: (attemptsMade) => delays[attemptsMade - 1] ?? 0 },
         // Finished ids stay known for doneTtlMs, so adding one again is still a no-op; failed ones stay listable.
         removeOnComplete: { age: Math.ceil(options.doneTtlMs / 1000), count: options.maxJobs },
@@ -116,8 +118,8 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       worker.on('failed', (job, err) => {
         if (job === undefined) return
         observe(type, job.attemptsMade < (job.opts.attempts ?? 1) ? 'retried' : 'failed')
-        // Given up unrun after MAX_STALLS stalls: never silent (its handler did not see a last attempt).
-        if (/stalled more than/.test(err.message)) options.log?.error({ type, jobId: idOf(job), stalls: MAX_STALLS }, `job given up after ${MAX_STALLS} stalls (each replica running it stopped mid-run): failed without a last attempt`)
+        // Given up unrun after maxStalls stalls: never silent (its handler did not see a last attempt).
+        if (/stalled more than/.test(err.message)) options.log?.error({ type, jobId: idOf(job), stalls: maxStalls }, `job given up after ${maxStalls} stalls (each replica running it stopped mid-run): failed without a last attempt`)
       })
       types.set(type, { queue, worker, delays })
     },

@@ -97,6 +97,8 @@ export interface QueueSettings {
   retry: RetryPolicy
   /** BullMQ: a running job's lock, renewed while it runs; a replica that died mid-job has its job run again by another about this long after. */
   lockMs?: number
+  /** BullMQ: how often a job's run may stop mid-way (its replica died, was closed or froze) and the job still be run again; 20 by default (QUEUE_MAX_STALLS). */
+  maxStalls?: number
   /** How long a finished job's id is remembered, so adding it again is still a no-op. */
   doneTtlMs: number
   observe?: JobObserver
