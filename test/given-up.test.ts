@@ -1,6 +1,6 @@
 // A scheduled send whose job is given up after QUEUE_MAX_STALLS stalls (each replica running it died mid-run) ends, settled without sending again (docs/scheduling.md, docs/queue.md).
 // Failed when written: the job was failed by BullMQ without its handler seeing a last attempt, and the schedule stayed "sending" forever.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { ChildProcess } from 'node:child_process'
 import { createServer } from 'node:http'
 import pino from 'pino'
@@ -53,11 +53,15 @@ async function waitFor (check: () => boolean | Promise<boolean>, ms: number): Pr
   return await check()
 }
 
-t.test('a scheduled send that reached Jelou, then stalled past QUEUE_MAX_STALLS (two replicas died running it): the next replica settles it through its Idempotency-Key, GET shows Jelou\'s message, sent once (was: given up unrun, "sending" forever)', { skip: redisServerSkip, timeout: 90000 }, async (t) => {
+/**
+ * Replica a sends it to Jelou, which never answers (and creates the message, or not), and a's
+ * worker stops mid-run; replica b takes the job up and dies in its run too: two stalls, past
+ * QUEUE_MAX_STALLS=1. Replica c, started then, is what settles it. Answers c and Jelou.
+ */
+async function reachedJelouThenGivenUp (t: Test, create: boolean, prefix: string) {
   const { url } = await ownRedis(t)
-  // Jelou creates the message and never answers: the send's outcome is unknown to the replica that made it.
-  const jelou = await standin(t, { send: () => ({ create: true, answer: 'hang' }) })
-  const env = { REDIS_URL: url, REDIS_KEY_PREFIX: 'gu1:', RATE_LIMIT_PER_MINUTE: '100000', SCHEDULE_MIN_AHEAD_SECONDS: '1', QUEUE_LOCK_SECONDS: '1', QUEUE_MAX_STALLS: '1', JELOU_TIMEOUT_MS: '2000', RESOLUTION_CLOCK_SKEW_SECONDS: '1', RESOLUTION_WINDOW_SECONDS: '3' }
+  const jelou = await standin(t, { send: () => ({ create, answer: 'hang' }) })
+  const env = { REDIS_URL: url, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_PER_MINUTE: '100000', SCHEDULE_MIN_AHEAD_SECONDS: '1', QUEUE_LOCK_SECONDS: '1', QUEUE_MAX_STALLS: '1', JELOU_TIMEOUT_MS: '2000', RESOLUTION_CLOCK_SKEW_SECONDS: '1', RESOLUTION_WINDOW_SECONDS: '3' }
   const a = await buildLiveApp(t, jelou.url, env)
   const res = await post(a.app, '/v1/messages/text', { to: '+593 98 765 4321', template: 'order_update', params: ['Maria', 'ORD-1'], botId: 'bot-1', sendAt: new Date(Date.now() + 3000).toISOString() })
   t.equal(res.status, 202, `scheduled (${String(res.body.detail ?? '')})`)
@@ -66,7 +70,7 @@ t.test('a scheduled send that reached Jelou, then stalled past QUEUE_MAX_STALLS 
   // a's worker stops mid-run (its Jelou call goes on to its deadline, and leaves the key's outcome unknown): stall 1.
   await a.app.queue.close()
   // b takes the job up again and dies in its run too: stall 2, past QUEUE_MAX_STALLS=1.
-  const r = replicas(t, url, 'gu1:', 1)
+  const r = replicas(t, url, prefix, 1)
   const b = r.queue()
   let bRan = false
   b.handle('scheduled-send', async () => { bRan = true; await r.hang() })
@@ -77,11 +81,25 @@ t.test('a scheduled send that reached Jelou, then stalled past QUEUE_MAX_STALLS 
   const ended = await waitFor(async () => ENDED.includes(String((await statusOf()).status)), 40000)
   const last = await statusOf()
   t.ok(ended, `the scheduled send ends, visible at GET (it is "${String(last.status)}")`)
+  return { jelou, c, last }
+}
+
+t.test('a scheduled send that reached Jelou, then stalled past QUEUE_MAX_STALLS (two replicas died running it): the next replica settles it through its Idempotency-Key, GET shows Jelou\'s message, sent once (was: given up unrun, "sending" forever)', { skip: redisServerSkip, timeout: 90000 }, async (t) => {
+  const { jelou, c, last } = await reachedJelouThenGivenUp(t, true, 'gu1:')
   // (A message found by resolution carries no scheduleId, after a give-up as after any re-run: its attempt's context does not hold it.)
   t.match(last, { status: 'accepted', messageId: jelou.messages[0]?.id }, `resolved: Jelou's message, found through the schedule's Idempotency-Key (${JSON.stringify(last)})`)
   t.equal(jelou.sends.length, 1, 'never sent twice')
   t.ok(c.logs.lines().some((line) => line.msg === 'scheduled send sent: its job was given up after 2 stalls, and settled without sending again'), 'one line says it was given up and settled')
   t.match((await c.app.inject({ url: '/metrics' })).body, 'hsm_queue_jobs_total{type="scheduled-send",outcome="given_up"} 1')
+})
+
+t.test('a scheduled send Jelou received but never created, then stalled past QUEUE_MAX_STALLS: resolution proves it absent, and the given-up send ends failed SCHEDULE_GIVEN_UP, not sent again (a re-run would resend; a given-up one never does)', { skip: redisServerSkip, timeout: 90000 }, async (t) => {
+  const { jelou, c, last } = await reachedJelouThenGivenUp(t, false, 'gu4:')
+  t.match(last, { status: 'failed', failure: { code: 'SCHEDULE_GIVEN_UP', message: /given up after 2 stalls.*Jelou provably does not have its message: not sent/ } }, JSON.stringify(last))
+  t.equal(jelou.sends.length, 1, 'not sent again')
+  t.equal(jelou.messages.length, 0)
+  t.ok(c.logs.lines().some((line) => String(line.msg).startsWith('hsm absent: ')), 'resolution says absent, not "sending it once more"')
+  t.notOk(c.logs.lines().some((line) => String(line.msg).startsWith('hsm resend')))
 })
 
 t.test('a scheduled send whose runs all stopped before reaching Jelou (moved to sending, then two replicas died): given up past QUEUE_MAX_STALLS, it ends failed SCHEDULE_GIVEN_UP, not sent, at GET and as its callback', { skip: redisServerSkip, timeout: 90000 }, async (t) => {
