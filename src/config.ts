@@ -22,7 +22,7 @@ export const ENV_VARIABLES = [
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
   'OTEL_SERVICE_NAME', 'JELOU_SEND_TRACEPARENT',
   'TEMPLATES_FILE', 'TEMPLATES_BOT_IDS', 'TEMPLATES_REFRESH_SECONDS', 'TEMPLATES_STRICT',
-  'QUEUE_MAX_JOBS', 'QUEUE_CONCURRENCY', 'QUEUE_RETRY_HOURS'
+  'QUEUE_MAX_JOBS', 'QUEUE_CONCURRENCY', 'QUEUE_RETRY_HOURS', 'QUEUE_MAX_STALLS'
 ] as const
 type EnvName = typeof ENV_VARIABLES[number]
 
@@ -105,7 +105,7 @@ export interface Config {
   /** OpenTelemetry tracing, or null when the OTEL_* variables do not ask for it (nothing of it is loaded then). */
   tracing: TracingConfig | null
   /** The job queue (docs/queue.md): waiting jobs per type, jobs run at once per type, retries' total time. */
-  queue: { maxJobs: number, concurrency: number, retryMs: number, lockMs: number }
+  queue: { maxJobs: number, concurrency: number, retryMs: number, lockMs: number, maxStalls: number }
   /** Scheduled sends (docs/scheduling.md): how far ahead sendAt may be, and how late a due send may still go out. */
   schedule: { minAheadMs: number, maxAheadMs: number, maxLatenessMs: number }
   /** Callbacks to the calling services (docs/callbacks.md). */
@@ -334,7 +334,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     maxJobs: int('QUEUE_MAX_JOBS', 10000, 10, 10000000),
     concurrency: int('QUEUE_CONCURRENCY', 4, 1, 256),
     retryMs: int('QUEUE_RETRY_HOURS', 24, 1, 720) * 3600000,
-    lockMs: int('QUEUE_LOCK_SECONDS', 30, 1, 600) * 1000
+    lockMs: int('QUEUE_LOCK_SECONDS', 30, 1, 600) * 1000,
+    maxStalls: int('QUEUE_MAX_STALLS', 20, 1, 1000)
   }
   // Callbacks: in sandbox mode any loopback port (the service's own catcher, /sandbox/callbacks, wherever it listens) is allowed and the documented secret signs.
   const allowed = parseAllowList(read('CALLBACK_URL_ALLOW') ?? (mode === 'sandbox' ? 'http://127.0.0.1:*, http://localhost:*' : ''))

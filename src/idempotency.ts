@@ -32,6 +32,8 @@ export type BeginAttempt = (attempt: AttemptStart, send: Omit<BeginSend, 'key'>)
 export interface KeyedSend {
   kind: string
   template: string | undefined
+  /** A settle-only send (a given-up scheduled send): resolution proving the earlier message absent does not lead to a resend. */
+  settleOnly?: boolean
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
@@ -210,7 +212,7 @@ export function createIdempotency (options: IdempotencyOptions) {
           await keep(request, key, holder, fingerprint, claim.answer, claim.attempt)
           return claim.answer
         }
-        const settlement = await resolution.settle(request, claim.attempt, claim.answer)
+        const settlement = await resolution.settle(request, claim.attempt, claim.answer, send.settleOnly !== true)
         if ('resend' in settlement) return await answerOf(run(request, key, holder, fingerprint, attempt, { previous: claim.attempt }))
         await keep(request, key, holder, fingerprint, settlement.answer, settlement.open ? claim.attempt : undefined)
         // Still where it stood (pending again, or ambiguous again): the kept answer, replayed with a fresh wait. Anything else is news.

@@ -42,6 +42,13 @@ export interface SendRequest {
   sendAtIn?: 'body' | 'querystring'
   /** Set when a scheduled send runs at its sendAt: its record links to the message. */
   scheduleId?: string
+  /**
+   * Settle, never send (a scheduled send whose job was given up): the Idempotency-Key's kept
+   * answer is replayed, and an earlier attempt whose outcome is unknown is resolved as on any
+   * same-key retry; where the pipeline would call Jelou (the key was free, or resolution proved
+   * the earlier attempt's message absent) it throws NotSent instead, and the key is released.
+   */
+  settleOnly?: boolean
   dryRun: boolean
   /** Values the caller filled, when the kind knows better than counting Jelou's body. */
   paramCount?: number
@@ -85,6 +92,19 @@ export const REFUSAL = Symbol('refusal')
 
 /** Marks an error whose send line is already written, so the error handler does not log it again. */
 export const SEND_LOGGED = Symbol('sendLogged')
+
+/**
+ * A settle-only send (SendRequest.settleOnly) reached the point where it would call Jelou: no
+ * attempt of its key is in doubt (none was made, or resolution proved the last one's message
+ * absent), nothing was sent, and nothing is. (Resolution is always configured in the app: without
+ * it an unknown earlier attempt would be taken for absent.)
+ */
+export class NotSent extends Error {
+  constructor () {
+    super('settle only: nothing was sent under this Idempotency-Key, and nothing is')
+    this.name = 'NotSent'
+  }
+}
 
 /** What the pipeline reports for metrics; one call per request that reached it. */
 export interface SendObserver {
@@ -239,6 +259,8 @@ export function createSender (options: SenderOptions) {
       return json(202, answer)
     }
 
+    // Before the recipient guard counts it: a settle-only send never calls Jelou.
+    if (input.settleOnly === true) throw new NotSent()
     if (inFlight >= maxInFlight) {
       throw problem('OVERLOADED', 'Too many sends are waiting for Jelou; nothing was sent.', { retryAfterSeconds: 1 })
     }

@@ -64,7 +64,7 @@ t.test('two replicas each closed (SIGTERM, rolling restart) while running the sa
   /** A replica: its own queue on the shared Redis and its own scheduler; `hang` makes its Jelou call never answer (a slow upstream). */
   const replica = (name: string, hang: boolean) => {
     const queue = r.queue()
-    const scheduler = createScheduler({ config: { schedule: { minAheadMs: 0, maxAheadMs: 35 * DAY, maxLatenessMs: DAY }, queue: { maxJobs: 100, concurrency: 1, retryMs: 60000, lockMs: LOCK_MS } }, queue, status, log: pino({ level: 'silent' }) })
+    const scheduler = createScheduler({ config: { schedule: { minAheadMs: 0, maxAheadMs: 35 * DAY, maxLatenessMs: DAY }, queue: { maxJobs: 100, concurrency: 1, retryMs: 60000, lockMs: LOCK_MS, maxStalls: 20 } }, queue, status, log: pino({ level: 'silent' }) })
     scheduler.use((async () => {
       calls.push(name)
       if (hang) await r.hang()

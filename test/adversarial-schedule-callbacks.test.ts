@@ -61,7 +61,7 @@ t.test('scheduler: a send whose answer is "try again" until the queue gives up s
   const queue = memoryQueue({ maxJobs: 100, concurrency: 1, retry: { firstDelayMs: 1000, maxDelayMs: 3600000, totalMs: 3 * 3600000 }, doneTtlMs: DAY }, clock)
   t.teardown(async () => { await queue.close() })
   const status = memoryStatusStore(1000, DAY, clock.now)
-  const scheduler = createScheduler({ config: { schedule: { minAheadMs: 1000, maxAheadMs: 35 * DAY, maxLatenessMs: 900000 }, queue: { maxJobs: 100, concurrency: 1, retryMs: 3 * 3600000, lockMs: 30000 } }, queue, status, log: pino({ level: 'silent' }), now: clock.now })
+  const scheduler = createScheduler({ config: { schedule: { minAheadMs: 1000, maxAheadMs: 35 * DAY, maxLatenessMs: 900000 }, queue: { maxJobs: 100, concurrency: 1, retryMs: 3 * 3600000, lockMs: 30000, maxStalls: 20 } }, queue, status, log: pino({ level: 'silent' }), now: clock.now })
   let calls = 0
   const sender: Sender = (async () => { calls++; throw problem('UPSTREAM_UNAVAILABLE', 'Jelou is down') }) as unknown as Sender
   scheduler.use(sender)
@@ -200,7 +200,7 @@ t.test('scheduler: a run that read "scheduled", then lost its job (BullMQ lock l
       return state
     }
   }
-  const scheduler = createScheduler({ config: { schedule: { minAheadMs: 1000, maxAheadMs: 35 * DAY, maxLatenessMs: 900000 }, queue: { maxJobs: 100, concurrency: 1, retryMs: 3600000, lockMs: 30000 } }, queue, status, log: pino({ level: 'silent' }), now: clock.now })
+  const scheduler = createScheduler({ config: { schedule: { minAheadMs: 1000, maxAheadMs: 35 * DAY, maxLatenessMs: 900000 }, queue: { maxJobs: 100, concurrency: 1, retryMs: 3600000, lockMs: 30000, maxStalls: 20 } }, queue, status, log: pino({ level: 'silent' }), now: clock.now })
   let sends = 0
   scheduler.use((async () => { sends++; return { status: 202, contentType: 'application/json', body: { messageId: 'jelou-1' } } }) as unknown as Sender)
   const send: ScheduledSend = { id: 'sch-2', caller: 'anonymous', kind: 'text', template: 'order_update', botId: 'bot-1', to: '593987654321', body: {} as never, requestId: 'r2', sendAt: clock.now() + 60000, scheduledAt: clock.now() }

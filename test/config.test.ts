@@ -241,9 +241,9 @@ t.test('loadEnvFile reads .env from the working directory, and the environment w
 })
 
 t.test('the job queue: defaults, and each bound refused naming its variable', async (t) => {
-  t.strictSame(loadConfig({}).queue, { maxJobs: 10000, concurrency: 4, retryMs: 86400000, lockMs: 30000 })
-  t.strictSame(loadConfig({ QUEUE_MAX_JOBS: '50', QUEUE_CONCURRENCY: '1', QUEUE_RETRY_HOURS: '2', QUEUE_LOCK_SECONDS: '5' }).queue, { maxJobs: 50, concurrency: 1, retryMs: 7200000, lockMs: 5000 })
-  for (const [variable, value] of [['QUEUE_MAX_JOBS', '9'], ['QUEUE_CONCURRENCY', '0'], ['QUEUE_CONCURRENCY', 'many'], ['QUEUE_RETRY_HOURS', '721'], ['QUEUE_LOCK_SECONDS', '0']]) {
+  t.strictSame(loadConfig({}).queue, { maxJobs: 10000, concurrency: 4, retryMs: 86400000, lockMs: 30000, maxStalls: 20 })
+  t.strictSame(loadConfig({ QUEUE_MAX_JOBS: '50', QUEUE_CONCURRENCY: '1', QUEUE_RETRY_HOURS: '2', QUEUE_LOCK_SECONDS: '5', QUEUE_MAX_STALLS: '3' }).queue, { maxJobs: 50, concurrency: 1, retryMs: 7200000, lockMs: 5000, maxStalls: 3 })
+  for (const [variable, value] of [['QUEUE_MAX_JOBS', '9'], ['QUEUE_CONCURRENCY', '0'], ['QUEUE_CONCURRENCY', 'many'], ['QUEUE_RETRY_HOURS', '721'], ['QUEUE_LOCK_SECONDS', '0'], ['QUEUE_MAX_STALLS', '0']]) {
     const error = configError(t, { [variable]: value })
     t.match(error.problems, [new RegExp(`^${variable} must be an integer from`)], `${variable}=${value}`)
   }

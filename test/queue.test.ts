@@ -366,7 +366,7 @@ for (const expected of pluginModes) {
     const done: string[] = []
     app.queue.handle('probe', async (job) => { done.push(job.id) })
     let broken = 0
-    app.queue.handle('broken', async () => { broken++; throw new Error('down') }, { firstDelayMs: 1, maxDelayMs: 1, totalMs: 2 })
+    app.queue.handle('broken', async () => { broken++; throw new Error('down') }, { retry: { firstDelayMs: 1, maxDelayMs: 1, totalMs: 2 } })
     await app.queue.add('broken', 'b1', {})
     await app.queue.add('probe', 'p1', {})
     await app.queue.add('probe', 'p1', {})

@@ -255,7 +255,8 @@ export function createCallbacks (options: CallbacksOptions) {
     }
   }
 
-  queue.handle<CallbackJob>(CALLBACK_JOB, deliver, { totalMs: config.callbacks.retryMs })
+  // No given-up handler: a delivery given up after QUEUE_MAX_STALLS stalls is kept as failed, listed and replayable like one out of retries.
+  queue.handle<CallbackJob>(CALLBACK_JOB, deliver, { retry: { totalMs: config.callbacks.retryMs } })
 
   /** A caller's callbacks that ran out of retries, newest first. */
   async function failed (caller: string) {

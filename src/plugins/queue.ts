@@ -19,7 +19,7 @@ const MAX_RETRY_DELAY_MS = 3600000
 export default fp<{ config: Pick<Config, 'redis' | 'queue' | 'status'> }>(async (app, { config }) => {
   const registry = app.metrics.registry
   // Types are registered by the code (a handful), outcomes are a fixed list: both labels are bounded.
-  const jobs = new Counter({ name: 'hsm_queue_jobs_total', help: 'Job queue events by job type and outcome: added, duplicate (id already there), refused (queue full), completed, retried, failed (out of attempts).', labelNames: ['type', 'outcome'], registers: [registry] })
+  const jobs = new Counter({ name: 'hsm_queue_jobs_total', help: 'Job queue events by job type and outcome: added, duplicate (id already there), refused (queue full), completed, retried, failed (out of attempts), given_up (more than QUEUE_MAX_STALLS stalls; also counted as completed or failed).', labelNames: ['type', 'outcome'], registers: [registry] })
   const observe: JobObserver = (type, outcome) => { jobs.inc({ type, outcome }) }
   const settings: QueueSettings = {
     maxJobs: config.queue.maxJobs,
@@ -27,6 +27,7 @@ export default fp<{ config: Pick<Config, 'redis' | 'queue' | 'status'> }>(async 
     retry: { firstDelayMs: FIRST_RETRY_MS, maxDelayMs: MAX_RETRY_DELAY_MS, totalMs: config.queue.retryMs },
     doneTtlMs: config.status.ttlMs,
     lockMs: config.queue.lockMs,
+    maxStalls: config.queue.maxStalls,
     observe
   }
   let queue: JobQueue

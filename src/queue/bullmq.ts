@@ -1,11 +1,11 @@
 // The durable job queue: BullMQ on Redis, one BullMQ queue and worker per job type, shared by every replica.
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Queue, Worker, type Job as BullJob } from 'bullmq'
+import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq'
 import { Redis } from 'ioredis'
 import {
   QueueError, checkId, checkType, dueAt, retryDelays,
-  type FailedJob, type JobHandler, type JobQueue, type QueueSettings, type RetryPolicy, type TypeCounts
+  type FailedJob, type HandleOptions, type JobHandler, type JobQueue, type QueueSettings, type TypeCounts
 } from './queue.js'
 
 export interface BullQueueOptions extends QueueSettings {
@@ -18,9 +18,10 @@ export interface BullQueueOptions extends QueueSettings {
 /**
  * Stored as the job's data: the payload, a token telling this add from an earlier one with the
  * same id, and when it is due (BullMQ zeroes a job's delay once it is due, so the age of a waiting
- * job could not be told from its hash).
+ * job could not be told from its hash). `stallBase`: BullMQ's stall count when the job was last
+ * retried by hand (BullMQ never resets it), so a retried job gets its stalls afresh.
  */
-interface Data { payload: unknown, token: string, dueAt: number }
+interface Data { payload: unknown, token: string, dueAt: number, stallBase?: number }
 
 interface TypeState {
   queue: Queue<Data>
@@ -33,13 +34,20 @@ const ID_PREFIX = 'j-'
 /** The caller's id of a BullMQ job. */
 const idOf = (job: BullJob<Data>): string => (job.id ?? '').slice(ID_PREFIX.length)
 /**
- * Stalls a job may have before BullMQ gives it up unrun (BullMQ's default is 1). A stall is a
- * replica that stopped renewing the job's lock: killed, closed mid-run (a rolling restart closes
- * one replica after another), or frozen. Each is an ordinary event, and the job must simply run
- * again (handlers are safe to repeat: a scheduled send resolves its own earlier attempt, a
- * callback is at least once). The bound only stops a job that takes its replica down every time.
+ * Stalls a job may have and still be run again by its handler, unless QUEUE_MAX_STALLS
+ * (`maxStalls`) says otherwise (BullMQ's own default is 1). A stall is a replica that stopped
+ * renewing the job's lock: killed, closed mid-run (a rolling restart closes one replica after
+ * another), or frozen. Each is an ordinary event, and the job must simply run again (handlers are
+ * safe to repeat: a scheduled send resolves its own earlier attempt, a callback is at least once).
+ * The bound only stops a job that takes its replica down every time: one stall more and the job
+ * is given up, and its type's given-up handler runs instead (HandleOptions.givenUp); it may stall
+ * as often again, then the job is failed unrun. BullMQ's own limit is set out of reach, so that
+ * this process decides, with the job in hand.
  */
-const MAX_STALLS = 20
+const DEFAULT_MAX_STALLS = 20
+const BULLMQ_MAX_STALLS = 1_000_000
+/** How a given-up job's error and log line begin. */
+const GIVEN_UP = 'job given up'
 /** BullMQ's default lock of a running job, when QUEUE_LOCK_SECONDS does not set one. */
 const DEFAULT_LOCK_MS = 30_000
 /** Counts and metrics reads give up after this long while Redis is away, so a scrape never hangs. */
@@ -47,6 +55,7 @@ const READ_TIMEOUT_MS = 2000
 
 export function bullQueue (options: BullQueueOptions): JobQueue {
   const observe = options.observe ?? (() => {})
+  const maxStalls = options.maxStalls ?? DEFAULT_MAX_STALLS
   const prefix = `${options.keyPrefix}bull`
   // Workers block on Redis and must wait through outages (BullMQ requires maxRetriesPerRequest: null);
   // adding fails fast instead, so a caller never waits on a dead Redis. Both are opened when the
@@ -85,17 +94,29 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
   return {
     kind: 'bullmq',
     durable: true,
-    handle<P>(type: string, handler: JobHandler<P>, retry?: Partial<RetryPolicy>) {
+    handle<P>(type: string, handler: JobHandler<P>, handleOptions: HandleOptions<P> = {}) {
       checkType(type)
       if (types.has(type)) throw new Error(`job type ${type} already has a handler`)
-      const delays = retryDelays({ ...options.retry, ...retry })
+      const { givenUp } = handleOptions
+      const delays = retryDelays({ ...options.retry, ...handleOptions.retry })
       const { worker: workerConnection, add: addConnection } = connect()
       const queue = new Queue<Data>(type, { connection: addConnection, prefix })
       queue.on('error', (err) => { options.log?.warn({ type, err: { message: err.message } }, 'job queue error') })
       const worker = new Worker<Data>(type, async (job) => {
         running++
         try {
-          await handler({ type, id: idOf(job), payload: job.data.payload as P, attempt: job.attemptsMade + 1, final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) })
+          const run = { type, id: idOf(job), payload: job.data.payload as P, attempt: job.attemptsMade + 1, final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }
+          const stalls = job.stalledCounter - (job.data.stallBase ?? 0)
+          if (stalls <= maxStalls) {
+            await handler(run)
+            return
+          }
+          // Given up: what its cut-short runs did is not known. Its type's given-up handler ends it, or it fails unrun.
+          if (givenUp === undefined) throw new UnrecoverableError(`${GIVEN_UP} after ${stalls} stalls, more than QUEUE_MAX_STALLS (${maxStalls}) (each replica running it stopped mid-run): failed without a last attempt`)
+          if (stalls > 2 * maxStalls + 1) throw new UnrecoverableError(`${GIVEN_UP} after ${maxStalls + 1} stalls, more than QUEUE_MAX_STALLS (${maxStalls}), and its given-up handler stalled ${stalls - maxStalls - 1} more times: failed without a last attempt`)
+          // Its one log line is the given-up handler's, saying how it ended the job.
+          await givenUp({ ...run, stalls })
+          observe(type, 'given_up')
         } finally {
           running--
         }
@@ -105,7 +126,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
         concurrency: options.concurrency,
         // A dead replica's running job is taken up again by another once its lock lapses, checked as often.
         ...(options.lockMs !== undefined && { lockDuration: options.lockMs, stalledInterval: options.lockMs }),
-        maxStalledCount: MAX_STALLS,
+        maxStalledCount: BULLMQ_MAX_STALLS,
         settings: { backoffStrategy: (attemptsMade) => delays[attemptsMade - 1] ?? 0 },
         // Finished ids stay known for doneTtlMs, so adding one again is still a no-op; failed ones stay listable.
         removeOnComplete: { age: Math.ceil(options.doneTtlMs / 1000), count: options.maxJobs },
@@ -115,9 +136,13 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
       worker.on('completed', () => { observe(type, 'completed') })
       worker.on('failed', (job, err) => {
         if (job === undefined) return
-        observe(type, job.attemptsMade < (job.opts.attempts ?? 1) ? 'retried' : 'failed')
-        // Given up unrun after MAX_STALLS stalls: never silent (its handler did not see a last attempt).
-        if (/stalled more than/.test(err.message)) options.log?.error({ type, jobId: idOf(job), stalls: MAX_STALLS }, `job given up after ${MAX_STALLS} stalls (each replica running it stopped mid-run): failed without a last attempt`)
+        // An UnrecoverableError fails the job whatever attempts remain.
+        observe(type, job.attemptsMade < (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError) ? 'retried' : 'failed')
+        // Given up and failed unrun: never silent (its handler did not see a last attempt).
+        if (err instanceof UnrecoverableError && err.message.startsWith(GIVEN_UP)) {
+          observe(type, 'given_up')
+          options.log?.error({ type, jobId: idOf(job) }, err.message)
+        }
       })
       types.set(type, { queue, worker, delays })
     },
@@ -153,7 +178,7 @@ export function bullQueue (options: BullQueueOptions): JobQueue {
     async retry (type, id) {
       const job = await state(type).queue.getJob(ID_PREFIX + id)
       if (job === undefined || job === null || closing !== null || (await job.getState()) !== 'failed') return false
-      await job.updateData({ ...job.data, dueAt: Date.now() })
+      await job.updateData({ ...job.data, dueAt: Date.now(), stallBase: job.stalledCounter })
       await job.retry('failed', { resetAttemptsMade: true })
       return true
     },

@@ -140,10 +140,12 @@ export function memoryQueue (settings: QueueSettings, clock: QueueClock = realCl
   return {
     kind: 'memory',
     durable: false,
-    handle (type, handler, retry) {
+    // options.givenUp is never called here: a job is given up only after stalls, and a handler in
+    // process cannot stop mid-run without its process, which loses this queue and every job in it.
+    handle (type, handler, options) {
       checkType(type)
       if (types.has(type)) throw new Error(`job type ${type} already has a handler`)
-      const policy: RetryPolicy = { ...settings.retry, ...retry }
+      const policy: RetryPolicy = { ...settings.retry, ...options?.retry }
       types.set(type, { handler, delays: retryDelays(policy), waiting: new Map(), running: new Map(), done: new Map(), failed: new Map() })
     },
     async add (type, id, payload, options) {

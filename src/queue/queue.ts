@@ -8,9 +8,31 @@ export interface Job<P = unknown> {
   attempt: number
   /** True on the last attempt the retry policy allows: a failure now fails the job for good. */
   final?: boolean
+  /**
+   * Set when the job was given up (see HandleOptions.givenUp): how many times its runs stopped
+   * mid-way. Only the given-up handler sees it.
+   */
+  stalls?: number
 }
 
 export type JobHandler<P = unknown> = (job: Job<P>) => Promise<void>
+
+export interface HandleOptions<P = unknown> {
+  /** The type's retries, over the queue's own (QUEUE_RETRY_HOURS). */
+  retry?: Partial<RetryPolicy>
+  /**
+   * Runs instead of the handler once the job is **given up**: its runs stopped mid-way (the
+   * replica running it died, was closed or froze) more than QUEUE_MAX_STALLS times, so its
+   * handler never saw a last attempt and what the earlier runs did is not known. It must end the
+   * job's work honestly without doing it again (a scheduled send settles what its earlier runs
+   * may have sent), and say so in one log line. It runs as a job run: retried with the same policy (`final` on its last
+   * attempt), run again if its own replica dies (up to QUEUE_MAX_STALLS times again, then the
+   * job is failed unrun); once it returns, the job is completed. Without one, a given-up job is
+   * kept as failed at once (listed by `failed`, with why), and `retry` runs it afresh. Only BullMQ gives jobs up: in process a handler cannot stop
+   * mid-run without its whole process, which takes the queue and its jobs with it.
+   */
+  givenUp?: JobHandler<P>
+}
 
 /** Growing delays between attempts: first, doubled each time up to max, for at most totalMs after the first failure. */
 export interface RetryPolicy {
@@ -53,15 +75,15 @@ export interface TypeCounts {
 }
 
 /** What happened to a job, for metrics: one count per event. */
-export type JobOutcome = 'added' | 'duplicate' | 'refused' | 'completed' | 'retried' | 'failed'
+export type JobOutcome = 'added' | 'duplicate' | 'refused' | 'completed' | 'retried' | 'failed' | 'given_up'
 export type JobObserver = (type: string, outcome: JobOutcome) => void
 
 export interface JobQueue {
   /** `bullmq` (Redis, durable, shared by replicas) or `memory` (this process only; jobs are lost on restart). */
   readonly kind: 'bullmq' | 'memory'
   readonly durable: boolean
-  /** Register the handler of a type (once per type, before adding jobs of it). */
-  handle: <P>(type: string, handler: JobHandler<P>, retry?: Partial<RetryPolicy>) => void
+  /** Register the handler of a type (once per type, before adding jobs of it), with its retries and what ends a job given up. */
+  handle: <P>(type: string, handler: JobHandler<P>, options?: HandleOptions<P>) => void
   /**
    * Add a job; `id` is derived by the caller from what must not run twice. Throws QueueError
    * QUEUE_FULL past the bound, QUEUE_CLOSED while closing, QUEUE_UNKNOWN_TYPE, QUEUE_BAD_ID.
@@ -97,6 +119,8 @@ export interface QueueSettings {
   retry: RetryPolicy
   /** BullMQ: a running job's lock, renewed while it runs; a replica that died mid-job has its job run again by another about this long after. */
   lockMs?: number
+  /** BullMQ: how often a job's run may stop mid-way (its replica died, was closed or froze) and the job still be run again; 20 by default (QUEUE_MAX_STALLS). */
+  maxStalls?: number
   /** How long a finished job's id is remembered, so adding it again is still a no-op. */
   doneTtlMs: number
   observe?: JobObserver

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import { isHsmError, OUTCOME_UNKNOWN, problem, type Answer } from '../errors.js'
 import { QueueError, type Job, type JobQueue } from '../queue/queue.js'
-import type { ScheduledSend, Sender } from '../send.js'
+import { NotSent, type ScheduledSend, type Sender } from '../send.js'
 import type { MessageBase, Schedule, ScheduleState, StatusStore } from '../status/types.js'
 
 export const SCHEDULED_JOB = 'scheduled-send'
@@ -58,10 +58,13 @@ export function createScheduler (options: SchedulerOptions) {
     if (!await status.flush()) throw problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not store the scheduled send; nothing was scheduled. Retry shortly.')
   }
 
-  async function end (send: ScheduledSend, state: ScheduleOutcome & ScheduleState, fields: { messageId?: string, code?: string, detail?: string } = {}): Promise<void> {
+  /** `stalls`: set when the send's job was given up (its runs stopped mid-way that often) and this settles it. */
+  async function end (send: ScheduledSend, state: ScheduleOutcome & ScheduleState, fields: { messageId?: string, code?: string, detail?: string } = {}, stalls?: number): Promise<void> {
     await update(send, { state, ...fields })
     observe?.(state)
-    log.info({ scheduleId: send.id, caller: send.caller, kind: send.kind, template: send.template, state, code: fields.code, messageId: fields.messageId }, `scheduled send ${state}`)
+    const line = { scheduleId: send.id, caller: send.caller, kind: send.kind, template: send.template, state, code: fields.code, messageId: fields.messageId, givenUp: stalls === undefined ? undefined : { stalls } }
+    if (stalls === undefined) log.info(line, `scheduled send ${state}`)
+    else log.warn(line, `scheduled send ${state}: its job was given up after ${stalls} stalls, and settled without sending again`)
   }
 
   /** Takes a send for later: its record first (so a cancel or the job finds it), then its job. */
@@ -87,9 +90,12 @@ export function createScheduler (options: SchedulerOptions) {
     observe?.('scheduled')
   }
 
-  /** The pipeline, as a request of the schedule's caller with the schedule's own Idempotency-Key: a re-run resolves, never sends twice. */
-  async function runSend (send: ScheduledSend, attempt: number): Promise<Answer> {
-    const id = `${send.id}.${attempt}`
+  /**
+   * The pipeline, as a request of the schedule's caller with the schedule's own Idempotency-Key: a
+   * re-run resolves, never sends twice. `settleOnly`: never send at all (see SendRequest.settleOnly).
+   */
+  async function runSend (send: ScheduledSend, attempt: number, settleOnly = false): Promise<Answer> {
+    const id = `${send.id}.${attempt}${settleOnly ? '.settle' : ''}`
     const request = {
       id,
       caller: send.caller,
@@ -116,6 +122,7 @@ export function createScheduler (options: SchedulerOptions) {
       dryRun: false,
       fieldErrors: [],
       scheduleId: send.id,
+      settleOnly,
       build: (ctx) => ({ ...send.body, destinations: [ctx.to] })
     })
   }
@@ -145,32 +152,79 @@ export function createScheduler (options: SchedulerOptions) {
         return
       }
     }
-    let answer: Answer
+    await conclude(send, job, await answerOf(send, job))
+  }
+
+  /** The pipeline's answer to this run (a coded error as its problem answer). */
+  async function answerOf (send: ScheduledSend, job: Job<ScheduledSend>, settleOnly = false): Promise<Answer> {
     try {
-      answer = await runSend(send, job.attempt)
+      return await runSend(send, job.attempt, settleOnly)
     } catch (error) {
       if (!isHsmError(error)) throw error
-      answer = { status: error.statusCode, contentType: 'application/problem+json', body: { code: error.code, detail: error.message, resolution: error.resolution } }
+      return { status: error.statusCode, contentType: 'application/problem+json', body: { code: error.code, detail: error.message, resolution: error.resolution } }
     }
+  }
+
+  /** Ends the schedule as the answer says, or throws NotYet to be run again; `stalls` when its job was given up (and this run only settles). */
+  async function conclude (send: ScheduledSend, job: Job<ScheduledSend>, answer: Answer, stalls?: number): Promise<void> {
     const code = String(answer.body.code ?? '')
+    const detail = String(answer.body.detail ?? '')
+    const givenUp = stalls === undefined ? undefined : `its job was given up after ${stalls} stalls (QUEUE_MAX_STALLS: each replica running it stopped mid-run), and it was not sent again`
     if (answer.status === 202) {
-      await end(send, 'sent', { messageId: answer.body.messageId as string })
+      await end(send, 'sent', { messageId: answer.body.messageId as string }, stalls)
       return
     }
     const resolution = answer.body.resolution
     if (TRY_AGAIN.has(code) || (OUTCOME_UNKNOWN.has(code) && resolution !== 'unresolvable')) {
       // The queue gives up after this one: the schedule ends, told to its caller, never left "sending".
       if (job.final === true) {
-        await end(send, 'failed', { code, detail: `${String(answer.body.detail ?? '')} (still so after QUEUE_RETRY_HOURS of retries: given up${OUTCOME_UNKNOWN.has(code) ? '; the outcome of the last attempt is not known' : ''})` })
+        const why = givenUp === undefined
+          ? `still so after QUEUE_RETRY_HOURS of retries: given up${OUTCOME_UNKNOWN.has(code) ? '; the outcome of the last attempt is not known' : ''}`
+          : `${givenUp}; still so after QUEUE_RETRY_HOURS of retries: whether it was sent is not known`
+        await end(send, 'failed', { code, detail: `${detail} (${why})` }, stalls)
         return
       }
       throw new NotYet(`${code}${resolution === undefined ? '' : ` (${String(resolution)})`}: run again later`)
     }
-    await end(send, 'failed', { code, detail: String(answer.body.detail ?? '') })
+    const why = givenUp === undefined ? '' : ` (${givenUp}${OUTCOME_UNKNOWN.has(code) ? '; whether it was sent cannot be known' : ''})`
+    await end(send, 'failed', { code, detail: `${detail}${why}` }, stalls)
+  }
+
+  /**
+   * A scheduled send whose job was given up (its runs stopped mid-way more than QUEUE_MAX_STALLS
+   * times): an earlier run may have reached Jelou, so it is settled, never sent again. It never
+   * left `scheduled`: not sent. Else through its Idempotency-Key, as a re-run would: a kept answer
+   * (sent, or refused), or the earlier attempt resolved (Jelou has its message: sent); no attempt
+   * made, or its message provably absent: failed, SCHEDULE_GIVEN_UP, not sent. Not known yet: run
+   * again (the queue's retries); still not known at the last: failed with the code that says so.
+   */
+  async function givenUp (job: Job<ScheduledSend>): Promise<void> {
+    const send = job.payload
+    const stalls = job.stalls ?? 0
+    const current = (await status.get(send.id))?.base?.schedule
+    if (current !== undefined && FINISHED.has(current.state)) return
+    const detail = `its job was given up after ${stalls} stalls (QUEUE_MAX_STALLS: each replica running it stopped mid-run)`
+    if (current?.state === 'scheduled') {
+      // Its runs stopped before it moved to sending, which comes before any send: one step, so a cancel at the same moment wins or loses whole.
+      if (await status.transition(send.id, 'scheduled', 'failed', now())) {
+        await end(send, 'failed', { code: 'SCHEDULE_GIVEN_UP', detail: `${detail} before it started sending: not sent` }, stalls)
+        return
+      }
+      if ((await status.get(send.id))?.base?.schedule?.state !== 'sending') return
+    }
+    let answer: Answer
+    try {
+      answer = await answerOf(send, job, true)
+    } catch (error) {
+      if (!(error instanceof NotSent)) throw error
+      await end(send, 'failed', { code: 'SCHEDULE_GIVEN_UP', detail: `${detail}; none of its runs reached Jelou, or Jelou provably does not have its message: not sent` }, stalls)
+      return
+    }
+    await conclude(send, job, answer, stalls)
   }
 
   // A send whose outcome is unknown is resolved on the next run; the queue's retries cover QUEUE_RETRY_HOURS.
-  queue.handle<ScheduledSend>(SCHEDULED_JOB, due)
+  queue.handle<ScheduledSend>(SCHEDULED_JOB, due, { givenUp })
 
   /** Cancels a scheduled send that has not started: true; false when it is sending, sent or finished. */
   async function cancel (base: MessageBase): Promise<boolean> {

@@ -264,7 +264,8 @@ export function unresolvableAnswer (attempt: AttemptContext, requestId: string, 
  */
 export function createSettler (options: SettleOptions) {
   const { resolver, status, attempts, sandbox, ttlMs, now = Date.now, observe, unresolvable } = options
-  return async function settle (request: FastifyRequest, attempt: AttemptContext, kept: Answer | null): Promise<Settlement> {
+  /** `mayResend` false: the request only settles (a given-up scheduled send); a provably absent message is said so, not "sending it once more". */
+  return async function settle (request: FastifyRequest, attempt: AttemptContext, kept: Answer | null, mayResend = true): Promise<Settlement> {
     const resolution = await resolver.resolve(attempt, request.log)
     const line = { caller: request.caller, kind: attempt.kind, template: attempt.template, botId: attempt.botId, firstRequestId: attempt.requestId, attempt: attempt.number, resolution: resolution.outcome }
     const group = attemptGroup(attempt.botId, attempt.template, attempt.to)
@@ -292,9 +293,14 @@ export function createSettler (options: SettleOptions) {
       return { answer, open: false }
     }
     if (resolution.outcome === 'absent') {
-      observe?.('resent')
-      request.log.warn(line, 'hsm resend: Jelou provably does not have the earlier attempt\'s message; sending it once more')
+      if (mayResend) {
+        observe?.('resent')
+        request.log.warn(line, 'hsm resend: Jelou provably does not have the earlier attempt\'s message; sending it once more')
+      } else {
+        request.log.warn(line, 'hsm absent: Jelou provably does not have the earlier attempt\'s message; not sent again (settle only)')
+      }
       await attempts.closeAttempt(group, open)
+      // Settle only: the pipeline stops where it would call Jelou (NotSent), and the key is released.
       return { resend: true }
     }
     const why = resolution.outcome === 'ambiguous'
