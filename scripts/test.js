@@ -67,6 +67,24 @@ async function redis () {
   return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM'), own: true }
 }
 
+/**
+ * tap runs each test file with the plugins its Test class was built with (node_modules/@tapjs/test/
+ * test-built): the package ships one built with every default plugin, and `tap` rebuilds it for
+ * .taprc's list only after it has started the run. So the first run after `npm ci` gave the test
+ * files tap's TypeScript plugin (ts-node, type-checking the already transpiled source of any child
+ * they spawn) beside our loader. Built here first when the lists differ (about 12 s, once).
+ */
+async function tapBuilt () {
+  // In a process of its own: tap's config reads the command line, which holds this runner's arguments.
+  const check = "const { TapConfig } = await import('@tapjs/config'); const { signature } = await import('@tapjs/test'); " +
+    "process.exit((await TapConfig.load()).pluginSignature === signature ? 0 : 1)"
+  const built = spawn(process.execPath, ['--input-type=module', '-e', check], { stdio: 'inherit' })
+  if (await new Promise((resolve) => built.once('close', resolve)) === 0) return
+  console.log('tap: building its Test class for the plugins in .taprc (once after npm ci)')
+  const failure = await quietly('tap build', 'npx', ['tap', 'build'])
+  if (failure !== '') throw new Error(failure)
+}
+
 function seconds (ms) { return `${(ms / 1000).toFixed(1)} s` }
 
 /** Runs one lint command with its output captured: silent when it passes, all of it when it fails. */
@@ -162,6 +180,7 @@ function checkCoverage () {
 }
 
 const started = Date.now()
+await tapBuilt()
 const linting = lint ? runLint() : Promise.resolve({ ok: true, report: [] })
 const store = await redis()
 const env = { ...process.env }
