@@ -76,8 +76,8 @@ async function redis () {
  */
 async function tapBuilt () {
   // In a process of its own: tap's config reads the command line, which holds this runner's arguments.
-  const check = "const { TapConfig } = await import('@tapjs/config'); const { signature } = await import('@tapjs/test'); " +
-    "process.exit((await TapConfig.load()).pluginSignature === signature ? 0 : 1)"
+  const check = `const { TapConfig } = await import('@tapjs/config'); const { signature } = await import('@tapjs/test')
+    process.exit((await TapConfig.load()).pluginSignature === signature ? 0 : 1)`
   const built = spawn(process.execPath, ['--input-type=module', '-e', check], { stdio: 'inherit' })
   if (await new Promise((resolve) => built.once('close', resolve)) === 0) return
   console.log('tap: building its Test class for the plugins in .taprc (once after npm ci)')
