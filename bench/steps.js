@@ -1,5 +1,6 @@
 // Per-send steps in isolation (`npm run bench:steps`): what the catalogue check, a per-template route's
-// own work, the status record and a keyed send's idempotency bookkeeping cost, measured in-process on the built code, far below the
+// own work, the status record, a keyed send's idempotency bookkeeping, the per-caller limit and
+// reading the phone number cost, measured in-process on the built code, far below the
 // load benchmark's noise. The stores are measured full, where eviction runs on every call.
 //
 // Each step runs ITERATIONS times per sample, SAMPLES samples, after a warm-up; the figure is the
@@ -9,7 +10,9 @@ import { createCatalogue } from '../dist/catalogue/catalogue.js'
 import { readTemplateList } from '../dist/catalogue/jelou.js'
 import { createRouteCache, toKindBody } from '../dist/catalogue/template-route.js'
 import { memoryStatusStore } from '../dist/status/memory.js'
-import { memoryIdempotencyStore } from '../dist/stores/memory.js'
+import { memoryCounterStore, memoryIdempotencyStore } from '../dist/stores/memory.js'
+import { attemptGroup } from '../dist/stores/types.js'
+import { normalizePhone } from '../dist/phone.js'
 import { requestIdFor } from '../dist/request-id.js'
 import { randomUUID } from 'node:crypto'
 
@@ -64,13 +67,24 @@ let next = 0
 const MAX_KEYS = 50_000
 const idempotency = memoryIdempotencyStore(MAX_KEYS)
 const answer = { status: 202, contentType: 'application/json; charset=utf-8', body: { messageId: '7d9f3c1e-0000-4000-8000-000000000000', to: '593987654321', kind: 'text', template: 'order_update', botId: 'bot-123' } }
+// A keyed send's bookkeeping as the service does it: one step before Jelou (claim, recipient guard,
+// mark, open attempt), then the answer kept and the open attempt closed (by the status record's write).
 async function keyedSend (i) {
   const key = `key-${i}`
-  await idempotency.claim(key, 'fingerprint', 15_000)
-  await idempotency.complete(key, 'fingerprint', answer, 86_400_000)
+  const to = `5939876${String(i & 0xffff).padStart(5, '0')}`
+  const attempt = { attemptId: `a-${i}`, number: 1, botId: 'bot-123', template: 'order_update', kind: 'text', to, phone: { input: to, normalized: to, country: 'EC' }, startedAt: 1_700_000_000_000 }
+  const group = attemptGroup('bot-123', 'order_update', to)
+  const open = { attemptId: attempt.attemptId, startedAt: attempt.startedAt }
+  const began = await idempotency.begin({ recipient: { to, max: 1_000_000, windowMs: 60_000 }, group, open, ttlMs: 172_800_000, key: { key, holder: 'h', attempt, claim: { fingerprint: 'fingerprint', leaseMs: 15_000 } } })
+  if (began.state !== 'started') throw new Error(`the benchmark send should start (${began.state})`)
+  await idempotency.complete(key, 'h', 'fingerprint', answer, 86_400_000)
+  await idempotency.closeAttempt(group, open)
 }
 for (let i = 0; i < MAX_KEYS; i++) await keyedSend(-1 - i)
 let nextKey = 0
+
+const counters = memoryCounterStore()
+const phones = Array.from({ length: 256 }, (_, i) => `+593 98 ${7_650_000 + i}`)
 
 // What a per-template send does beyond a kind-route send (the kind's schema and the rest run on both):
 // the bot choice, the route's lookup, the variables and language check, and the kind body.
@@ -90,7 +104,10 @@ const results = {
   'catalogue check, known template (language, status, variable count, kind)': await cpuNanosPerCall(() => catalogue.guard.check('bot-123', 'order_update', 'text', body)),
   'catalogue check, unknown template (counted, sent)': await cpuNanosPerCall(() => catalogue.guard.check('bot-123', 'not_listed', 'text', unknown)),
   'status record, memory store full at 100 000 (insert + evict)': await cpuNanosPerCall(() => store.record(base(next++))),
-  'idempotency claim + complete, memory store full at 50 000 (evicts the oldest answer)': await cpuNanosPerCall(() => keyedSend(nextKey++))
+  'keyed send\'s bookkeeping (begin: claim, recipient guard, mark, open attempt; then complete, close), memory store full at 50 000': await cpuNanosPerCall(() => keyedSend(nextKey++)),
+  'per-caller limit, one hit (memory counter store)': await cpuNanosPerCall(() => counters.hit('caller-a', 60_000)),
+  'phone number, a reading already remembered (one of 256 numbers)': await cpuNanosPerCall((i) => normalizePhone(phones[i & 255])),
+  'phone number, read afresh by libphonenumber (every call a new number, past the 4 096 remembered)': await cpuNanosPerCall((i) => normalizePhone(`+593 98 ${7_000_000 + (i % 1_000_000)}`))
 }
 
 // Heap per message status record in a store of 100 000, as a live send leaves it: Jelou's message id

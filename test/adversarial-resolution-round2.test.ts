@@ -86,8 +86,10 @@ t.test('A: time between the attempt\'s start and the call to Jelou (a slow store
 
 t.test('B: an item whose destination Jelou gives as a JSON number is never a candidate: the own message is invisible and the key is sent twice', async (t) => {
   const jelou = await standin(t, { send: (_b, i) => ({ create: true, answer: i === 0 ? 'hang' : 'ok' }) })
-  const { app } = await buildLiveApp(t, jelou.url, FAST)
+  // A deadline of 1 s, not FAST's 300 ms: the first send must reach the stand-in before it, even on a busy machine.
+  const { app } = await buildLiveApp(t, jelou.url, { ...FAST, JELOU_TIMEOUT_MS: '1000' })
   t.match(await keyed(app, 'numeric'), { status: 504, body: { resolution: 'pending' } })
+  t.equal(jelou.messages.length, 1, 'the first send reached Jelou (the scenario\'s premise)')
   const own = jelou.messages[0] as { destination: unknown }
   own.destination = Number(OURS)
   await sleep(2100)
@@ -97,8 +99,9 @@ t.test('B: an item whose destination Jelou gives as a JSON number is never a can
 
 t.test('B2: an item without a readable destination field at all is treated as provably not ours (not as "could be ours")', async (t) => {
   const jelou = await standin(t, { send: (_b, i) => ({ create: true, answer: i === 0 ? 'hang' : 'ok' }) })
-  const { app } = await buildLiveApp(t, jelou.url, FAST)
+  const { app } = await buildLiveApp(t, jelou.url, { ...FAST, JELOU_TIMEOUT_MS: '1000' })
   t.match(await keyed(app, 'nodest'), { status: 504, body: { resolution: 'pending' } })
+  t.equal(jelou.messages.length, 1, 'the first send reached Jelou (the scenario\'s premise)')
   delete (jelou.messages[0] as { destination?: unknown }).destination
   await sleep(2100)
   const retry = await keyed(app, 'nodest')
