@@ -36,6 +36,7 @@ function envInt (name, fallback) {
 }
 
 const QUICK = process.env.BENCH_QUICK === '1'
+if (envInt('BENCH_RECIPIENTS', 256) > 4096) throw new Error('BENCH_RECIPIENTS must be at most 4096 (see SETTINGS.recipients)')
 const SETTINGS = {
   quick: QUICK,
   rounds: QUICK ? 1 : envInt('BENCH_ROUNDS', 3),
@@ -44,8 +45,9 @@ const SETTINGS = {
   connections: envInt('BENCH_CONNECTIONS', 50),
   pipelining: 1,
   delayMs: 20,
-  // Distinct numbers the sends rotate over; the phone readings remembered are 4,096 (src/phone.ts), so
-  // BENCH_RECIPIENTS=20000 makes every send read its number afresh.
+  // Distinct numbers the sends rotate over. At most 4,096: autocannon builds every request of the
+  // list for each connection (20,000 took the load generator to 2.6 GB and timeouts), and 4,096 is
+  // what src/phone.ts remembers; what a number read afresh costs is `npm run bench:steps`'s figure.
   recipients: envInt('BENCH_RECIPIENTS', 256),
   // Before each warm-up, wait (at most this many seconds over the whole benchmark) until the
   // machine's other CPU use is at most noisyOtherCpuPercent of one core; 0 disables the wait.
