@@ -36,7 +36,6 @@ function envInt (name, fallback) {
 }
 
 const QUICK = process.env.BENCH_QUICK === '1'
-if (envInt('BENCH_RECIPIENTS', 256) > 4096) throw new Error('BENCH_RECIPIENTS must be at most 4096 (see SETTINGS.recipients)')
 const SETTINGS = {
   quick: QUICK,
   rounds: QUICK ? 1 : envInt('BENCH_ROUNDS', 3),
@@ -54,6 +53,7 @@ const SETTINGS = {
   quietWaitBudgetSeconds: process.env.BENCH_QUIET_WAIT === '0' ? 0 : envInt('BENCH_QUIET_WAIT', 60),
   noisyOtherCpuPercent: 25
 }
+if (SETTINGS.recipients > 4096) throw new Error('BENCH_RECIPIENTS must be at most 4096 (see SETTINGS.recipients)')
 
 // ---------------------------------------------------------------------------------------------
 // Machine, CPU pinning, /proc readings

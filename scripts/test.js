@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The test command's runner: `npm test` (lint, type check, OpenAPI lint, then every test file) and
+// The test command's runner: `npm test` (build, lint, type check, OpenAPI lint, every test file) and
 // `npm run test:files -- test/x.test.ts …` (those files only: no lint, no coverage floor).
 // - Build and lint: `npm run build` (so the tests that run dist/ find it built), eslint, tsc --noEmit,
 //   Spectral and Redocly over openapi/openapi.json, run while the test files run; one line when
