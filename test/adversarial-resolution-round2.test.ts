@@ -84,10 +84,12 @@ t.test('A: time between the attempt\'s start and the call to Jelou (a slow store
   t.equal(sendsTo(jelou, OURS), 1, `no second send while the first message exists (retry answered ${retry.status} ${String(retry.body.resolution ?? retry.body.messageId)})`)
 })
 
+/** A deadline of 1 s, not FAST's 300 ms: a first send that must reach the stand-in before it does, even on a busy machine. */
+const PATIENT = { ...FAST, JELOU_TIMEOUT_MS: '1000' }
+
 t.test('B: an item whose destination Jelou gives as a JSON number is never a candidate: the own message is invisible and the key is sent twice', async (t) => {
   const jelou = await standin(t, { send: (_b, i) => ({ create: true, answer: i === 0 ? 'hang' : 'ok' }) })
-  // A deadline of 1 s, not FAST's 300 ms: the first send must reach the stand-in before it, even on a busy machine.
-  const { app } = await buildLiveApp(t, jelou.url, { ...FAST, JELOU_TIMEOUT_MS: '1000' })
+  const { app } = await buildLiveApp(t, jelou.url, PATIENT)
   t.match(await keyed(app, 'numeric'), { status: 504, body: { resolution: 'pending' } })
   t.equal(jelou.messages.length, 1, 'the first send reached Jelou (the scenario\'s premise)')
   const own = jelou.messages[0] as { destination: unknown }
@@ -99,7 +101,7 @@ t.test('B: an item whose destination Jelou gives as a JSON number is never a can
 
 t.test('B2: an item without a readable destination field at all is treated as provably not ours (not as "could be ours")', async (t) => {
   const jelou = await standin(t, { send: (_b, i) => ({ create: true, answer: i === 0 ? 'hang' : 'ok' }) })
-  const { app } = await buildLiveApp(t, jelou.url, { ...FAST, JELOU_TIMEOUT_MS: '1000' })
+  const { app } = await buildLiveApp(t, jelou.url, PATIENT)
   t.match(await keyed(app, 'nodest'), { status: 504, body: { resolution: 'pending' } })
   t.equal(jelou.messages.length, 1, 'the first send reached Jelou (the scenario\'s premise)')
   delete (jelou.messages[0] as { destination?: unknown }).destination
