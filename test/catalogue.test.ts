@@ -55,6 +55,13 @@ t.test('pure pieces', async (t) => {
     ])
     t.match(variableErrors(template, { a: 'x\ny', b: 'a     b' }), [{ path: '/variables/a', rule: 'pattern' }, { path: '/variables/b', rule: 'pattern' }])
     t.strictSame(variableErrors(template, { a: 'abc', b: 'ok' }), [])
+    // Each rule on its own, where all else is right (a well-formed body skips the full check).
+    t.match(variableErrors(template, { a: 'abc', c: 'x' }), [{ path: '/variables/b', rule: 'required' }, { path: '/variables/c', rule: 'additionalProperties' }], 'as many keys as variables, one of them not a variable')
+    t.match(variableErrors(template, { a: 'abc', b: 'ok', c: 'x' }), [{ path: '/variables/c', rule: 'additionalProperties' }], 'one key too many')
+    t.match(variableErrors(template, { a: 'a\tb', b: 'ok' }), [{ path: '/variables/a', rule: 'pattern' }], 'a tab')
+    t.match(variableErrors(template, { a: 'abc', b: 'a     b' }), [{ path: '/variables/b', rule: 'pattern' }], 'five spaces')
+    t.match(variableErrors(template, { a: '', b: 'ok' }), [{ path: '/variables/a', rule: 'minLength' }], 'empty')
+    t.match(variableErrors(template, { a: 'abc', b: 7 }), [{ path: '/variables/b', rule: 'type' }], 'not a string')
   })
   t.test('names from Jelou\'s labels: safe identifiers, else var1…', async (t) => {
     t.strictSame(namesFromLabels(['Nombre del cliente', 'pedido']), ['nombreDelCliente', 'pedido'])
