@@ -1,5 +1,6 @@
 // A generated Jelou account on a stand-in (this process, loopback): the template list, paginated
-// (100 a page, with totals), and Jelou's send endpoint. Used by bench/catalogue.js and bench/instructions.js.
+// (100 a page, with totals), and Jelou's send endpoint; and the sends the benches make to the
+// service. Used by bench/catalogue.js and bench/instructions.js.
 import { once } from 'node:events'
 import http from 'node:http'
 
@@ -52,4 +53,20 @@ export async function startStandIn () {
     },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) })
   }
+}
+
+/** Requests in flight at once, as a few callers would keep them. */
+export const CONNECTIONS = 4
+
+/** `n` sends of one body to one route of the service (an undici Pool), CONNECTIONS at a time, each answered 202. */
+export async function post (pool, url, payload, n) {
+  let left = n
+  const worker = async () => {
+    while (left-- > 0) {
+      const { statusCode, body } = await pool.request({ path: url, method: 'POST', headers: { 'content-type': 'application/json' }, body: payload })
+      const text = await body.text()
+      if (statusCode !== 202) throw new Error(`${url} answered ${statusCode} ${text}`)
+    }
+  }
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker))
 }

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { Pool } from 'undici'
-import { generate, startStandIn } from './account.js'
+import { CONNECTIONS, generate, post, startStandIn } from './account.js'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -19,8 +19,6 @@ const ROOT = path.resolve(HERE, '..')
 const SIZES = (process.env.BENCH_SIZES ?? '20,100,1000').split(',').map(Number)
 const SENDS = Number(process.env.BENCH_SENDS ?? 2000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
-// Requests in flight at once, as a few callers would keep them.
-const CONNECTIONS = 4
 
 // ---------------------------------------------------------------------------------------------
 // The child: the built service in live mode; it reports each figure as one JSON line and waits for commands.
@@ -81,19 +79,6 @@ async function get (pool, url) {
   const bytes = Buffer.from(await body.arrayBuffer())
   if (statusCode !== 200) throw new Error(`${url} answered ${statusCode}`)
   return bytes
-}
-
-/** `n` sends of one body to one route, CONNECTIONS at a time, each answered 202. */
-async function post (pool, url, payload, n) {
-  let left = n
-  const worker = async () => {
-    while (left-- > 0) {
-      const { statusCode, body } = await pool.request({ path: url, method: 'POST', headers: { 'content-type': 'application/json' }, body: payload })
-      const text = await body.text()
-      if (statusCode !== 202) throw new Error(`${url} answered ${statusCode} ${text}`)
-    }
-  }
-  await Promise.all(Array.from({ length: CONNECTIONS }, worker))
 }
 
 /**
@@ -248,7 +233,10 @@ const b = results[large].startup
 const per = (x, y) => (x / (large - small))
 process.stdout.write(`\nper template (${small} → ${large}): ready RSS ${(per(b.rssReady - a.rssReady) / 1024).toFixed(1)} KB, heap ${(per(b.heapReady - a.heapReady) / 1024).toFixed(1)} KB; with the document built RSS ${(per(b.rssWithDoc - a.rssWithDoc) / 1024).toFixed(1)} KB, heap ${(per(b.heapWithDoc - a.heapWithDoc) / 1024).toFixed(1)} KB; /docs/json ${(per(b.docBytes - a.docBytes) / 1024).toFixed(2)} KB; start-up ${b.processMs >= a.processMs ? '+' : '−'}${Math.abs(b.processMs - a.processMs).toFixed(0)} ms\n`)
 if (bigDocument !== null) {
-  const client = await typedClient(bigDocument, `tpl_${String(large - 1 - ((large - 1) % 4) + 3).padStart(4, '0')}`)
+  // The last template with four variables (the generated ones have 1 + i % 4): the caller names all four.
+  let last = large - 1
+  while (last % 4 !== 3) last--
+  const client = await typedClient(bigDocument, `tpl_${String(last).padStart(4, '0')}`)
   results.typedClient = client
   process.stdout.write(`typed client from the ${large}-template document: types ${(client.typesBytes / 1024).toFixed(0)} KB generated in ${client.generateMs.toFixed(0)} ms; tsc ${client.checkMs.toFixed(0)} ms (${client.tscMemoryMB} MB), ${client.ok ? 'type-checks' : `FAILS:\n${client.errors}`}\n`)
 }

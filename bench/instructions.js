@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
-import { generate, startStandIn } from './account.js'
+import { CONNECTIONS, generate, post, startStandIn } from './account.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '..')
@@ -30,7 +30,6 @@ const SENDS = Number(process.env.BENCH_SENDS ?? 2000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20000)
 const TEMPLATES = 20
-const CONNECTIONS = 4
 
 // The service; on stdin, 'cpu' answers its user CPU so far (µs), 'exit' closes it. Its status store
 // is kept full at 1,000 records, so every round runs at the same heap size (each send still writes one).
@@ -49,19 +48,6 @@ process.stdin.on('data', async (command) => {
   await app.close(); process.exit(0)
 })
 `
-
-/** `n` sends of one body to one route, CONNECTIONS at a time, each answered 202. */
-async function post (pool, url, payload, n) {
-  let left = n
-  const worker = async () => {
-    while (left-- > 0) {
-      const { statusCode, body } = await pool.request({ path: url, method: 'POST', headers: { 'content-type': 'application/json' }, body: payload })
-      const text = await body.text()
-      if (statusCode !== 202) throw new Error(`${url} answered ${statusCode} ${text}`)
-    }
-  }
-  await Promise.all(Array.from({ length: CONNECTIONS }, worker))
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
