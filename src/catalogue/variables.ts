@@ -6,7 +6,7 @@ import type { CatalogueTemplate } from './types.js'
 const NO_NEWLINE = /[\n\r\t]/
 const FIVE_SPACES = / {5}/
 /** Either of the two, in one test: the send path's check (`fine` below). */
-const BROKEN = /[\n\r\t]| {5}/
+const BROKEN = new RegExp(`${NO_NEWLINE.source}|${FIVE_SPACES.source}`)
 
 /**
  * Pure: `{ customerName: 'Maria', orderId: 'ORD-1' }` → `['Maria', 'ORD-1']`, in the template's
