@@ -17,7 +17,7 @@
 // are the same program. Needs valgrind (Debian's package; callgrind_control is part of it).
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,6 +30,8 @@ const SENDS = Number(process.env.BENCH_SENDS ?? 2000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20000)
 const TEMPLATES = 20
+/** With BENCH_KEEP=<dir>, each round's callgrind dump is kept there (`callgrind_annotate <dir>/kind-1.out`) to see where a difference goes. */
+const KEEP = process.env.BENCH_KEEP
 
 // The service; on stdin, 'cpu' answers its user CPU so far (µs), 'exit' closes it. Its status store
 // is kept full at 1,000 records, so every round runs at the same heap size (each send still writes one).
@@ -77,7 +79,7 @@ async function run (standIn, valgrind) {
 
   let dumps = 0
   /** Instructions (all, and V8 compiling's) while `work` ran; or the user CPU in µs without valgrind. */
-  async function measure (work) {
+  async function measure (work, name) {
     if (!valgrind) {
       const before = (await ask('cpu')).user
       await work()
@@ -95,7 +97,12 @@ async function run (standIn, valgrind) {
       const line = annotated.find((l) => l.includes(entry))
       if (line !== undefined) compiling += Number(line.trim().split(' ')[0].replaceAll(',', ''))
     }
-    rmSync(file)
+    if (KEEP !== undefined) {
+      mkdirSync(KEEP, { recursive: true })
+      renameSync(file, path.join(KEEP, `${name}-${dumps}.out`))
+    } else {
+      rmSync(file)
+    }
     return { total: Number(totals[1]), compiling }
   }
 
@@ -107,7 +114,7 @@ async function run (standIn, valgrind) {
   for (let r = 0; r < ROUNDS; r++) {
     // Alternating order, so that neither route always follows the other.
     for (const name of r % 2 === 0 ? ['perTemplate', 'kind'] : ['kind', 'perTemplate']) {
-      const { total, compiling } = await measure(() => post(pool, ...routes[name], SENDS))
+      const { total, compiling } = await measure(() => post(pool, ...routes[name], SENDS), name)
       figures[name].push((total - compiling) / SENDS)
       figures.compiling.push(compiling / SENDS)
     }

@@ -222,7 +222,7 @@ export function describeFieldError (field: FieldError): string {
  * Every problem of a request at once (SPEC §7), at most `max` of them listed; the detail names
  * the first few as sentences and says how many there were.
  */
-export function validationFailed (errors: FieldError[], max = Number.POSITIVE_INFINITY): HsmError {
+export function validationFailed (errors: readonly FieldError[], max = Number.POSITIVE_INFINITY): HsmError {
   const listed = errors.slice(0, max)
   let detail: string
   if (errors.length === 0) detail = 'The request is invalid.'

@@ -1,6 +1,6 @@
 // A real account's catalogue against a scriptable stand-in for Jelou's list over loopback: every page, live definitions, names, kinds and languages.
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -10,6 +10,7 @@ import { item, startListStandIn, type ListStandIn } from './list-stand-in.js'
 
 const TO = '+593 98 765 4321'
 const dir = mkdtempSync(join(tmpdir(), 'catalogue-account-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
 async function standIn (t: { teardown: (fn: () => unknown) => void }): Promise<ListStandIn> {
   const s = await startListStandIn()

@@ -1,6 +1,6 @@
 // SPEC §17: the template catalogue from Jelou's list (the sandbox over a socket) and the file, merged, refreshed, and checked on every send.
 import t from 'tap'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -18,6 +18,7 @@ import { SANDBOX_BASIC, buildTestApp, post } from './helper.js'
 
 const TO = '+593 98 765 4321'
 const dir = mkdtempSync(join(tmpdir(), 'catalogue-test-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 let files = 0
 function writeFile (content: unknown, ext: 'json' | 'yaml' = 'json'): string {
   const path = join(dir, `templates-${++files}.${ext}`)
@@ -294,6 +295,40 @@ t.test('per-template routes', async (t) => {
   const wrongLanguage = await send('order_update', { language: 'pt', variables: { customerName: 'M', orderId: 'O' } })
   t.match(wrongLanguage, { status: 400, body: { code: 'VALIDATION_FAILED', errors: [{ path: '/language', rule: 'enum', message: /es/ }] } }, 'the language enum is the template\'s own')
   t.match(await send('no_such_template', { variables: {} }), { status: 422, body: { code: 'TEMPLATE_UNKNOWN' } })
+  t.equal(sandbox.messages().length, 0, 'nothing was sent')
+})
+
+t.test('per-template routes: the path, the body\'s shape and the query string answer as the document\'s schemas say, in Fastify\'s order', async (t) => {
+  // The route checks these itself (a well-formed send is checked once, by its template's rules): a
+  // request that breaks them answers what Fastify's own check would, the first failing part in its
+  // order (params, body, query string), before any catalogue answer (422) and with nothing sent.
+  const { app, sandbox } = await buildTestApp(t)
+  const raw = async (url: string, payload: string) => {
+    const res = await app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json' } })
+    return { status: res.statusCode, body: res.json() as Record<string, unknown> }
+  }
+  const fine = JSON.stringify({ to: TO, variables: { customerName: 'M', orderId: 'O' } })
+  const cases: Array<[string, string, string, string, string, string]> = [
+    ['a name the pattern refuses', '/v1/templates/Order-Update', fine, 'params', '/name', 'pattern'],
+    ['a bad name before a bad body and query', '/v1/templates/Order-Update?dryRun=maybe', '[]', 'params', '/name', 'pattern'],
+    ['a body that is not an object', '/v1/templates/order_update', '[]', 'body', '/', 'type'],
+    ['a body that is null', '/v1/templates/order_update', 'null', 'body', '/', 'type'],
+    ['a bad body before a bad query', '/v1/templates/order_update?dryRun=maybe', JSON.stringify({ to: 5 }), 'body', '/to', 'type'],
+    ['a bad body before the catalogue\'s 422', '/v1/templates/no_such_template', JSON.stringify({ variables: {} }), 'body', '/to', 'required'],
+    ['a recipient too long', '/v1/templates/order_update', JSON.stringify({ to: '1'.repeat(65), variables: { customerName: 'M', orderId: 'O' } }), 'body', '/to', 'maxLength'],
+    ['a bad query string alone', '/v1/templates/order_update?dryRun=maybe', fine, 'querystring', '/dryRun', 'enum'],
+    ['a bad query string before the catalogue\'s 422', '/v1/templates/no_such_template?dryRun=maybe', fine, 'querystring', '/dryRun', 'enum']
+  ]
+  for (const [name, url, payload, part, path, rule] of cases) {
+    const res = await raw(url, payload)
+    t.equal(res.status, 400, name)
+    t.match(res.body, { code: 'VALIDATION_FAILED', errors: [{ in: part, path, rule }] }, `${name}: ${part} ${path} ${rule}`)
+    t.equal((res.body.errors as unknown[]).length, 1, `${name}: only the first failing part is reported`)
+  }
+  const both = await raw('/v1/templates/order_update', JSON.stringify({ to: 7, variables: { customerName: 1, orderId: 'O' } }))
+  t.match(both.body, { errors: [{ path: '/to', rule: 'type' }, { path: '/variables/customerName', rule: 'type' }] }, 'every problem of the body\'s shape at once')
+  t.match(await raw('/v1/templates/no_such_template?dryRun=true', fine), { status: 422, body: { code: 'TEMPLATE_UNKNOWN' } }, 'a well-formed request for an unknown name: 422')
+  t.match(await raw('/v1/templates/order_update?dryRun=1', fine), { status: 200, body: { dryRun: true } }, 'and a well-formed one for a known name passes every check')
   t.equal(sandbox.messages().length, 0, 'nothing was sent')
 })
 

@@ -11,6 +11,8 @@ const KINDS = new Map(TEMPLATE_KINDS.map((k) => [k.kind, k]))
 const COMMON_NAMES = new Set(Object.keys(CommonFields))
 /** Fields of the kind routes a per-template route does not take: the template is the path, the values are `variables`. */
 export const REPLACED: ReadonlySet<string> = new Set(['template', 'params'])
+/** No error: one frozen list for every well-formed send. */
+const NONE: readonly FieldError[] = Object.freeze([])
 
 /** A template of unknown kind (Jelou's list alone) is sent as a text template, whose header and buttons are optional. */
 export function kindOf (template: Pick<CatalogueTemplate, 'kind'>): TemplateKind {
@@ -63,7 +65,7 @@ export interface TemplateRoute {
   /** The languages a request may name: the template's own (those the service can send). */
   languages: readonly string[]
   /** Every per-template rule the body breaks: variables by name, the language, fields the route does not take. */
-  check: (body: Record<string, unknown>) => FieldError[]
+  check: (body: Record<string, unknown>) => readonly FieldError[]
   /** The body's `variables` path for a kind-schema path (`/params/1` → `/variables/orderId`, `/code` → the code's variable). */
   pathOf: (kindPath: string) => string
   /** Set when sends to it are refused whatever the body: the reason, for `deprecated`. */
@@ -86,15 +88,18 @@ export function buildTemplateRoute (template: CatalogueTemplate): TemplateRoute 
       const errors = typeof variables === 'object' && variables !== null && !Array.isArray(variables)
         ? variableErrors(template, variables as Record<string, unknown>)
         : variables === undefined && template.variables.length === 0
-          ? []
+          ? NONE
           : [{ in: 'body' as const, path: '/variables', rule: variables === undefined ? 'required' : 'type', message: variables === undefined ? 'is required' : 'must be object' }]
-      if (body.language !== undefined && !languages.includes(body.language as string)) {
-        errors.push({ in: 'body', path: '/language', rule: 'enum', message: `must be one of the template's languages: ${languages.join(', ')}` })
-      }
+      // A parsed JSON body holds no undefined: a field is there when it is not undefined. Named
+      // loads, not a loop over REPLACED: this runs on every send.
+      const badLanguage = body.language !== undefined && !languages.includes(body.language as string)
+      if (!badLanguage && body.template === undefined && body.params === undefined) return errors
+      const all = [...errors]
+      if (badLanguage) all.push({ in: 'body', path: '/language', rule: 'enum', message: `must be one of the template's languages: ${languages.join(', ')}` })
       for (const field of REPLACED) {
-        if (field in body) errors.push({ in: 'body', path: `/${field}`, rule: 'additionalProperties', message: 'is not an allowed field (the template is the path, its values are `variables`)' })
+        if (body[field] !== undefined) all.push({ in: 'body', path: `/${field}`, rule: 'additionalProperties', message: 'is not an allowed field (the template is the path, its values are `variables`)' })
       }
-      return errors
+      return all
     },
     pathOf (kindPath) {
       const param = /^\/params\/(\d+)(\/.*)?$/.exec(kindPath)

@@ -1,12 +1,13 @@
 // The company's own templates by name: POST /v1/templates/{name} checked against the catalogue of the moment, and the catalogue itself.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { LANGUAGES, type Language } from '../config.js'
-import { problem, sendAnswer, validationFailed, type FieldError } from '../errors.js'
+import { problem, sendAnswer, validationFailed } from '../errors.js'
 import type { Catalogue } from '../catalogue/catalogue.js'
 import type { CatalogueTemplate } from '../catalogue/types.js'
 import { toKindBody, type RouteCache } from '../catalogue/template-route.js'
-import { toFieldError } from '../schemas/field-errors.js'
+import { MAX_FIELD_ERRORS, inDocumentOrder, schemaFieldErrors, toFieldError } from '../schemas/field-errors.js'
 import type { Sender } from '../send.js'
 import { validatorCompiler } from '../schemas/ajv.js'
 import { CommonFields } from '../schemas/common.js'
@@ -66,6 +67,8 @@ export interface CatalogueRoutesOptions {
 }
 
 type Validator = ((v: unknown) => boolean) & { errors?: Array<Parameters<typeof toFieldError>[0]> | null }
+/** What Fastify is given for a part the handler checks itself. */
+const unchecked = (): boolean => true
 
 export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> = async (app, { send, catalogue, routes, defaultLanguage }) => {
   const kindValidators = new Map(TEMPLATE_KINDS.map((k) => [k.kind, validatorCompiler({ schema: k.schema, method: 'POST', url: '', httpPart: 'body' }) as Validator]))
@@ -83,6 +86,32 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
     return template
   }
 
+  // The path's name, the query string and the body's general shape, as the document gives them. Fastify does
+  // not check them on this route: the handler does, with these same schemas, the query string always and the
+  // other two only for a request that is not the common case, so that a well-formed send to a catalogue
+  // template is checked once, by its template's own rules and its kind's schema. A request these schemas
+  // refuse answers exactly what Fastify's check would have (the first part that fails, in Fastify's order:
+  // params, body, query string). A catalogue template's name always fits the pattern (the catalogue keeps no
+  // other), and a body the schema refuses always breaks a rule of the template or of its kind.
+  const ParamsSchema = Type.Object({ name: Type.String({ pattern: '^[a-z0-9_]{1,512}$', maxLength: 512, description: 'Template name (Jelou elementName).' }) })
+  const BodySchema = Type.Object({
+    to: CommonFields.to,
+    // additionalProperties, not Type.Record (patternProperties `^.*$`: a regular expression tested on every name).
+    variables: Type.Optional(Type.Object({}, { additionalProperties: Type.String(), description: 'The template\'s variables by name.' }))
+  }, { additionalProperties: true, description: 'The per-template body: see GET /v1/templates/{name} for the variables.' })
+  const shape = {
+    params: validatorCompiler({ schema: ParamsSchema, method: 'POST', url: '', httpPart: 'params' }) as Validator,
+    body: validatorCompiler({ schema: BodySchema, method: 'POST', url: '', httpPart: 'body' }) as Validator,
+    querystring: validatorCompiler({ schema: DryRunQuerySchema, method: 'POST', url: '', httpPart: 'querystring' }) as Validator
+  }
+  /** Throws the 400 Fastify's own check would have answered, if the path or the body breaks the route's schemas. */
+  function checkShape (request: FastifyRequest): void {
+    for (const [part, value] of [['params', request.params], ['body', request.body], ['querystring', request.query]] as const) {
+      const validate = shape[part]
+      if (!validate(value)) throw validationFailed(inDocumentOrder(schemaFieldErrors({ validation: validate.errors, validationContext: part }), request.body), MAX_FIELD_ERRORS)
+    }
+  }
+
   app.post('/v1/templates/:name', {
     schema: {
       tags: ['templates'],
@@ -90,22 +119,28 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
       operationId: 'send_template',
       summary: 'Send any catalogue template by name',
       description: 'Every template of the catalogue has its own entry above, with its own body; this is the same route for a name the document does not list yet. The body is checked against the catalogue as it is now: `variables` by name, the template\'s languages, the kind\'s own fields, the common optional fields. A template that appears, changes or is disabled in Jelou is sent (or refused) by its new definition at the next catalogue refresh, without a restart.',
-      params: Type.Object({ name: Type.String({ pattern: '^[a-z0-9_]{1,512}$', maxLength: 512, description: 'Template name (Jelou elementName).' }) }),
+      params: ParamsSchema,
       querystring: DryRunQuerySchema,
-      body: Type.Object({
-        to: CommonFields.to,
-        variables: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'The template\'s variables by name.' }))
-      }, { additionalProperties: true, description: 'The per-template body: see GET /v1/templates/{name} for the variables.' }),
+      body: BodySchema,
       response: sendResponses,
       'x-answers': SEND_ROUTE
-    }
+    },
+    validatorCompiler: () => unchecked
   }, async (request, reply) => {
     const name = request.params.name
     const body = request.body as Record<string, unknown>
-    const template = templateFor(name, typeof body.botId === 'string' ? body.botId : undefined)
+    if (!shape.querystring(request.query) || typeof body !== 'object' || body === null || Array.isArray(body)) checkShape(request)
+    const asked = body.botId
+    let template: CatalogueTemplate
+    try {
+      template = templateFor(name, typeof asked === 'string' ? asked : undefined)
+    } catch (error) {
+      checkShape(request)
+      throw error
+    }
     routes.update(catalogue.version(), catalogue.all())
     const route = routes.get(template)
-    const errors: FieldError[] = route.check(body)
+    let errors = route.check(body)
     const language = (body.language as string | undefined) ??
       (defaultLanguage !== null && route.languages.includes(defaultLanguage) ? defaultLanguage : template.languages.find((l) => (LANGUAGES as string[]).includes(l)))
     const kindBody = toKindBody(route, body, template.botId, language)
@@ -113,13 +148,16 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
       // The kind's own rules (mediaUrl, urlParams, the code…), reported at the request's own paths.
       const validate = kindValidators.get(route.kind.kind) as Validator
       if (!validate(kindBody)) {
-        for (const e of validate.errors ?? []) {
+        errors = (validate.errors ?? []).map((e) => {
           const field = toFieldError(e, 'body')
-          errors.push({ ...field, path: route.pathOf(field.path) })
-        }
+          return { ...field, path: route.pathOf(field.path) }
+        })
       }
     }
-    if (errors.length > 0) throw validationFailed(errors)
+    if (errors.length > 0) {
+      checkShape(request)
+      throw validationFailed(errors)
+    }
     const now = Date.now()
     const answer = await send(request, reply, {
       kind: route.kind.kind,
