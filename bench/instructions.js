@@ -83,7 +83,7 @@ async function run (standIn, valgrind) {
     if (!valgrind) {
       const before = (await ask('cpu')).user
       await work()
-      return { total: (await ask('cpu')).user - before, compiling: 0 }
+      return { total: (await ask('cpu')).user - before, compiling: 0, js: 0 }
     }
     execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' })
     await work()
@@ -97,25 +97,34 @@ async function run (standIn, valgrind) {
       const line = annotated.find((l) => l.includes(entry))
       if (line !== undefined) compiling += Number(line.trim().split(' ')[0].replaceAll(',', ''))
     }
+    // JavaScript running: V8's compiled code (no symbol: callgrind names its object `???`) and V8's
+    // builtins (Builtins_*), exclusive counts. The garbage collector's share moves from round to
+    // round; this part does not, and says where a difference is made.
+    let js = 0
+    for (const line of execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n')) {
+      const match = /^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S*:(.*)$/.exec(line)
+      if (match !== null && (match[2].endsWith('[???]') || match[2].includes('Builtins_'))) js += Number(match[1].replaceAll(',', ''))
+    }
     if (KEEP !== undefined) {
       mkdirSync(KEEP, { recursive: true })
       renameSync(file, path.join(KEEP, `${name}-${dumps}.out`))
     } else {
       rmSync(file)
     }
-    return { total: Number(totals[1]), compiling }
+    return { total: Number(totals[1]), compiling, js }
   }
 
   for (let i = 0; i < WARMUP; i += 100) {
     await post(pool, ...routes.perTemplate, 100)
     await post(pool, ...routes.kind, 100)
   }
-  const figures = { perTemplate: [], kind: [], compiling: [] }
+  const figures = { perTemplate: [], kind: [], compiling: [], js: { perTemplate: [], kind: [] } }
   for (let r = 0; r < ROUNDS; r++) {
     // Alternating order, so that neither route always follows the other.
     for (const name of r % 2 === 0 ? ['perTemplate', 'kind'] : ['kind', 'perTemplate']) {
-      const { total, compiling } = await measure(() => post(pool, ...routes[name], SENDS), name)
+      const { total, compiling, js } = await measure(() => post(pool, ...routes[name], SENDS), name)
       figures[name].push((total - compiling) / SENDS)
+      figures.js[name].push(js / SENDS)
       figures.compiling.push(compiling / SENDS)
     }
     const unit = valgrind ? 'instructions' : 'µs of user CPU'
@@ -132,7 +141,7 @@ async function run (standIn, valgrind) {
   // The difference of the medians: a round that holds one of V8's full collections (every few
   // thousand sends, some 150 000 instructions a send over a round of 2,000) is an outlier of
   // whichever route it falls on, and would be half of a paired difference.
-  return { ...figures, differences, kindMedian, perTemplateMedian, difference: perTemplateMedian - kindMedian, compilingMax: Math.max(...figures.compiling) }
+  return { ...figures, differences, kindMedian, perTemplateMedian, difference: perTemplateMedian - kindMedian, compilingMax: Math.max(...figures.compiling), jsDifference: median(figures.js.perTemplate) - median(figures.js.kind) }
 }
 
 const standIn = await startStandIn()
@@ -154,6 +163,7 @@ process.stdout.write(`\nkind route: ${counted.kindMedian.toFixed(0)} instruction
   `V8 compiling at most ${counted.compilingMax.toFixed(0)} instructions a send in any measured round\n` +
   `per-template − kind route: ${signed(counted.difference)} instructions a send (medians of ${ROUNDS} rounds of ${SENDS} each: ${counted.perTemplateMedian.toFixed(0)} against ${counted.kindMedian.toFixed(0)}; paired rounds ${counted.differences.map((d) => signed(d)).join(', ')}), ` +
   `${signed(100 * counted.difference / counted.kindMedian, 2)} %, which is ${signed(result.differenceUs, 2)} µs of user CPU at this machine's ${(usPerInstruction * 1000).toFixed(3)} ns an instruction\n` +
+  `of which JavaScript running (V8's compiled code and builtins, not its collector): ${signed(counted.jsDifference)} instructions a send (medians ${median(counted.js.perTemplate).toFixed(0)} against ${median(counted.js.kind).toFixed(0)})\n` +
   `(the same difference timed without valgrind: ${signed(timed.difference, 1)} µs, rounds ${timed.differences.map((d) => signed(d, 1)).join(', ')})\n`)
 mkdirSync(path.join(HERE, 'results'), { recursive: true })
 writeFileSync(path.join(HERE, 'results', 'instructions.json'), `${JSON.stringify(result, null, 2)}\n`)

@@ -104,7 +104,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
     body: validatorCompiler({ schema: BodySchema, method: 'POST', url: '', httpPart: 'body' }) as Validator,
     querystring: validatorCompiler({ schema: DryRunQuerySchema, method: 'POST', url: '', httpPart: 'querystring' }) as Validator
   }
-  /** Throws the 400 Fastify's own check would have answered, if the path or the body breaks the route's schemas. */
+  /** Throws the 400 Fastify's own check would have answered, if the path, the body or the query string breaks the route's schemas. */
   function checkShape (request: FastifyRequest): void {
     for (const [part, value] of [['params', request.params], ['body', request.body], ['querystring', request.query]] as const) {
       const validate = shape[part]
