@@ -187,12 +187,13 @@ export function templateExample (route: TemplateRoute): Record<string, unknown> 
  * The kind route's body for a per-template request: `variables` by name become the kind's
  * positional `params` (or an authentication `code`); the template is the path's.
  */
-export function toKindBody (route: TemplateRoute, request: Record<string, unknown>, botId: string, language: string | undefined): Record<string, unknown> & { to: string } {
+export function toKindBody (route: TemplateRoute, request: Record<string, unknown>, language: string | undefined): Record<string, unknown> & { to: string } {
   // A plain loop: object rest and spread over a parsed body are a slow path in V8 (tens of µs a send).
   const body = { to: request.to } as Record<string, unknown> & { to: string }
   for (const key in request) if (key !== 'variables' && key !== 'to') body[key] = request[key]
+  // The request's own botId, if any, is copied above and checked by the kind's schema as on a kind
+  // route; the template's bot goes to the send itself (not re-checked: the catalogue's bots are configured).
   body.template = route.template.name
-  body.botId = botId
   const positions = toPositions(route.template, (request.variables ?? {}) as Record<string, string>)
   if (language !== undefined) body.language = language
   if (route.kind.kind === 'authentication') body.code = positions[0]

@@ -143,7 +143,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
     let errors = route.check(body)
     const language = (body.language as string | undefined) ??
       (defaultLanguage !== null && route.languages.includes(defaultLanguage) ? defaultLanguage : template.languages.find((l) => (LANGUAGES as string[]).includes(l)))
-    const kindBody = toKindBody(route, body, template.botId, language)
+    const kindBody = toKindBody(route, body, language)
     if (errors.length === 0) {
       // The kind's own rules (mediaUrl, urlParams, the code…), reported at the request's own paths.
       const validate = kindValidators.get(route.kind.kind) as Validator
