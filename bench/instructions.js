@@ -83,7 +83,7 @@ async function run (standIn, valgrind) {
     if (!valgrind) {
       const before = (await ask('cpu')).user
       await work()
-      return { total: (await ask('cpu')).user - before, compiling: 0, js: 0 }
+      return { total: (await ask('cpu')).user - before, compiling: 0, js: 0, fullCollection: 0 }
     }
     execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' })
     await work()
@@ -92,11 +92,13 @@ async function run (standIn, valgrind) {
     const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(file, 'utf8'))
     if (totals === null) throw new Error(`no totals in ${file}`)
     const annotated = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n')
-    let compiling = 0
-    for (const entry of ['v8::internal::Compiler::CompileOptimized(', 'v8::internal::Compiler::Compile(']) {
+    const inclusive = (entry) => {
       const line = annotated.find((l) => l.includes(entry))
-      if (line !== undefined) compiling += Number(line.trim().split(' ')[0].replaceAll(',', ''))
+      return line === undefined ? 0 : Number(line.trim().split(' ')[0].replaceAll(',', ''))
     }
+    const compiling = inclusive('v8::internal::Compiler::CompileOptimized(') + inclusive('v8::internal::Compiler::Compile(')
+    // V8's full collection: its marking (done in steps, spread over the sends before it) and its pause.
+    const fullCollection = inclusive('MarkCompactCollector::ProcessMarkingWorklist(unsigned long)') + inclusive('v8::internal::Heap::MarkCompact()')
     // JavaScript running: V8's compiled code (no symbol: callgrind names its object `???`) and V8's
     // builtins (Builtins_*), exclusive counts. The garbage collector's share moves from round to
     // round; this part does not, and says where a difference is made.
@@ -111,20 +113,22 @@ async function run (standIn, valgrind) {
     } else {
       rmSync(file)
     }
-    return { total: Number(totals[1]), compiling, js }
+    return { total: Number(totals[1]), compiling, js, fullCollection }
   }
 
   for (let i = 0; i < WARMUP; i += 100) {
     await post(pool, ...routes.perTemplate, 100)
     await post(pool, ...routes.kind, 100)
   }
-  const figures = { perTemplate: [], kind: [], compiling: [], js: { perTemplate: [], kind: [] } }
+  const figures = { perTemplate: [], kind: [], compiling: [], js: { perTemplate: [], kind: [] }, clean: { perTemplate: [], kind: [] } }
   for (let r = 0; r < ROUNDS; r++) {
     // Alternating order, so that neither route always follows the other.
     for (const name of r % 2 === 0 ? ['perTemplate', 'kind'] : ['kind', 'perTemplate']) {
-      const { total, compiling, js } = await measure(() => post(pool, ...routes[name], SENDS), name)
+      const { total, compiling, js, fullCollection } = await measure(() => post(pool, ...routes[name], SENDS), name)
       figures[name].push((total - compiling) / SENDS)
       figures.js[name].push(js / SENDS)
+      // A round that holds part of one of V8's full collections (over 1,000 instructions a send of it).
+      if (fullCollection / SENDS < 1000) figures.clean[name].push((total - compiling) / SENDS)
       figures.compiling.push(compiling / SENDS)
     }
     const unit = valgrind ? 'instructions' : 'µs of user CPU'
@@ -141,7 +145,8 @@ async function run (standIn, valgrind) {
   // The difference of the medians: a round that holds one of V8's full collections (every few
   // thousand sends, some 150 000 instructions a send over a round of 2,000) is an outlier of
   // whichever route it falls on, and would be half of a paired difference.
-  return { ...figures, differences, kindMedian, perTemplateMedian, difference: perTemplateMedian - kindMedian, compilingMax: Math.max(...figures.compiling), jsDifference: median(figures.js.perTemplate) - median(figures.js.kind) }
+  const cleanDifference = figures.clean.perTemplate.length > 0 && figures.clean.kind.length > 0 ? median(figures.clean.perTemplate) - median(figures.clean.kind) : NaN
+  return { ...figures, differences, kindMedian, perTemplateMedian, difference: perTemplateMedian - kindMedian, compilingMax: Math.max(...figures.compiling), jsDifference: median(figures.js.perTemplate) - median(figures.js.kind), cleanDifference }
 }
 
 const standIn = await startStandIn()
@@ -163,6 +168,7 @@ process.stdout.write(`\nkind route: ${counted.kindMedian.toFixed(0)} instruction
   `V8 compiling at most ${counted.compilingMax.toFixed(0)} instructions a send in any measured round\n` +
   `per-template − kind route: ${signed(counted.difference)} instructions a send (medians of ${ROUNDS} rounds of ${SENDS} each: ${counted.perTemplateMedian.toFixed(0)} against ${counted.kindMedian.toFixed(0)}; paired rounds ${counted.differences.map((d) => signed(d)).join(', ')}), ` +
   `${signed(100 * counted.difference / counted.kindMedian, 2)} %, which is ${signed(result.differenceUs, 2)} µs of user CPU at this machine's ${(usPerInstruction * 1000).toFixed(3)} ns an instruction\n` +
+  `over the rounds without a full collection (${counted.clean.perTemplate.length} per-template, ${counted.clean.kind.length} kind): ${signed(counted.cleanDifference)} instructions a send, ${signed(counted.cleanDifference * usPerInstruction, 2)} µs\n` +
   `of which JavaScript running (V8's compiled code and builtins, not its collector): ${signed(counted.jsDifference)} instructions a send (medians ${median(counted.js.perTemplate).toFixed(0)} against ${median(counted.js.kind).toFixed(0)})\n` +
   `(the same difference timed without valgrind: ${signed(timed.difference, 1)} µs, rounds ${timed.differences.map((d) => signed(d, 1)).join(', ')})\n`)
 mkdirSync(path.join(HERE, 'results'), { recursive: true })
