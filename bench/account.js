@@ -41,6 +41,10 @@ export async function startStandIn () {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
     })
   })
+  // Idle connections kept a minute (Node's default is 5 s): the service under valgrind runs some 50
+  // times slower, and a connection it chose to reuse could be closed before its request was written
+  // (a 502 "closed the connection before answering" that ended a bench:instructions run).
+  server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   return {
