@@ -6,6 +6,7 @@ import { LANGUAGES, type Language } from '../config.js'
 import { problem, sendAnswer, validationFailed } from '../errors.js'
 import type { Catalogue } from '../catalogue/catalogue.js'
 import type { CatalogueTemplate } from '../catalogue/types.js'
+import { TEMPLATE_NAME } from '../catalogue/merge.js'
 import { toKindBody, type RouteCache } from '../catalogue/template-route.js'
 import { MAX_FIELD_ERRORS, inDocumentOrder, schemaFieldErrors, toFieldError } from '../schemas/field-errors.js'
 import type { Sender } from '../send.js'
@@ -91,9 +92,9 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
   // other two only for a request that is not the common case, so that a well-formed send to a catalogue
   // template is checked once, by its template's own rules and its kind's schema. A request these schemas
   // refuse answers exactly what Fastify's check would have (the first part that fails, in Fastify's order:
-  // params, body, query string). A catalogue template's name always fits the pattern (the catalogue keeps no
-  // other), and a body the schema refuses always breaks a rule of the template or of its kind.
-  const ParamsSchema = Type.Object({ name: Type.String({ pattern: '^[a-z0-9_]{1,512}$', maxLength: 512, description: 'Template name (Jelou elementName).' }) })
+  // params, body, query string). A catalogue template's name always fits the pattern (the catalogue's own rule,
+  // TEMPLATE_NAME, keeps no other), and a body the schema refuses always breaks a rule of the template or of its kind.
+  const ParamsSchema = Type.Object({ name: Type.String({ pattern: TEMPLATE_NAME.source, maxLength: 512, description: 'Template name (Jelou elementName).' }) })
   const BodySchema = Type.Object({
     to: CommonFields.to,
     // additionalProperties, not Type.Record (patternProperties `^.*$`: a regular expression tested on every name).
