@@ -68,6 +68,8 @@ export interface AppOptions {
   sandbox?: Sandbox
   /** OpenTelemetry, started by server.ts only when config.tracing asks for it (see src/tracing.ts). */
   tracing?: Tracing
+  /** The clock the served document's scheduled example reads (default Date.now); tests fix it. */
+  exampleClock?: () => number
 }
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -149,7 +151,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     anonymous: config.apiKeys.length === 0,
     sandboxEventsToken: config.mode === 'sandbox' && config.status.eventsToken === null && eventsToken !== null ? eventsToken : undefined,
     catalogue: catalogueDocument,
-    scheduleMinAheadMs: config.schedule.minAheadMs
+    scheduleMinAheadMs: config.schedule.minAheadMs,
+    exampleClock: options.exampleClock
   })
   await app.register(http)
   await app.register(metricsPlugin, { metrics })

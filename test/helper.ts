@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../src/app.js'
+import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { loggerOptions } from '../src/logger.js'
 import { startSandbox, type Sandbox, type SandboxOptions } from '../src/sandbox/server.js'
@@ -71,7 +71,7 @@ export interface TestApp {
 }
 
 /** The app in sandbox mode against its own sandbox on a random loopback port. */
-export async function buildTestApp (t: TapLike, options: { env?: Record<string, string>, sandbox?: SandboxOptions | Sandbox } = {}): Promise<TestApp> {
+export async function buildTestApp (t: TapLike, options: { env?: Record<string, string>, sandbox?: SandboxOptions | Sandbox, exampleClock?: () => number } = {}): Promise<TestApp> {
   const sandbox = options.sandbox !== undefined && 'url' in options.sandbox ? options.sandbox : await startSandbox({ port: 0, ...options.sandbox })
   t.teardown(() => sandbox.close())
   // Tests send many messages to the same few numbers; the recipient guard has its own tests.
@@ -81,12 +81,12 @@ export async function buildTestApp (t: TapLike, options: { env?: Record<string, 
   // Each app gets its own Redis keys unless the test shares a prefix on purpose (replicas).
   if (env.REDIS_URL !== undefined && env.REDIS_KEY_PREFIX === undefined) env.REDIS_KEY_PREFIX = `test:${randomUUID()}:`
   const config = loadConfig(env)
-  const { app, logs } = await buildLoggedApp(t, config, { sandbox })
+  const { app, logs } = await buildLoggedApp(t, config, { sandbox, exampleClock: options.exampleClock })
   return { app, config, sandbox, logs }
 }
 
 /** The app in live mode against any base URL (the sandbox with live credentials, or a raw socket server). */
-export async function buildLiveApp (t: TapLike, baseUrl: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, config: Config, logs: LogCapture }> {
+export async function buildLiveApp (t: TapLike, baseUrl: string, env: Record<string, string> = {}, options: Pick<AppOptions, 'exampleClock'> = {}): Promise<{ app: FastifyInstance, config: Config, logs: LogCapture }> {
   if (env.REDIS_URL !== undefined && env.REDIS_KEY_PREFIX === undefined) env = { ...env, REDIS_KEY_PREFIX: `test:${randomUUID()}:` }
   const config = loadConfig({
     JELOU_CLIENT_ID: CLIENT_ID,
@@ -98,10 +98,10 @@ export async function buildLiveApp (t: TapLike, baseUrl: string, env: Record<str
     MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env
   })
-  return { ...(await buildLoggedApp(t, config, {})), config }
+  return { ...(await buildLoggedApp(t, config, options)), config }
 }
 
-async function buildLoggedApp (t: TapLike, config: Config, options: { sandbox?: Sandbox }) {
+async function buildLoggedApp (t: TapLike, config: Config, options: Pick<AppOptions, 'sandbox' | 'exampleClock'>) {
   const { stream, capture } = captureLogs(t)
   const app = await buildApp(config, { ...options, logger: pino({ ...loggerOptions(config), level: 'info' }, stream) })
   t.teardown(() => app.close())

@@ -15,6 +15,8 @@ export interface SwaggerOptions {
   catalogue: { current: ((base: OpenApiDocument) => ServedDocument) | null }
   /** SCHEDULE_MIN_AHEAD_SECONDS in ms: the served scheduled example's sendAt is this plus 1 to 2 minutes ahead. */
   scheduleMinAheadMs: number
+  /** The clock that example's sendAt is set from (default Date.now). */
+  exampleClock?: () => number
 }
 
 declare module 'fastify' {
@@ -126,7 +128,7 @@ export default fp<SwaggerOptions>(async (app, opts) => {
   const servedLive = (): ServedDocument => {
     const document = served()
     live ??= scheduledExample(app.swagger() as unknown as OpenApiDocument, opts.scheduleMinAheadMs)
-    return live === null ? document : live(document, Date.now())
+    return live === null ? document : live(document, (opts.exampleClock ?? Date.now)())
   }
   const uiConfig: Record<string, unknown> = { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false }
   if (opts.sandboxEventsToken !== undefined) {
