@@ -24,6 +24,7 @@ import queuePlugin from './plugins/queue.js'
 import { problem } from './errors.js'
 import { memoryCounterStore, memoryIdempotencyStore } from './stores/memory.js'
 import { redisCounterStore, redisIdempotencyStore } from './stores/redis.js'
+import { CALLER_SPACE, type CounterStore } from './stores/types.js'
 import swagger from './plugins/swagger.js'
 import { createCatalogueDocument } from './plugins/openapi-catalogue.js'
 import type { OpenApiDocument } from './plugins/openapi-answers.js'
@@ -212,11 +213,16 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const lookupTemplate = catalogue.find
   const { ttlMs, maxRecords, freshMs, timeoutMs, windowMs } = config.status
   let idempotency
+  // The per-caller limit's counters: a send's store step reads them (in Redis, inside its script).
+  let callerCounters: CounterStore
   if (app.redis === null) {
-    const memory = memoryIdempotencyStore(config.idempotency.maxKeys, { onDrop: metrics.idempotencyDropped(app.log) })
+    const callers = memoryCounterStore()
+    callerCounters = callers
+    const memory = memoryIdempotencyStore(config.idempotency.maxKeys, { onDrop: metrics.idempotencyDropped(app.log), callers })
     metrics.idempotencyKeys(memory.size, () => memory.replayWindowMs(config.idempotency.ttlMs))
     idempotency = memory
   } else {
+    callerCounters = counterStore(CALLER_SPACE)
     idempotency = redisIdempotencyStore(app.redis, prefix, config.redis ?? {})
   }
   // A send's status record closes its open attempt when it is written (in Redis, in the record's own script).
@@ -261,7 +267,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // Per-template routes and document entries: built from the catalogue of the moment, cached per template version.
   const routeCache = createRouteCache()
   catalogueDocument.current = createCatalogueDocument(catalogue, routeCache).current
-  await app.register(v1Routes, { config, counters: counterStore('rl'), send, catalogue, routeCache, status: { lookup, store: statusStore, cancel: scheduler.cancel }, callbacks })
+  await app.register(v1Routes, { config, counters: callerCounters, send, catalogue, routeCache, status: { lookup, store: statusStore, cancel: scheduler.cancel }, callbacks })
   if (eventsToken !== null || config.status.eventsSecret !== null) {
     await app.register(eventRoutes, { token: eventsToken, secret: config.status.eventsSecret, store: statusStore, perMinute: config.status.eventsPerMinute, counters: counterStore('rl-events'), observe: metrics.statusEvents })
   }

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { KEPT_FOR_REPLAY, OUTCOME_UNKNOWN, SAME_KEY_RETRY, isHsmError, problem, problemAnswer, recipientRateLimited, validationFailed, type Answer, type HsmError } from './errors.js'
 import type { Resolver, Settle } from './status/resolution.js'
 import type { AttemptContext, Began, BeginSend, Claim, IdempotencyStore } from './stores/types.js'
+import { callerRefusal, settleCallerLimit, type CallerCount } from './plugins/rate-limit.js'
 
 export interface IdempotencyOptions {
   store: IdempotencyStore
@@ -26,7 +27,7 @@ export type AttemptStart = Omit<AttemptContext, 'number' | 'firstStartedAt'>
  * mark): one call to the store. It throws, nothing sent, over the recipient limit or when the key
  * was taken meanwhile. Resolves to the attempt's number (2 and up: a resend).
  */
-export type BeginAttempt = (attempt: AttemptStart, send: Omit<BeginSend, 'key'>) => Promise<number>
+export type BeginAttempt = (attempt: AttemptStart, send: Omit<BeginSend, 'key' | 'caller'> & { caller?: CallerCount }) => Promise<number>
 
 /** What the log line of a replay names. */
 export interface KeyedSend {
@@ -128,13 +129,20 @@ export function createIdempotency (options: IdempotencyOptions) {
       began = true
       const context: AttemptContext = { ...start, number: (previous?.number ?? 0) + 1, firstStartedAt: previous?.firstStartedAt ?? start.startedAt }
       let step: Began
+      // Only a first step counts the caller (it holds nothing yet); a later one finds it counted.
       try {
-        step = await store.begin({ ...send, key: { key, holder, attempt: context, ...('claim' in from ? { claim: { fingerprint, leaseMs } } : { previous: previous?.attemptId }) } })
+        step = await store.begin({ ...send, caller: 'claim' in from ? send.caller : undefined, key: { key, holder, attempt: context, ...('claim' in from ? { claim: { fingerprint, leaseMs } } : { previous: previous?.attemptId }) } })
       } catch (error) {
         // As when a claim fails: this request may hold nothing, or an open key it must not forget
         // (the store undid what it could: a claim no replica confirmed is released, an open key let go).
         if ('claim' in from) freed = true
         throw error
+      }
+      const refused = callerRefusal(send, step)
+      if (refused !== undefined) {
+        // Counted first: nothing was claimed (only a send's first step counts the caller).
+        freed = true
+        throw refused
       }
       if (step.state === 'claim') {
         found = step.claim
@@ -202,6 +210,8 @@ export function createIdempotency (options: IdempotencyOptions) {
       // overloaded service): claimed first as before, so a kept answer is replayed, never a 400 or a 503.
       if ('claim' in ran) claim = ran.claim
     }
+    // Claimed on its own (a scheduled send, or an attempt that failed before its begin): a caller over its limit hears 429 first.
+    await settleCallerLimit(request)
     claim ??= await store.claim(key, fingerprint, holder, leaseMs)
     if (claim.state === 'claimed' || claim.state === 'unresolved') {
       const release = hold(key, holder)

@@ -15,6 +15,7 @@ import type { UpstreamBody } from './upstream/schema.js'
 import { attemptGroup, type IdempotencyStore } from './stores/types.js'
 import type { StatusStore } from './status/types.js'
 import { statusUrlOf } from './status/lookup.js'
+import { callerRefusal, callerToCount, settleCallerLimit } from './plugins/rate-limit.js'
 
 /** What a route hands to the pipeline once its schema has passed. */
 export interface SendRequest {
@@ -166,6 +167,8 @@ export function createSender (options: SenderOptions) {
   /** A send without a key: the recipient guard and the open attempt, in one store step. */
   const unkeyed: BeginAttempt = async (_start, send) => {
     const step = await idempotency.begin(send)
+    const refused = callerRefusal(send, step)
+    if (refused !== undefined) throw refused
     if (step.state === 'limited') throw recipientRateLimited(send.recipient, step.resetMs)
     return 1
   }
@@ -232,6 +235,7 @@ export function createSender (options: SenderOptions) {
     }
 
     if (input.dryRun) {
+      await settleCallerLimit(request)
       request.log.info(Object.assign(line, { outcome: 'dry_run' satisfies Outcome, durationMs: elapsed(started) }), 'hsm dry run')
       observer?.outcome(input.kind, 'dry_run', 'OK')
       // Rendered here only: a real send never pays for the preview.
@@ -242,6 +246,7 @@ export function createSender (options: SenderOptions) {
     }
 
     if (sendAt !== undefined && schedule !== undefined) {
+      await settleCallerLimit(request)
       // Every check above ran now; the recipient guard and the send run at sendAt.
       // With an Idempotency-Key, the schedule's id is the key's own: a re-run of the scheduling (its
       // worker died before the 202 was stored) finds the same record and job, and schedules nothing new.
@@ -274,9 +279,10 @@ export function createSender (options: SenderOptions) {
     const open = { attemptId, startedAt }
     // Counted against the recipient, marked on the key and opened, in one store step. The open entry is kept twice
     // the key TTL: any attempt whose window overlaps this one resolves within its own first start plus the TTL, and must still see it.
+    // A send route's caller is counted against its limit in that same step.
     const number = await begin(
       { attemptId, tag, campaign: config.resolution.tag === 'campaignId' ? body.campaignId : undefined, botId: botId as string, template: body.elementName, kind: input.kind, to: phone.normalized, phone: echo(phone), clientRef: input.clientRef, callbackUrl, startedAt, requestId: request.id },
-      { recipient: { to: phone.normalized, ...config.recipientLimit }, group, open, ttlMs: 2 * config.idempotency.ttlMs })
+      { recipient: { to: phone.normalized, ...config.recipientLimit }, group, open, ttlMs: 2 * config.idempotency.ttlMs, caller: callerToCount(request) })
     // The window is counted from startedAt: the send's deadline is too, whatever the store took
     // (its step, WAIT). Already past it: nothing is sent.
     const spentMs = now() - startedAt

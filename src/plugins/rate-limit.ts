@@ -1,10 +1,22 @@
 // Fixed-window request limits (SPEC §12): per caller on /v1, per address on the events receiver.
 // One counter hit per request, on the same counter store as the recipient guard (memory, or Redis
 // shared by every replica), with the draft-standard RateLimit-* headers on every answer.
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+//
+// A send route's caller is counted in the send's own store step (begin), which refuses the send
+// when the caller is over the limit: on Redis one round trip before Jelou instead of two. Every
+// other way out of a send route (an answer without a send, an error, a replay found first)
+// counts it there, before answering, and answers 429 when over, as every other route does first.
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { problem } from '../errors.js'
-import type { CounterStore } from '../stores/types.js'
+import { problem, type HsmError } from '../errors.js'
+import type { Began, CounterStore } from '../stores/types.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A send route: the caller's hit is checked by the send's store step (see above). */
+    callerLimitAtSend?: boolean
+  }
+}
 
 export interface RateLimitOptions {
   max: number
@@ -16,22 +28,74 @@ export interface RateLimitOptions {
   refusal: string
 }
 
+/** A send route's caller, not counted yet. */
+export interface CallerCount {
+  key: string
+  max: number
+  windowMs: number
+  /** The send's store step counted it: sets the headers, and answers the 429 to throw when over. */
+  counted: (window: { count: number, resetMs: number }) => HsmError | undefined
+  /** Counts it on the counter store (every way out but the store step). */
+  count: () => Promise<HsmError | undefined>
+}
+
+const PENDING = Symbol('caller not counted yet')
+type WithPending = FastifyRequest & { [PENDING]?: CallerCount }
+
+/** The caller a send's store step must count (BeginSend.caller): undefined once counted, and off a send route. */
+export function callerToCount (request: FastifyRequest): CallerCount | undefined {
+  return (request as WithPending)[PENDING]
+}
+
+/** What a send's store step counted for its caller (headers set): the 429 to throw when it refused the send. */
+export function callerRefusal (send: { caller?: CallerCount }, step: Began): HsmError | undefined {
+  return step.caller === undefined ? undefined : send.caller?.counted(step.caller)
+}
+
+/** Counts a send route's caller, unless counted already (once per request), and throws the 429 when over the limit. */
+export async function settleCallerLimit (request: FastifyRequest): Promise<void> {
+  const pending = (request as WithPending)[PENDING]
+  if (pending === undefined) return
+  const refused = await pending.count()
+  if (refused !== undefined) throw refused
+}
+
 const rateLimit: FastifyPluginAsync<RateLimitOptions> = async (app, { max, windowMs, counters, keyOf, refusal }) => {
   const limit = String(max)
-  app.addHook('onRequest', async (request, reply) => {
-    let window
-    try {
-      window = await counters.hit(keyOf(request), windowMs)
-    } catch {
-      // A courtesy limit: a store that does not answer must not stop every request (the recipient
-      // guard and idempotency fail closed on their own).
-      return
-    }
+  /** Headers on every answer; the 429 when over. */
+  const apply = (reply: FastifyReply, window: { count: number, resetMs: number }) => {
     const resetSeconds = Math.max(1, Math.ceil(window.resetMs / 1000))
     reply.header('ratelimit-limit', limit)
     reply.header('ratelimit-remaining', String(Math.max(0, max - window.count)))
     reply.header('ratelimit-reset', String(resetSeconds))
-    if (window.count > max) throw problem('RATE_LIMITED', refusal, { retryAfterSeconds: resetSeconds })
+    return window.count > max ? problem('RATE_LIMITED', refusal, { retryAfterSeconds: resetSeconds }) : undefined
+  }
+  const count = async (key: string, reply: FastifyReply) => {
+    let window
+    try {
+      window = await counters.hit(key, windowMs)
+    } catch {
+      // A courtesy limit: a store that does not answer must not stop every request (the recipient
+      // guard and idempotency fail closed on their own).
+      return undefined
+    }
+    return apply(reply, window)
+  }
+  app.addHook('onRequest', async (request, reply) => {
+    const key = keyOf(request)
+    if (request.routeOptions.config.callerLimitAtSend === true) {
+      const done = () => { (request as WithPending)[PENDING] = undefined }
+      ;(request as WithPending)[PENDING] = {
+        key,
+        max,
+        windowMs,
+        counted: (window) => { done(); return apply(reply, window) },
+        count: async () => { done(); return await count(key, reply) }
+      }
+      return
+    }
+    const refused = await count(key, reply)
+    if (refused !== undefined) throw refused
   })
 }
 

@@ -114,6 +114,8 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox<CatalogueRoutesOptions> 
   }
 
   app.post('/v1/templates/:name', {
+    // The caller's limit is checked in the send's own store step (src/plugins/rate-limit.ts).
+    config: { callerLimitAtSend: true },
     schema: {
       tags: ['templates'],
       security: [{ bearerAuth: [] }, { apiKey: [] }],

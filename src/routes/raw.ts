@@ -37,6 +37,8 @@ export const RAW_EXAMPLES = {
 
 export const rawRoute: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app, { send }) => {
   app.post('/v1/messages', {
+    // The caller's limit is checked in the send's own store step (src/plugins/rate-limit.ts).
+    config: { callerLimitAtSend: true },
     schema: {
       tags: ['messages'],
       security: [{ bearerAuth: [] }, { apiKey: [] }],

@@ -10,6 +10,8 @@ import { crossFieldErrors, isSchemaValid, schemaFieldErrors } from '../schemas/f
 export const templateRoutes: FastifyPluginAsyncTypebox<{ send: Sender }> = async (app, { send }) => {
   for (const template of TEMPLATE_KINDS) {
     app.post(`/v1/messages/${template.kind}`, {
+      // The caller's limit is checked in the send's own store step (src/plugins/rate-limit.ts).
+      config: { callerLimitAtSend: true },
       schema: {
         tags: ['messages'],
         security: [{ bearerAuth: [] }, { apiKey: [] }],

@@ -1,7 +1,7 @@
 // In-memory stores for one process: bounded idempotency records, open attempts and the recipient guard's fixed-window counters.
 import { problem, type Answer } from '../errors.js'
 import { OrderedMap } from './ordered.js'
-import type { AttemptContext, Began, Claim, CounterStore, IdempotencyStore, OpenAttempt } from './types.js'
+import type { AttemptContext, Began, BeginSend, Claim, CounterStore, IdempotencyStore, OpenAttempt } from './types.js'
 
 /** A send in flight: who holds the key, until when. */
 interface Lease {
@@ -43,6 +43,8 @@ export interface MemoryStoreOptions {
   now?: () => number
   /** Called when an unexpired answer is dropped to make room, with its age. */
   onDrop?: (ageMs: number) => void
+  /** The per-caller limit's counters, which begin reads for a send route's caller (BeginSend.caller). */
+  callers?: MemoryCounterStore
 }
 
 /**
@@ -61,7 +63,7 @@ export interface MemoryStoreOptions {
  * (nothing sent).
  */
 export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOptions = {}): MemoryIdempotencyStore {
-  const { now = Date.now, onDrop } = options
+  const { now = Date.now, onDrop, callers } = options
   const leases = new OrderedMap<Lease>()
   const kept = new OrderedMap<Kept>()
   const attempts = new OrderedMap<{ group: string, startedAt: number, expiresAt: number }>()
@@ -164,6 +166,29 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
     forgetAttempt(group, attempt.attemptId)
   }
 
+  /** begin's own steps, the caller apart: synchronous, so nothing interleaves, as Redis runs a script. */
+  function beginStep ({ recipient, group, open, ttlMs, key }: BeginSend): Began {
+    if (key?.claim !== undefined) {
+      const found = claim(key.key, key.claim.fingerprint, key.holder, key.claim.leaseMs)
+      if (found.state !== 'claimed') return { state: 'claim', claim: found }
+    } else if (key !== undefined && !fenced(key.key, key.holder, key.previous, now())) {
+      return { state: 'lost' }
+    }
+    const window = windows.hit(recipient.to, recipient.windowMs)
+    if (window.count > recipient.max) {
+      if (key?.claim !== undefined) release(key.key, key.holder)
+      return { state: 'limited', resetMs: window.resetMs }
+    }
+    const time = now()
+    if (key !== undefined) mark(key.key, key.attempt, ttlMs, time)
+    sweep(attempts, time, (indexed, entry) => { forgetAttempt(entry.group, indexed.slice(entry.group.length + 1)) })
+    attempts.set(indexKey(group, open.attemptId), { group, startedAt: open.startedAt, expiresAt: time + ttlMs })
+    let ids = groups.get(group)
+    if (ids === undefined) groups.set(group, ids = new Set())
+    ids.add(open.attemptId)
+    return { state: 'started' }
+  }
+
   return {
     async claim (key, fingerprint, holder, leaseMs) {
       return claim(key, fingerprint, holder, leaseMs)
@@ -182,26 +207,14 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
       record.leaseUntil = time + leaseMs
       return true
     },
-    async begin ({ recipient, group, open, ttlMs, key }): Promise<Began> {
-      if (key?.claim !== undefined) {
-        const found = claim(key.key, key.claim.fingerprint, key.holder, key.claim.leaseMs)
-        if (found.state !== 'claimed') return { state: 'claim', claim: found }
-      } else if (key !== undefined && !fenced(key.key, key.holder, key.previous, now())) {
-        return { state: 'lost' }
-      }
-      const window = windows.hit(recipient.to, recipient.windowMs)
-      if (window.count > recipient.max) {
-        if (key?.claim !== undefined) release(key.key, key.holder)
-        return { state: 'limited', resetMs: window.resetMs }
-      }
-      const time = now()
-      if (key !== undefined) mark(key.key, key.attempt, ttlMs, time)
-      sweep(attempts, time, (indexed, entry) => { forgetAttempt(entry.group, indexed.slice(entry.group.length + 1)) })
-      attempts.set(indexKey(group, open.attemptId), { group, startedAt: open.startedAt, expiresAt: time + ttlMs })
-      let ids = groups.get(group)
-      if (ids === undefined) groups.set(group, ids = new Set())
-      ids.add(open.attemptId)
-      return { state: 'started' }
+    async begin (send): Promise<Began> {
+      const { caller } = send
+      if (caller === undefined || callers === undefined) return beginStep(send)
+      const counted = callers.hitNow(caller.key, caller.windowMs)
+      if (counted.count > caller.max) return { state: 'caller_limited', caller: counted }
+      const step = beginStep(send)
+      step.caller = counted
+      return step
     },
     async complete (key, holder, fingerprint, answer, ttlMs, open) {
       const time = now()
@@ -260,11 +273,17 @@ function fixedWindows (now: () => number) {
   }
 }
 
-export function memoryCounterStore (now: () => number = Date.now): CounterStore {
+export interface MemoryCounterStore extends CounterStore {
+  /** hit, answered at once (a send's begin counts its caller in the same synchronous step). */
+  hitNow: (key: string, windowMs: number) => { count: number, resetMs: number }
+}
+
+export function memoryCounterStore (now: () => number = Date.now): MemoryCounterStore {
   const windows = fixedWindows(now)
   return {
     async hit (key, windowMs) {
       return windows.hit(key, windowMs)
-    }
+    },
+    hitNow: windows.hit
   }
 }

@@ -2,10 +2,12 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { problem, type Answer } from '../errors.js'
-import type { AttemptContext, Began, Claim, CounterStore, IdempotencyStore, OpenAttempt } from './types.js'
+import { CALLER_SPACE, type AttemptContext, type Began, type Claim, type CounterStore, type IdempotencyStore, type OpenAttempt } from './types.js'
 
 /** Keys name callers and phone numbers: Redis sees only their SHA-256. */
 const hashed = (key: string) => createHash('sha256').update(key).digest('hex')
+
+const counterStoreKey = (prefix: string, space: string, key: string) => `${prefix}${space}:${hashed(key)}`
 
 function unavailable (cause: unknown) {
   return problem('STORE_UNAVAILABLE', 'The shared store (Redis) did not answer; nothing was sent.', { cause })
@@ -71,41 +73,55 @@ return {'claimed'}`)
 
 /**
  * Everything a send writes before it calls Jelou (IdempotencyStore.begin), in one step.
- * KEYS: the recipient's counter, the group's open attempts, and with a key, the key.
- * ARGV: now, window ms, max, open member, TTL of the open entry and the marked key; with a key:
- * 'claim' or 'held', holder, attempt JSON, attempt id, then the fingerprint and lease ms ('claim')
- * or the recorded attempt id it must still have, '' for none ('held': the fenced mark).
- * Answers {'started'} | {'limited', pttl} | {'lost'} | what take found.
+ * KEYS: the recipient's counter, the group's open attempts, the caller's counter (counted only
+ * when ARGV[6] is not 0), and with a key, the key.
+ * ARGV: now, window ms, max, open member, TTL of the open entry and the marked key, the caller's
+ * limit (0: not counted here) and window ms; with a key: 'claim' or 'held', holder, attempt JSON,
+ * attempt id, then the fingerprint and lease ms ('claim') or the recorded attempt id it must
+ * still have, '' for none ('held': the fenced mark).
+ * Answers {'caller'} | {'started'} | {'limited', pttl} | {'lost'} | what take found, followed by
+ * the caller's count and PTTL when it was counted.
  */
 const BEGIN = luaScript(`${TAKE}
 local now = tonumber(ARGV[1])
-local k = KEYS[3]
-local claimed = false
-if k then
-  if ARGV[6] == 'claim' then
-    local r = take(k, ARGV[10], ARGV[7], now, tonumber(ARGV[11]))
-    if r then return r end
-    claimed = true
-  else
-    local r = redis.call('HMGET', k, 'holder', 'aid', 'fp')
-    if not r[3] or r[1] ~= ARGV[7] or (r[2] or '') ~= ARGV[10] then return {'lost'} end
+local function step ()
+  local k = KEYS[4]
+  local claimed = false
+  if k then
+    if ARGV[8] == 'claim' then
+      local r = take(k, ARGV[12], ARGV[9], now, tonumber(ARGV[13]))
+      if r then return r end
+      claimed = true
+    else
+      local r = redis.call('HMGET', k, 'holder', 'aid', 'fp')
+      if not r[3] or r[1] ~= ARGV[9] or (r[2] or '') ~= ARGV[12] then return {'lost'} end
+    end
   end
+  local count = redis.call('INCR', KEYS[1])
+  if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+  if count > tonumber(ARGV[3]) then
+    if claimed then redis.call('DEL', k) end
+    return {'limited', redis.call('PTTL', KEYS[1])}
+  end
+  if k then
+    redis.call('HSET', k, 'attempt', ARGV[10], 'aid', ARGV[11])
+    redis.call('HDEL', k, 'answer', 'open')
+    redis.call('PEXPIRE', k, ARGV[5])
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  return {'started'}
 end
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if count > tonumber(ARGV[3]) then
-  if claimed then redis.call('DEL', k) end
-  return {'limited', redis.call('PTTL', KEYS[1])}
-end
-if k then
-  redis.call('HSET', k, 'attempt', ARGV[8], 'aid', ARGV[9])
-  redis.call('HDEL', k, 'answer', 'open')
-  redis.call('PEXPIRE', k, ARGV[5])
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return {'started'}`)
+local callerMax = tonumber(ARGV[6])
+if callerMax == 0 then return step() end
+local calls = redis.call('INCR', KEYS[3])
+if calls == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[7]) end
+local ttl = redis.call('PTTL', KEYS[3])
+local r = calls > callerMax and {'caller'} or step()
+r[#r + 1] = calls
+r[#r + 1] = ttl
+return r`)
 
 /** Extends the hold of ARGV[1]; an unmarked claim's key lives only as long as its hold. */
 const RENEW = luaScript(`
@@ -150,6 +166,7 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
   const k = (key: string) => `${prefix}idem3:${hashed(key)}`
   const openKey = (group: string) => openAttemptsKey(prefix, group)
   const counterKey = (to: string) => `${prefix}rcpt:${hashed(to)}`
+  const callerKey = (caller: string) => counterStoreKey(prefix, CALLER_SPACE, caller)
 
   /**
    * A claim or mark that the replicas did not all get is undone before anything is sent, so a
@@ -202,9 +219,10 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
         return false
       }
     },
-    async begin ({ recipient, group, open, ttlMs, key }): Promise<Began> {
-      const keys = [counterKey(recipient.to), openKey(group)]
-      const args: Array<string | number> = [now(), recipient.windowMs, recipient.max, member(open), ttlMs]
+    async begin ({ recipient, group, open, ttlMs, key, caller }): Promise<Began> {
+      const recipientKey = counterKey(recipient.to)
+      const keys = [recipientKey, openKey(group), caller === undefined ? recipientKey : callerKey(caller.key)]
+      const args: Array<string | number> = [now(), recipient.windowMs, recipient.max, member(open), ttlMs, caller?.max ?? 0, caller?.windowMs ?? 0]
       if (key !== undefined) {
         keys.push(k(key.key))
         args.push(key.claim === undefined ? 'held' : 'claim', key.holder, JSON.stringify(key.attempt), key.attempt.attemptId)
@@ -217,15 +235,25 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
       } catch (error) {
         throw unavailable(error)
       }
-      if (reply[0] === 'lost') return { state: 'lost' }
-      if (reply[0] === 'limited') {
-        const ttl = reply[1] as number
-        return { state: 'limited', resetMs: ttl > 0 ? ttl : recipient.windowMs }
+      if (caller === undefined) return await began(reply)
+      const ttl = reply.pop() as number
+      const count = reply.pop() as number
+      const step = await began(reply)
+      step.caller = { count, resetMs: ttl > 0 ? ttl : caller.windowMs }
+      return step
+
+      async function began (reply: Array<string | number>): Promise<Began> {
+        if (reply[0] === 'caller') return { state: 'caller_limited' }
+        if (reply[0] === 'lost') return { state: 'lost' }
+        if (reply[0] === 'limited') {
+          const ttl = reply[1] as number
+          return { state: 'limited', resetMs: ttl > 0 ? ttl : recipient.windowMs }
+        }
+        if (key === undefined) return { state: 'started' }
+        if (reply[0] !== 'started') return { state: 'claim', claim: await found(reply as string[], key.key, key.holder, key.claim?.fingerprint ?? '') }
+        await replicated(key.key, key.holder, 'release', { group, attempt: open })
+        return { state: 'started' }
       }
-      if (key === undefined) return { state: 'started' }
-      if (reply[0] !== 'started') return { state: 'claim', claim: await found(reply as string[], key.key, key.holder, key.claim?.fingerprint ?? '') }
-      await replicated(key.key, key.holder, 'release', { group, attempt: open })
-      return { state: 'started' }
     },
     async complete (key, holder, fingerprint, answer, ttlMs, unresolved) {
       try {
@@ -269,12 +297,12 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return { count, redis.call('PTTL', KEYS[1]) }`)
 
-/** Request limits' counters under `<prefix><space>:<sha256 of the key>`: `rl` (callers), `rl-events` (the events receiver's addresses). The recipient guard counts inside BEGIN. */
+/** Request limits' counters under `<prefix><space>:<sha256 of the key>`: `rl` (callers, which BEGIN reads), `rl-events` (the events receiver's addresses). The recipient guard counts inside BEGIN. */
 export function redisCounterStore (redis: Redis, prefix: string, space: string): CounterStore {
   return {
     async hit (key, windowMs) {
       try {
-        const [count, ttl] = await HIT.run(redis, [`${prefix}${space}:${hashed(key)}`], [windowMs]) as [number, number]
+        const [count, ttl] = await HIT.run(redis, [counterStoreKey(prefix, space, key)], [windowMs]) as [number, number]
         return { count, resetMs: ttl > 0 ? ttl : windowMs }
       } catch (error) {
         throw unavailable(error)

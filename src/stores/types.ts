@@ -74,6 +74,12 @@ export interface BeginSend {
   open: OpenAttempt
   /** How long the open entry and a marked key are kept. */
   ttlMs: number
+  /**
+   * A send route's caller, for the per-caller limit: counted first in this same step (a hit in the
+   * fixed window of its counter store), and over `max`, nothing else is done (`caller_limited`):
+   * an over-limit caller claims, counts and marks nothing. Its window comes back on every answer.
+   */
+  caller?: { key: string, max: number, windowMs: number }
   /** With an Idempotency-Key: the key, its holder and the attempt marked on it. */
   key?: {
     key: string
@@ -86,9 +92,16 @@ export interface BeginSend {
   }
 }
 
-export type Began =
+export type Began = BeginStep & {
+  /** With `caller`: its window once counted. */
+  caller?: { count: number, resetMs: number }
+}
+
+type BeginStep =
   /** Counted, marked and opened: call Jelou. */
   | { state: 'started' }
+  /** The caller is over its limit: nothing claimed, marked or opened, and the recipient not counted. */
+  | { state: 'caller_limited' }
   /** Over the recipient limit: nothing marked or opened, and a key claimed by this step is free again. */
   | { state: 'limited', resetMs: number }
   /** The holder no longer holds the key, or its recorded attempt moved on: nothing counted, do not send. */
@@ -100,6 +113,9 @@ export interface CounterStore {
   /** Count one hit in the fixed window that starts with the key's first hit. */
   hit: (key: string, windowMs: number) => Promise<{ count: number, resetMs: number }>
 }
+
+/** The counter store's space of the per-caller limit, which a send's store step counts too (BeginSend.caller). */
+export const CALLER_SPACE = 'rl'
 
 /** What a keyed send had decided when it called Jelou: enough to ask Jelou later whether the message exists, and to answer 202 if it does. */
 export interface AttemptContext {
