@@ -85,8 +85,9 @@ async function waitHttp (port, child) {
 
 /**
  * Counts the commands on this run's keys on a MONITOR connection: those the service sends (each
- * EVALSHA one, whatever its script does), the per-caller limit's apart (@fastify/rate-limit, `rl:`
- * keys), and the commands scripts run inside Redis. BullMQ's own polling is left out.
+ * EVALSHA one, whatever its script does), the per-caller limit's own apart (its script has one key,
+ * `rl:`; a send counts its caller inside its BEGIN instead, since 2026-12-07), and the commands
+ * scripts run inside Redis. BullMQ's own polling is left out.
  */
 async function monitor (port, prefix) {
   const socket = net.connect(port, '127.0.0.1')
@@ -111,7 +112,7 @@ async function monitor (port, prefix) {
       return
     }
     if (line.includes(`${prefix}bull`)) return
-    if (line.includes(`"${prefix}rl:`)) counts.limit++
+    if (line.includes(`"1" "${prefix}rl:`)) counts.limit++
     else counts.sent.set(command, (counts.sent.get(command) ?? 0) + 1)
     service.add(client)
   })

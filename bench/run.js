@@ -688,6 +688,14 @@ async function soak () {
   const stub = await startStub(0)
   const service = await startService(stub, await freePort(), undefined, { IDEMPOTENCY_MAX_KEYS: String(maxKeys), LOG_LEVEL: 'warn' })
   const idleRssMb = vmRssKb(service.pid) / 1024
+  // Idle, settled: V8's memory reducer releases the start-up garbage after some seconds without
+  // work; the lowest resident memory within BENCH_SOAK_IDLE_SECONDS (0: not waited for).
+  let settledRssMb = idleRssMb
+  for (let second = 0; second < envInt('BENCH_SOAK_IDLE_SECONDS', 45); second++) {
+    await sleep(1000)
+    settledRssMb = Math.min(settledRssMb, vmRssKb(service.pid) / 1024)
+  }
+  process.stderr.write(`soak: resident memory ${Math.round(idleRssMb)} MB once ready, ${Math.round(settledRssMb)} MB idle after V8 released the start-up garbage\n`)
   const samples = []
   let full = null
   const sample = async () => {
@@ -740,6 +748,7 @@ async function soak () {
     sends: answered,
     statusCodes,
     idleRssMb: Math.round(idleRssMb),
+    settledIdleRssMb: Math.round(settledRssMb),
     atFullStore: full,
     end: last,
     peakRssMb,

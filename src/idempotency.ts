@@ -135,7 +135,11 @@ export function createIdempotency (options: IdempotencyOptions) {
       } catch (error) {
         // As when a claim fails: this request may hold nothing, or an open key it must not forget
         // (the store undid what it could: a claim no replica confirmed is released, an open key let go).
-        if ('claim' in from) freed = true
+        if ('claim' in from) {
+          freed = true
+          // The step may have counted the caller before it failed: never counted twice.
+          send.caller?.counted()
+        }
         throw error
       }
       const refused = callerRefusal(send, step)

@@ -166,7 +166,13 @@ export function createSender (options: SenderOptions) {
 
   /** A send without a key: the recipient guard and the open attempt, in one store step. */
   const unkeyed: BeginAttempt = async (_start, send) => {
-    const step = await idempotency.begin(send)
+    let step
+    try {
+      step = await idempotency.begin(send)
+    } catch (error) {
+      send.caller?.counted()
+      throw error
+    }
     const refused = callerRefusal(send, step)
     if (refused !== undefined) throw refused
     if (step.state === 'limited') throw recipientRateLimited(send.recipient, step.resetMs)

@@ -33,8 +33,14 @@ export interface CallerCount {
   key: string
   max: number
   windowMs: number
-  /** The send's store step counted it: sets the headers, and answers the 429 to throw when over. */
-  counted: (window: { count: number, resetMs: number }) => HsmError | undefined
+  /**
+   * The send's store step counted it: sets the headers, and `refusal` when over. Without a window,
+   * the step failed where it may have counted it (a reply that never came): never counted again,
+   * and no headers.
+   */
+  counted: (window?: { count: number, resetMs: number }) => void
+  /** The 429, once counted over the limit. */
+  refusal?: HsmError
   /** Counts it on the counter store (every way out but the store step). */
   count: () => Promise<HsmError | undefined>
 }
@@ -47,9 +53,10 @@ export function callerToCount (request: FastifyRequest): CallerCount | undefined
   return (request as WithPending)[PENDING]
 }
 
-/** What a send's store step counted for its caller (headers set): the 429 to throw when it refused the send. */
+/** The 429 when a send's store step refused the send for its caller (it counted it over the limit). */
 export function callerRefusal (send: { caller?: CallerCount }, step: Began): HsmError | undefined {
-  return step.caller === undefined ? undefined : send.caller?.counted(step.caller)
+  if (step.state !== 'caller_limited') return undefined
+  return send.caller?.refusal ?? problem('RATE_LIMITED', 'Over this caller\'s request limit; nothing was sent.', { retryAfterSeconds: 1 })
 }
 
 /** Counts a send route's caller, unless counted already (once per request), and throws the 429 when over the limit. */
@@ -84,14 +91,20 @@ const rateLimit: FastifyPluginAsync<RateLimitOptions> = async (app, { max, windo
   app.addHook('onRequest', async (request, reply) => {
     const key = keyOf(request)
     if (request.routeOptions.config.callerLimitAtSend === true) {
-      const done = () => { (request as WithPending)[PENDING] = undefined }
-      ;(request as WithPending)[PENDING] = {
+      const caller: CallerCount = {
         key,
         max,
         windowMs,
-        counted: (window) => { done(); return apply(reply, window) },
-        count: async () => { done(); return await count(key, reply) }
+        counted: (window) => {
+          (request as WithPending)[PENDING] = undefined
+          if (window !== undefined) caller.refusal = apply(reply, window)
+        },
+        count: async () => {
+          (request as WithPending)[PENDING] = undefined
+          return await count(key, reply)
+        }
       }
+      ;(request as WithPending)[PENDING] = caller
       return
     }
     const refused = await count(key, reply)

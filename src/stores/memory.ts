@@ -209,12 +209,12 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
     },
     async begin (send): Promise<Began> {
       const { caller } = send
-      if (caller === undefined || callers === undefined) return beginStep(send)
-      const counted = callers.hitNow(caller.key, caller.windowMs)
-      if (counted.count > caller.max) return { state: 'caller_limited', caller: counted }
-      const step = beginStep(send)
-      step.caller = counted
-      return step
+      if (caller !== undefined && callers !== undefined) {
+        const window = callers.hitNow(caller.key, caller.windowMs)
+        caller.counted(window)
+        if (window.count > caller.max) return { state: 'caller_limited' }
+      }
+      return beginStep(send)
     },
     async complete (key, holder, fingerprint, answer, ttlMs, open) {
       const time = now()

@@ -235,25 +235,20 @@ export function redisIdempotencyStore (redis: Redis, prefix: string, options: Re
       } catch (error) {
         throw unavailable(error)
       }
-      if (caller === undefined) return await began(reply)
-      const ttl = reply.pop() as number
-      const count = reply.pop() as number
-      const step = await began(reply)
-      step.caller = { count, resetMs: ttl > 0 ? ttl : caller.windowMs }
-      return step
-
-      async function began (reply: Array<string | number>): Promise<Began> {
-        if (reply[0] === 'caller') return { state: 'caller_limited' }
-        if (reply[0] === 'lost') return { state: 'lost' }
-        if (reply[0] === 'limited') {
-          const ttl = reply[1] as number
-          return { state: 'limited', resetMs: ttl > 0 ? ttl : recipient.windowMs }
-        }
-        if (key === undefined) return { state: 'started' }
-        if (reply[0] !== 'started') return { state: 'claim', claim: await found(reply as string[], key.key, key.holder, key.claim?.fingerprint ?? '') }
-        await replicated(key.key, key.holder, 'release', { group, attempt: open })
-        return { state: 'started' }
+      if (caller !== undefined) {
+        const ttl = reply.pop() as number
+        caller.counted({ count: reply.pop() as number, resetMs: ttl > 0 ? ttl : caller.windowMs })
       }
+      if (reply[0] === 'caller') return { state: 'caller_limited' }
+      if (reply[0] === 'lost') return { state: 'lost' }
+      if (reply[0] === 'limited') {
+        const ttl = reply[1] as number
+        return { state: 'limited', resetMs: ttl > 0 ? ttl : recipient.windowMs }
+      }
+      if (key === undefined) return { state: 'started' }
+      if (reply[0] !== 'started') return { state: 'claim', claim: await found(reply as string[], key.key, key.holder, key.claim?.fingerprint ?? '') }
+      await replicated(key.key, key.holder, 'release', { group, attempt: open })
+      return { state: 'started' }
     },
     async complete (key, holder, fingerprint, answer, ttlMs, unresolved) {
       try {

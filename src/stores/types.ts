@@ -77,9 +77,10 @@ export interface BeginSend {
   /**
    * A send route's caller, for the per-caller limit: counted first in this same step (a hit in the
    * fixed window of its counter store), and over `max`, nothing else is done (`caller_limited`):
-   * an over-limit caller claims, counts and marks nothing. Its window comes back on every answer.
+   * an over-limit caller claims, counts and marks nothing. `counted` hears its window as soon as it
+   * is counted, before anything else in the step can fail.
    */
-  caller?: { key: string, max: number, windowMs: number }
+  caller?: { key: string, max: number, windowMs: number, counted: (window: { count: number, resetMs: number }) => void }
   /** With an Idempotency-Key: the key, its holder and the attempt marked on it. */
   key?: {
     key: string
@@ -92,12 +93,7 @@ export interface BeginSend {
   }
 }
 
-export type Began = BeginStep & {
-  /** With `caller`: its window once counted. */
-  caller?: { count: number, resetMs: number }
-}
-
-type BeginStep =
+export type Began =
   /** Counted, marked and opened: call Jelou. */
   | { state: 'started' }
   /** The caller is over its limit: nothing claimed, marked or opened, and the recipient not counted. */
