@@ -686,7 +686,10 @@ async function soak () {
   process.stderr.write(`bench: soak, ${sends} sends with unique keys into a store of ${maxKeys}, at most ${limitSeconds} s\n`)
 
   const stub = await startStub(0)
-  const service = await startService(stub, await freePort(), undefined, { IDEMPOTENCY_MAX_KEYS: String(maxKeys), LOG_LEVEL: 'warn' })
+  // BENCH_SOAK_NODE_OPTIONS: e.g. the heap limits Node sets itself in a 512 MB container
+  // (`--max-old-space-size=256 --max-semi-space-size=2`: a quarter of the memory, times two on 64 bits).
+  const nodeOptions = process.env.BENCH_SOAK_NODE_OPTIONS
+  const service = await startService(stub, await freePort(), undefined, { IDEMPOTENCY_MAX_KEYS: String(maxKeys), LOG_LEVEL: 'warn', ...(nodeOptions !== undefined && nodeOptions !== '' && { NODE_OPTIONS: nodeOptions }) })
   const idleRssMb = vmRssKb(service.pid) / 1024
   // Idle, settled: V8's memory reducer releases the start-up garbage after some seconds without
   // work; the lowest resident memory within BENCH_SOAK_IDLE_SECONDS (0: not waited for).
