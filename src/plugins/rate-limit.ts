@@ -13,7 +13,7 @@ import type { Began, CounterStore } from '../stores/types.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** A send route: the caller's hit is checked by the send's store step (see above). */
+    /** A send route: the caller is counted in the send's own store step (see above). */
     callerLimitAtSend?: boolean
   }
 }
