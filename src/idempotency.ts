@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { KEPT_FOR_REPLAY, OUTCOME_UNKNOWN, SAME_KEY_RETRY, isHsmError, problem, problemAnswer, recipientRateLimited, validationFailed, type Answer, type HsmError } from './errors.js'
 import type { Resolver, Settle } from './status/resolution.js'
 import type { AttemptContext, Began, BeginSend, Claim, IdempotencyStore } from './stores/types.js'
-import { callerRefusal, settleCallerLimit, type CallerCount } from './plugins/rate-limit.js'
+import { countedBegin, settleCallerLimit, type CallerCount } from './plugins/rate-limit.js'
 
 export interface IdempotencyOptions {
   store: IdempotencyStore
@@ -129,24 +129,15 @@ export function createIdempotency (options: IdempotencyOptions) {
       began = true
       const context: AttemptContext = { ...start, number: (previous?.number ?? 0) + 1, firstStartedAt: previous?.firstStartedAt ?? start.startedAt }
       let step: Began
-      // Only a first step counts the caller (it holds nothing yet); a later one finds it counted.
+      // Only a first step counts the caller (it holds nothing yet: over the limit, it claims nothing); a later one finds it counted.
+      const caller = 'claim' in from ? send.caller : undefined
       try {
-        step = await store.begin({ ...send, caller: 'claim' in from ? send.caller : undefined, key: { key, holder, attempt: context, ...('claim' in from ? { claim: { fingerprint, leaseMs } } : { previous: previous?.attemptId }) } })
+        step = await countedBegin(caller, async () => await store.begin({ ...send, caller, key: { key, holder, attempt: context, ...('claim' in from ? { claim: { fingerprint, leaseMs } } : { previous: previous?.attemptId }) } }))
       } catch (error) {
         // As when a claim fails: this request may hold nothing, or an open key it must not forget
         // (the store undid what it could: a claim no replica confirmed is released, an open key let go).
-        if ('claim' in from) {
-          freed = true
-          // The step may have counted the caller before it failed: never counted twice.
-          send.caller?.counted()
-        }
+        if ('claim' in from) freed = true
         throw error
-      }
-      const refused = callerRefusal(send, step)
-      if (refused !== undefined) {
-        // Counted first: nothing was claimed (only a send's first step counts the caller).
-        freed = true
-        throw refused
       }
       if (step.state === 'claim') {
         found = step.claim

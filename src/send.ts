@@ -15,7 +15,7 @@ import type { UpstreamBody } from './upstream/schema.js'
 import { attemptGroup, type IdempotencyStore } from './stores/types.js'
 import type { StatusStore } from './status/types.js'
 import { statusUrlOf } from './status/lookup.js'
-import { callerRefusal, callerToCount, settleCallerLimit } from './plugins/rate-limit.js'
+import { callerToCount, countedBegin, settleCallerLimit } from './plugins/rate-limit.js'
 
 /** What a route hands to the pipeline once its schema has passed. */
 export interface SendRequest {
@@ -166,15 +166,7 @@ export function createSender (options: SenderOptions) {
 
   /** A send without a key: the recipient guard and the open attempt, in one store step. */
   const unkeyed: BeginAttempt = async (_start, send) => {
-    let step
-    try {
-      step = await idempotency.begin(send)
-    } catch (error) {
-      send.caller?.counted()
-      throw error
-    }
-    const refused = callerRefusal(send, step)
-    if (refused !== undefined) throw refused
+    const step = await countedBegin(send.caller, async () => await idempotency.begin(send))
     if (step.state === 'limited') throw recipientRateLimited(send.recipient, step.resetMs)
     return 1
   }

@@ -5,7 +5,7 @@ import { PROBLEMS, isHsmError, problem, problemAnswer, sendAnswer, validationFai
 import { MAX_FIELD_ERRORS, inDocumentOrder, schemaFieldErrors } from '../schemas/field-errors.js'
 import { maskPhonesIn } from '../phone.js'
 import { REFUSAL, SEND_LOGGED, type Refusal } from '../send.js'
-import { settleCallerLimit } from './rate-limit.js'
+import { callerLimitRefusal } from './rate-limit.js'
 
 /** Turn Fastify's own errors (schema, body parsing, limits) into our coded errors. */
 function toHsmError (error: FastifyError, request: FastifyRequest): HsmError | null {
@@ -87,14 +87,8 @@ export default fp(async (app) => {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     // An unknown method or path whose body could not be parsed is still "no such route", not a body error.
     if (request.is404) return noRoute(request, reply)
-    let coded: HsmError | null
-    try {
-      // A send route refused before its send: a caller over the limit hears 429 first, as on every other route.
-      await settleCallerLimit(request)
-      coded = toHsmError(error, request)
-    } catch (refused) {
-      coded = refused as HsmError
-    }
+    // A send route refused before its send: a caller over the limit hears 429 first, as on every other route.
+    const coded = await callerLimitRefusal(request) ?? toHsmError(error, request)
     if (coded === null) {
       // A careless message can quote the request (a number, a parameter): phone-like digit runs are masked.
       request.log.error({ err: { name: error.name, message: maskPhonesIn(error.message), code: error.code, stack: maskPhonesIn(error.stack ?? '') } }, 'unexpected error')

@@ -53,17 +53,32 @@ export function callerToCount (request: FastifyRequest): CallerCount | undefined
   return (request as WithPending)[PENDING]
 }
 
-/** The 429 when a send's store step refused the send for its caller (it counted it over the limit). */
-export function callerRefusal (send: { caller?: CallerCount }, step: Began): HsmError | undefined {
-  if (step.state !== 'caller_limited') return undefined
-  return send.caller?.refusal ?? problem('RATE_LIMITED', 'Over this caller\'s request limit; nothing was sent.', { retryAfterSeconds: 1 })
+/**
+ * A send's store step, given its caller to count: the caller is counted once whatever happens (a
+ * step that fails may have counted it: never counted again), and the 429 is thrown when the step
+ * found it over the limit.
+ */
+export async function countedBegin (caller: CallerCount | undefined, begin: () => Promise<Began>): Promise<Began> {
+  let step
+  try {
+    step = await begin()
+  } catch (error) {
+    caller?.counted()
+    throw error
+  }
+  if (step.state === 'caller_limited') throw caller?.refusal ?? problem('RATE_LIMITED', 'Over this caller\'s request limit; nothing was sent.', { retryAfterSeconds: 1 })
+  return step
 }
 
-/** Counts a send route's caller, unless counted already (once per request), and throws the 429 when over the limit. */
-export async function settleCallerLimit (request: FastifyRequest): Promise<void> {
+/** Counts a send route's caller, unless counted already (once per request): the 429 when over the limit. */
+export async function callerLimitRefusal (request: FastifyRequest): Promise<HsmError | undefined> {
   const pending = (request as WithPending)[PENDING]
-  if (pending === undefined) return
-  const refused = await pending.count()
+  return pending === undefined ? undefined : await pending.count()
+}
+
+/** callerLimitRefusal, thrown. */
+export async function settleCallerLimit (request: FastifyRequest): Promise<void> {
+  const refused = await callerLimitRefusal(request)
   if (refused !== undefined) throw refused
 }
 
