@@ -213,7 +213,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const lookupTemplate = catalogue.find
   const { ttlMs, maxRecords, freshMs, timeoutMs, windowMs } = config.status
   let idempotency
-  // The per-caller limit's counters: a send's store step reads them (in Redis, inside its script).
+  // The per-caller limit's counters: a send's store step counts its caller there too (in Redis, inside its script).
   let callerCounters: CounterStore
   if (app.redis === null) {
     const callers = memoryCounterStore()

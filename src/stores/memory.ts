@@ -1,7 +1,7 @@
 // In-memory stores for one process: bounded idempotency records, open attempts and the recipient guard's fixed-window counters.
 import { problem, type Answer } from '../errors.js'
 import { OrderedMap } from './ordered.js'
-import type { AttemptContext, Began, BeginSend, Claim, CounterStore, IdempotencyStore, OpenAttempt } from './types.js'
+import type { AttemptContext, Began, Claim, CounterStore, IdempotencyStore, OpenAttempt } from './types.js'
 
 /** A send in flight: who holds the key, until when. */
 interface Lease {
@@ -43,7 +43,7 @@ export interface MemoryStoreOptions {
   now?: () => number
   /** Called when an unexpired answer is dropped to make room, with its age. */
   onDrop?: (ageMs: number) => void
-  /** The per-caller limit's counters, which begin reads for a send route's caller (BeginSend.caller). */
+  /** The per-caller limit's counters, where begin counts a send route's caller (BeginSend.caller). */
   callers?: MemoryCounterStore
 }
 
@@ -166,29 +166,6 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
     forgetAttempt(group, attempt.attemptId)
   }
 
-  /** begin's own steps, the caller apart: synchronous, so nothing interleaves, as Redis runs a script. */
-  function beginStep ({ recipient, group, open, ttlMs, key }: BeginSend): Began {
-    if (key?.claim !== undefined) {
-      const found = claim(key.key, key.claim.fingerprint, key.holder, key.claim.leaseMs)
-      if (found.state !== 'claimed') return { state: 'claim', claim: found }
-    } else if (key !== undefined && !fenced(key.key, key.holder, key.previous, now())) {
-      return { state: 'lost' }
-    }
-    const window = windows.hit(recipient.to, recipient.windowMs)
-    if (window.count > recipient.max) {
-      if (key?.claim !== undefined) release(key.key, key.holder)
-      return { state: 'limited', resetMs: window.resetMs }
-    }
-    const time = now()
-    if (key !== undefined) mark(key.key, key.attempt, ttlMs, time)
-    sweep(attempts, time, (indexed, entry) => { forgetAttempt(entry.group, indexed.slice(entry.group.length + 1)) })
-    attempts.set(indexKey(group, open.attemptId), { group, startedAt: open.startedAt, expiresAt: time + ttlMs })
-    let ids = groups.get(group)
-    if (ids === undefined) groups.set(group, ids = new Set())
-    ids.add(open.attemptId)
-    return { state: 'started' }
-  }
-
   return {
     async claim (key, fingerprint, holder, leaseMs) {
       return claim(key, fingerprint, holder, leaseMs)
@@ -207,14 +184,31 @@ export function memoryIdempotencyStore (maxKeys: number, options: MemoryStoreOpt
       record.leaseUntil = time + leaseMs
       return true
     },
-    async begin (send): Promise<Began> {
-      const { caller } = send
+    async begin ({ recipient, group, open, ttlMs, key, caller }): Promise<Began> {
       if (caller !== undefined && callers !== undefined) {
-        const window = callers.hitNow(caller.key, caller.windowMs)
-        caller.counted(window)
-        if (window.count > caller.max) return { state: 'caller_limited' }
+        const counted = callers.hitNow(caller.key, caller.windowMs)
+        caller.counted(counted)
+        if (counted.count > caller.max) return { state: 'caller_limited' }
       }
-      return beginStep(send)
+      if (key?.claim !== undefined) {
+        const found = claim(key.key, key.claim.fingerprint, key.holder, key.claim.leaseMs)
+        if (found.state !== 'claimed') return { state: 'claim', claim: found }
+      } else if (key !== undefined && !fenced(key.key, key.holder, key.previous, now())) {
+        return { state: 'lost' }
+      }
+      const window = windows.hit(recipient.to, recipient.windowMs)
+      if (window.count > recipient.max) {
+        if (key?.claim !== undefined) release(key.key, key.holder)
+        return { state: 'limited', resetMs: window.resetMs }
+      }
+      const time = now()
+      if (key !== undefined) mark(key.key, key.attempt, ttlMs, time)
+      sweep(attempts, time, (indexed, entry) => { forgetAttempt(entry.group, indexed.slice(entry.group.length + 1)) })
+      attempts.set(indexKey(group, open.attemptId), { group, startedAt: open.startedAt, expiresAt: time + ttlMs })
+      let ids = groups.get(group)
+      if (ids === undefined) groups.set(group, ids = new Set())
+      ids.add(open.attemptId)
+      return { state: 'started' }
     },
     async complete (key, holder, fingerprint, answer, ttlMs, open) {
       const time = now()
